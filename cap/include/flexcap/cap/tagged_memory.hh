@@ -1,0 +1,81 @@
+// flexcap/cap/tagged_memory.hh — memory with one capability tag per 16-byte granule.
+//
+// On Morello every 16-byte granule of memory carries a hidden tag bit: it is set only
+// by storing a tagged capability through a capability, and cleared by any data write
+// to the granule. That is what makes capabilities unforgeable: bytes written as data
+// never come back as a valid capability. TaggedMemory is a region of host memory with
+// such a tag bitmap beside it; every access through it is checked against an
+// authorising capability.
+//
+//   TaggedMemory memory(64 * 1024);
+//   Capability all = memory.root();                       // the region, all permissions
+//   memory.store_capability(all, memory.base(), all);     // sets the granule's tag
+//   memory.store_bytes(all, memory.base() + 4, bytes);    // clears it again
+//   memory.load_capability(all, memory.base())->tag();    // false: no forging
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "flexcap/cap/access.hh"
+#include "flexcap/cap/capability.hh"
+#include "flexcap/cap/fault.hh"
+#include "flexcap/support/expected.hh"
+
+namespace flexcap::cap {
+
+class TaggedMemory {
+ public:
+  // Maps `bytes` of zeroed memory (rounded up to a representable length) at a base
+  // aligned so that root() covers exactly the region. All tags start clear.
+  explicit TaggedMemory(std::size_t bytes);
+  ~TaggedMemory();
+  TaggedMemory(const TaggedMemory&) = delete;
+  TaggedMemory& operator=(const TaggedMemory&) = delete;
+  TaggedMemory(TaggedMemory&& other) noexcept;
+  TaggedMemory& operator=(TaggedMemory&& other) noexcept;
+
+  std::uint64_t base() const { return base_; }
+  std::size_t size() const { return size_; }
+  bool contains(std::uint64_t address, std::uint64_t size) const;
+
+  // A capability for exactly this region with every permission, derived from
+  // Capability::root(): the authority from which everything in the region descends.
+  Capability root() const;
+
+  // The tag of the granule that holds `address` (false outside the region).
+  bool tag(std::uint64_t address) const;
+  std::size_t tagged_granules() const;
+  // What every data write does: clears the tags of every granule that [address,
+  // address + size) touches. Addresses outside the region are ignored.
+  void clear_tags(std::uint64_t address, std::uint64_t size);
+
+  // --- checked accesses through an authorising capability ---------------------------
+  Expected<Capability, CapabilityFault> load_capability(const Capability& authority, std::uint64_t address) const;
+  Expected<void, CapabilityFault> store_capability(const Capability& authority, std::uint64_t address,
+                                                   const Capability& value);
+  Expected<void, CapabilityFault> load_bytes(const Capability& authority, std::uint64_t address,
+                                             std::span<std::byte> out) const;
+  Expected<void, CapabilityFault> store_bytes(const Capability& authority, std::uint64_t address,
+                                              std::span<const std::byte> in);
+
+  // The region's bytes with no check at all: what unported C code sees. Writing here
+  // does NOT clear tags, which is exactly why raw code must be confined by another
+  // mechanism (docs/capability-model.md).
+  std::span<std::byte> unsafe_bytes() { return {reinterpret_cast<std::byte*>(base_), size_}; }
+
+ private:
+  Expected<void, CapabilityFault> check_mapped(const Capability& authority, Access access, std::uint64_t address,
+                                               std::uint64_t size) const;
+  void release();
+
+  std::uint64_t base_ = 0;
+  std::size_t size_ = 0;
+  void* mapping_ = nullptr;
+  std::size_t mapping_size_ = 0;
+  std::vector<std::uint64_t> tags_;  // bit i: granule i
+};
+
+}  // namespace flexcap::cap

@@ -1,0 +1,31 @@
+# Shared by the scripts in scripts/: install what FlexCap needs and build a preset.
+# Sourced, not run. Everything here is idempotent: a second run installs nothing and
+# rebuilds only what changed.
+
+# Debian 12 packages the build and the tests use.
+FLEXCAP_PACKAGES=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libcli11-dev clang libclang-rt-14-dev)
+
+install_dependencies() {
+  local missing=()
+  for package in "${FLEXCAP_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  if [[ $(id -u) != 0 ]]; then
+    echo "FlexCap needs these Debian packages: ${missing[*]}" >&2
+    echo "Install them as root: apt-get update && apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "Installing ${missing[*]} ..." >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# configure_and_build PRESET: configures once, then builds incrementally.
+configure_and_build() {
+  local preset=$1
+  if [[ ! -f build/$preset/build.ninja ]]; then
+    cmake --preset "$preset" >&2
+  fi
+  cmake --build --preset "$preset" >&2
+}
