@@ -39,13 +39,16 @@ constexpr std::uint64_t with_bounds(std::uint64_t pesbt, std::uint64_t bounds) {
 
 }  // namespace
 
-// CapGetBounds for exponents 48..63, in 66-bit arithmetic: the mantissa reaches bit
-// 63 or beyond, and 63 (and the invalid 51..62) decode as the whole address space.
-Bounds Capability::bounds_large_exponent(int e) const {
+Bounds Capability::bounds_large_exponent(int e) const { return internal::decode_bounds_66bit(*this, e); }
+
+// CapGetBounds as the pseudocode writes it, in 66-bit arithmetic, for any exponent. The
+// inline decoder uses it for exponents 48..63, where the mantissa reaches bit 63 or
+// beyond (63 and the invalid 51..62 decode as the whole address space).
+Bounds internal::decode_bounds_66bit(const Capability& c, int e) {
   if (e > kMaxExponent) return {0, kBoundMax, e == kMaxEncodableExponent};
-  const std::uint32_t bottom = bottom_field();
-  const std::uint32_t top = top_field();
-  const Uint128 a = address();
+  const std::uint32_t bottom = c.bottom_field();
+  const std::uint32_t top = c.top_field();
+  const Uint128 a = c.address();
   const auto a3 = static_cast<std::uint32_t>(a >> (e + kMantissaWidth - 3)) & 7;
   const std::uint32_t b3 = (bottom >> (kMantissaWidth - 3)) & 7;
   const std::uint32_t t3 = (top >> (kMantissaWidth - 3)) & 7;
@@ -64,8 +67,6 @@ Bounds Capability::bounds_large_exponent(int e) const {
   if (e < kMaxExponent - 1 && ((l2 - b2) & 3) > 1) limit ^= Uint128(1) << 64;
   return {static_cast<std::uint64_t>(base), limit & kMask65, true};
 }
-
-bool Capability::uses_whole_value_for_bounds() const { return exponent() >= 64 - kMantissaWidth; }
 
 Uint128 Capability::length() const {
   const Bounds b = bounds();
@@ -129,8 +130,9 @@ RoundedBounds round_bounds(Number base, Number limit, Uint128 length) {
 
 }  // namespace
 
-// CapSetBounds(c, length, exact = false), as SCBNDS uses it.
-SetBoundsResult Capability::set_bounds(Uint128 length) const {
+// CapSetBounds(c, length, exact = false) in general (set_bounds takes the common case
+// to set_bounds_small).
+SetBoundsResult Capability::set_bounds_general(Uint128 length) const {
   if (length > kBoundMax) length = kBoundMax;
   // A capability whose exponent is large (>= 48) has bounds that do not depend on its
   // value, so its whole value, flags included, is the new base. Otherwise the flags are
@@ -138,38 +140,44 @@ SetBoundsResult Capability::set_bounds(Uint128 length) const {
   const bool from_large = uses_whole_value_for_bounds();
   const std::uint64_t base = from_large ? cursor_ : address();
   const Uint128 limit = Uint128(base) + length;
-  const bool limit_below_2_64 = limit < kBoundMax;
-  const RoundedBounds r = limit_below_2_64
+  const RoundedBounds r = limit < kBoundMax
                               ? round_bounds<std::uint64_t>(base, static_cast<std::uint64_t>(limit), length)
                               : round_bounds<Uint128>(base, limit, length);
   Capability result(with_bounds(pesbt_, encode_bounds(r.internal_exponent, r.bottom, r.top, r.exponent)), cursor_,
                     tag_);
-  const SetBoundsResult out{result, !r.lost_base && !r.lost_top};
-  if (!tag_) return out;  // nothing to check: the result is untagged anyway
-
-  // Monotonicity: a sealed capability is immutable, and the new bounds (as decoded)
-  // and the requested range must lie inside the old bounds.
+  // Monotonicity: a sealed capability is immutable, and the requested range and the
+  // new bounds (as decoded) must lie inside the old bounds.
   const Bounds old_bounds = bounds();
-  bool allowed = !is_sealed() && old_bounds.valid && base >= old_bounds.base && limit <= old_bounds.top;
-  if (allowed) {
-    Bounds new_bounds;
-    if (!from_large && limit_below_2_64 && r.exponent < 64 - kMantissaWidth) {
-      // Here the encoding decodes back to the requested bounds rounded outwards (the
-      // new value is the new base, so no region correction applies): no decode needed.
-      // A differential test checks this against result.bounds().
-      const int lost_bits = r.internal_exponent ? r.exponent + 3 : 0;
-      new_bounds.base = base >> lost_bits << lost_bits;
-      new_bounds.top = ((limit >> lost_bits) + (r.lost_top ? 1 : 0)) << lost_bits;
-    } else {
-      new_bounds = result.bounds();
-    }
-    allowed = new_bounds.base >= old_bounds.base && new_bounds.top <= old_bounds.top;
-  }
+  const Bounds new_bounds = result.bounds();
+  bool allowed = !is_sealed() && old_bounds.valid && base >= old_bounds.base && limit <= old_bounds.top &&
+                 new_bounds.base >= old_bounds.base && new_bounds.top <= old_bounds.top;
   // Leaving large bounds (which span the flags byte) for small ones (which never do)
   // keeps the tag only if the value's top byte is the sign extension of bit 55:
   // otherwise the requested base would silently lose its top byte.
   if (from_large && !result.uses_whole_value_for_bounds() && address() != cursor_) allowed = false;
   if (!allowed) result.tag_ = false;
+  return {result, !r.lost_base && !r.lost_top};
+}
+
+// set_bounds for a small capability and a limit below 2^64. Here the new bounds are
+// exactly the request rounded outwards: the new value is the new base, so decoding
+// applies no region correction. SetBoundsShortcut (monotonicity_test.cc) checks this
+// against the decoder.
+SetBoundsResult Capability::set_bounds_small(std::uint64_t base, std::uint64_t length) const {
+  const std::uint64_t limit = base + length;
+  const RoundedBounds r = round_bounds<std::uint64_t>(base, limit, length);
+  Capability result(with_bounds(pesbt_, encode_bounds(r.internal_exponent, r.bottom, r.top, r.exponent)), cursor_,
+                    tag_);
+  const SetBoundsResult out{result, !r.lost_base && !r.lost_top};
+  if (!tag_) return out;  // nothing to check: the result is untagged anyway
+  const Bounds old_bounds = bounds();
+  const int lost_bits = r.internal_exponent ? r.exponent + 3 : 0;
+  const std::uint64_t new_base = base >> lost_bits << lost_bits;
+  const Uint128 new_top = Uint128((limit >> lost_bits) + (r.lost_top ? 1 : 0)) << lost_bits;
+  // The rounded range contains the requested one, so checking it checks both.
+  if (is_sealed() || !old_bounds.valid || new_base < old_bounds.base || new_top > old_bounds.top) {
+    result.tag_ = false;
+  }
   return {result, out.exact};
 }
 

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace flexcap::cap {
 namespace {
 
@@ -42,6 +44,17 @@ TEST(Capability, ExponentsFiftyOneToSixtyTwoDecodeAsInvalid) {
   const Capability c = Capability::unsafe_from_bits(pesbt, 0x1234, true);
   EXPECT_EQ(c.exponent(), 55);
   EXPECT_FALSE(c.bounds().valid);
+}
+
+TEST(Capability, TheInlineDecoderAgreesWithThePseudocodesArithmetic) {
+  // bounds() decodes exponents below 48 in 64-bit arithmetic, measured from the bottom
+  // of the representable region; the reference does what CapGetBounds writes.
+  std::mt19937_64 rng(99);
+  for (int i = 0; i < 1000000; ++i) {
+    const std::uint64_t cursor = i % 3 == 0 ? rng() : rng() >> (rng() % 64);
+    const Capability c = Capability::unsafe_from_bits(rng(), cursor, true);
+    ASSERT_EQ(c.bounds(), internal::decode_bounds_66bit(c, c.exponent())) << std::hex << c.pesbt() << " " << cursor;
+  }
 }
 
 TEST(Capability, FieldsComeFromTheirBits) {

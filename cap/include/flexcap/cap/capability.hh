@@ -50,8 +50,13 @@ struct Bounds {
 };
 
 class Capability;
-
 struct SetBoundsResult;
+
+namespace internal {
+// CapGetBounds exactly as the pseudocode computes it (66-bit arithmetic) for exponent
+// `e`: the reference the inline decoder is tested against.
+Bounds decode_bounds_66bit(const Capability& c, int e);
+}  // namespace internal
 
 class Capability {
  public:
@@ -99,7 +104,7 @@ class Capability {
   // SCBNDS: bounds [address, address + length), rounded outwards to the nearest
   // representable bounds. The tag is cleared if the capability is sealed or the new
   // bounds are not inside the old ones. `length` may be 2^64.
-  SetBoundsResult set_bounds(Uint128 length) const;
+  inline SetBoundsResult set_bounds(Uint128 length) const;
   // SCBNDSE: as set_bounds, but the tag is also cleared unless the bounds are exact.
   Capability set_bounds_exact(Uint128 length) const;
   // SCVALUE: a new value; the tag is cleared if sealed or the bounds would decode
@@ -148,8 +153,11 @@ class Capability {
   inline std::uint32_t bottom_field() const;                // CapGetBottom
   inline std::uint32_t top_field() const;                   // CapGetTop
   [[gnu::cold]] Bounds bounds_large_exponent(int e) const;  // CapGetBounds for e >= 48
+  friend Bounds internal::decode_bounds_66bit(const Capability& c, int e);
+  SetBoundsResult set_bounds_small(std::uint64_t base, std::uint64_t length) const;
+  SetBoundsResult set_bounds_general(Uint128 length) const;
   // Exponent >= 48: the mantissa reaches bit 63, so the bounds cover the flags byte too.
-  bool uses_whole_value_for_bounds() const;
+  bool uses_whole_value_for_bounds() const { return exponent() >= 64 - kMantissaWidth; }
 
   std::uint64_t pesbt_ = 0;
   std::uint64_t cursor_ = 0;
@@ -191,9 +199,11 @@ inline std::uint32_t Capability::top_field() const {
   return t | ((((b >> 14) + internal + carry) & 3) << 14);
 }
 
-// CapGetBounds. The bits above the mantissa come from the address, corrected by one
-// when the address lies in a different 2^(e+16) region than base or limit (R, one
-// eighth of the region below B, is where the representable region starts).
+// CapGetBounds. The bits of base and limit above the mantissa come from the address,
+// corrected by one where the address and B (or T) lie in different 2^(e+16) regions.
+// Measuring all three from R, the bottom of the representable region (one eighth of the
+// mantissa space below B), is the same correction without comparisons: a mantissa
+// below R counts as the next region up.
 inline Bounds Capability::bounds() const {
   const int e = exponent();
   if (e >= 64 - kMantissaWidth) [[unlikely]]
@@ -201,25 +211,32 @@ inline Bounds Capability::bounds() const {
   const std::uint32_t bottom = bottom_field();
   const std::uint32_t top = top_field();
   const std::uint64_t a = address();
-  const auto a3 = static_cast<std::uint32_t>(a >> (e + kMantissaWidth - 3)) & 7;
-  const std::uint32_t b3 = bottom >> (kMantissaWidth - 3);
-  const std::uint32_t t3 = top >> (kMantissaWidth - 3);
-  const std::uint32_t r3 = (b3 - 1) & 7;
-  const std::uint64_t a_hi = a3 < r3 ? 1 : 0;
-  // e < 48, so the mantissa ends below bit 64 and 64-bit arithmetic suffices; the
-  // limit's bits 65..64 are the carry out of its top part.
-  const int shift = e + kMantissaWidth;
-  const std::uint64_t a_top = a >> shift;
-  const std::uint64_t base_top = a_top + (b3 < r3 ? 1 : 0) - a_hi;
-  const std::uint64_t limit_top = a_top + (t3 < r3 ? 1 : 0) - a_hi;
-  const std::uint64_t base = (base_top << shift) | (std::uint64_t{bottom} << e);
-  const std::uint64_t limit_low = (limit_top << shift) | (std::uint64_t{top} << e);
-  std::uint32_t limit_high = static_cast<std::uint32_t>(limit_top >> (64 - shift)) & 3;
+  const std::uint32_t r = (((bottom >> (kMantissaWidth - 3)) - 1) & 7) << (kMantissaWidth - 3);
+  const auto from_r = [r](std::uint32_t mantissa) { return static_cast<std::int64_t>((mantissa - r) & 0xffff); };
+  // e < 48: the mantissa ends below bit 64, and each offset from the address is below
+  // 2^63 in magnitude, so 64-bit arithmetic suffices.
+  const std::uint64_t a_aligned = a >> e << e;
+  const std::int64_t from_r_to_a = from_r(static_cast<std::uint32_t>(a >> e));
+  const std::int64_t scale = std::int64_t{1} << e;
+  const std::uint64_t base = a_aligned + static_cast<std::uint64_t>((from_r(bottom) - from_r_to_a) * scale);
+  const std::int64_t to_top = (from_r(top) - from_r_to_a) * scale;
+  const std::uint64_t top_low = a_aligned + static_cast<std::uint64_t>(to_top);
+  // Bit 64 of the limit: set when the sum carried past 2^64 or borrowed below 0.
+  std::uint32_t bit64 = to_top >= 0 ? top_low < a_aligned : top_low > a_aligned;
   // A limit more than one 2^64 above the base has wrapped: flip its bit 64.
-  const std::uint32_t l2 = ((limit_high << 1) | static_cast<std::uint32_t>(limit_low >> 63)) & 3;
-  const auto b2 = static_cast<std::uint32_t>(base >> 63);
-  if (((l2 - b2) & 3) > 1) limit_high ^= 1;
-  return {base, (Uint128(limit_high & 1) << 64) | limit_low, true};
+  const std::uint32_t l2 = (bit64 << 1) | static_cast<std::uint32_t>(top_low >> 63);
+  if (((l2 - static_cast<std::uint32_t>(base >> 63)) & 3) > 1) bit64 ^= 1;
+  return {base, (Uint128(bit64) << 64) | top_low, true};
+}
+
+// SCBNDS. The common case, a small capability (bounds below 2^48 granularity) narrowed
+// to fewer than 2^61 bytes below 2^64, stays in 64-bit arithmetic.
+inline SetBoundsResult Capability::set_bounds(Uint128 length) const {
+  const std::uint64_t base = address();
+  if (length < (Uint128(1) << 61) && static_cast<std::uint64_t>(length) <= ~base && !uses_whole_value_for_bounds()) {
+    return set_bounds_small(base, static_cast<std::uint64_t>(length));
+  }
+  return set_bounds_general(length);
 }
 
 // RRLEN: the smallest representable length that is at least `length`.
