@@ -4,10 +4,12 @@
 //   flexcap cap eval < vectors        evaluate conformance-vector lines
 //   flexcap cap check FILE            compare a vector file with the model
 //   flexcap cap decode PESBT CURSOR   print one capability's fields
+//   flexcap image-header CONFIG ...   generate an image's header (used by the build)
 #include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "cap_commands.hh"
+#include "image_commands.hh"
 
 int main(int argc, char** argv) {
   CLI::App app{"FlexCap: compartments isolated by Morello capabilities, tailored at build time"};
@@ -31,11 +33,24 @@ int main(int argc, char** argv) {
   decode->add_option("CURSOR", cursor, "Bits 63..0, hexadecimal")->required();
   decode->add_option("TAG", tag, "0 or 1")->check(CLI::Range(0, 1))->capture_default_str();
 
+  auto* header = app.add_subcommand("image-header",
+                                    "Generate an image's flexcap_image.hh from its configuration "
+                                    "(the build runs this; see cmake/FlexcapImage.cmake)");
+  std::string config_path;
+  std::vector<std::string> libraries;
+  std::string out_path;
+  header->add_option("CONFIG", config_path, "The image's kraft.yaml")->required();
+  header->add_option("--libraries", libraries, "The micro-libraries the image is built from")
+      ->delimiter(',')
+      ->required();
+  header->add_option("--out", out_path, "Where to write the header")->required();
+
   CLI11_PARSE(app, argc, argv);
 
   if (demo->parsed()) return flexcap::tools::demo(std::cout);
   if (eval->parsed()) return flexcap::tools::cap_eval(std::cin, std::cout, std::cerr);
   if (check->parsed()) return flexcap::tools::cap_check(check_path, show, std::cout, std::cerr);
   if (decode->parsed()) return flexcap::tools::cap_decode(pesbt, cursor, tag, std::cout, std::cerr);
+  if (header->parsed()) return flexcap::tools::image_header(config_path, libraries, out_path, std::cerr);
   return 1;
 }

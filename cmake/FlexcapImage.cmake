@@ -1,0 +1,59 @@
+# Build-time specialisation: the same micro-library sources, compiled once per image,
+# each time knowing which compartment every library runs in.
+#
+# flexcap_micro_library(NAME SOURCES src... [DEPENDS target...])
+#   Declares a micro-library: NAME/include is its public API (its Exports); its
+#   sources are not compiled here but once for each image that includes it.
+#
+# flexcap_image(TARGET CONFIG kraft.yaml LIBRARIES lib... [MAIN_LIBRARY lib SOURCES src...]
+#               [LINK target...])
+#   Builds the executable TARGET: generates flexcap_image.hh from the configuration (in
+#   the build tree, never in the sources), then compiles every library with it.
+#   SOURCES (the image's main program) are compiled as part of MAIN_LIBRARY.
+include_guard(GLOBAL)
+
+function(flexcap_micro_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPENDS" ${ARGN})
+  list(TRANSFORM ARG_SOURCES PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/)
+  set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_SOURCES ${ARG_SOURCES})
+  set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_INCLUDE ${CMAKE_CURRENT_SOURCE_DIR}/include)
+  set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_DEPENDS ${ARG_DEPENDS})
+  set_property(GLOBAL APPEND PROPERTY FLEXCAP_MICRO_LIBRARIES ${name})
+endfunction()
+
+function(flexcap_image target)
+  cmake_parse_arguments(ARG "" "CONFIG;MAIN_LIBRARY" "LIBRARIES;SOURCES;LINK" ${ARGN})
+  get_filename_component(config ${ARG_CONFIG} ABSOLUTE)
+  set(generated ${CMAKE_CURRENT_BINARY_DIR}/${target}.generated)
+  list(JOIN ARG_LIBRARIES "," library_list)
+  add_custom_command(
+    OUTPUT ${generated}/flexcap_image.hh
+    COMMAND flexcap image-header ${config} --libraries ${library_list} --out ${generated}/flexcap_image.hh
+    DEPENDS flexcap ${config}
+    COMMENT "Generating the ${target} image from ${ARG_CONFIG}"
+    VERBATIM)
+  add_custom_target(${target}_generated DEPENDS ${generated}/flexcap_image.hh)
+
+  set(includes ${generated})
+  foreach(library IN LISTS ARG_LIBRARIES)
+    get_property(include GLOBAL PROPERTY FLEXCAP_LIBRARY_${library}_INCLUDE)
+    list(APPEND includes ${include})
+  endforeach()
+
+  add_executable(${target})
+  foreach(library IN LISTS ARG_LIBRARIES)
+    get_property(sources GLOBAL PROPERTY FLEXCAP_LIBRARY_${library}_SOURCES)
+    get_property(depends GLOBAL PROPERTY FLEXCAP_LIBRARY_${library}_DEPENDS)
+    if(library STREQUAL ARG_MAIN_LIBRARY)
+      list(APPEND sources ${ARG_SOURCES})
+    endif()
+    set(objects ${target}__${library})
+    add_library(${objects} OBJECT ${sources})
+    target_include_directories(${objects} PRIVATE ${includes})
+    target_compile_definitions(${objects} PRIVATE FLEXCAP_CURRENT_LIBRARY="${library}")
+    target_link_libraries(${objects} PRIVATE flexcap::rt ${depends} ${ARG_LINK} flexcap_warnings)
+    add_dependencies(${objects} ${target}_generated)
+    target_sources(${target} PRIVATE $<TARGET_OBJECTS:${objects}>)
+  endforeach()
+  target_link_libraries(${target} PRIVATE flexcap::rt ${ARG_LINK})
+endfunction()

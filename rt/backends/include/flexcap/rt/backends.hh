@@ -1,0 +1,93 @@
+// flexcap/rt/backends.hh — the mechanisms that isolate compartments.
+//
+// A backend is a type with static hooks that the gate (call.hh) calls around every
+// cross-compartment call; the image's generated header picks one. Each says what it
+// enforces:
+//
+//   FcallBackend     nothing: a plain call (the baseline, and for debugging)
+//   MprotectBackend  page protections: only the running compartment's region and the
+//                    shared region are mapped accessible; a stray access is a page
+//                    fault, which the gate turns into an error
+//   CheriBackend     the capability model: each compartment holds capabilities only to
+//                    its own region, the shared region and what it was handed; entries
+//                    are sealed and the switcher unseals them; DDC, stack and
+//                    capability table are switched on every call
+//
+// The hooks:
+//   start(rt)                       once, after the runtime mapped the regions
+//   check_argument(rt, frame, cap)  may this capability be handed from caller to callee?
+//   switch_to(rt, from, to)         make `to` the running compartment
+//   invoke(rt, frame)               the entry check (cheri: unseal the callee's entry)
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "flexcap/cap/capability.hh"
+#include "flexcap/rt/runtime.hh"
+
+namespace flexcap::rt {
+
+// What an argument check decided.
+enum class ArgumentPolicy { Pass, Bounce, Refuse };
+
+struct FcallBackend {
+  static constexpr Backend kKind = Backend::Fcall;
+  static constexpr bool kCatchesPageFaults = false;
+  static void start(Runtime&) {}
+  static ArgumentPolicy check_argument(Runtime&, const GateFrame&, const cap::Capability&) {
+    return ArgumentPolicy::Pass;
+  }
+  static void switch_to(Runtime&, int, int to) { Runtime::set_current(to); }
+  static std::optional<GateError> invoke(Runtime&, const GateFrame&) { return std::nullopt; }
+};
+
+// Page-protection isolation (FlexCap's real isolation on any Linux machine). Costs one
+// mprotect system call per region switched, twice per call.
+struct MprotectBackend {
+  static constexpr Backend kKind = Backend::Mprotect;
+  static constexpr bool kCatchesPageFaults = true;
+  static void start(Runtime& rt);
+  static ArgumentPolicy check_argument(Runtime& rt, const GateFrame& frame, const cap::Capability& c);
+  static void switch_to(Runtime& rt, int from, int to);
+  static std::optional<GateError> invoke(Runtime&, const GateFrame&) { return std::nullopt; }
+};
+
+// The capability backend on the Morello model.
+struct CheriBackend {
+  static constexpr Backend kKind = Backend::Cheri;
+  static constexpr bool kCatchesPageFaults = false;
+  static void start(Runtime& rt);
+  static ArgumentPolicy check_argument(Runtime& rt, const GateFrame& frame, const cap::Capability& c);
+  static void switch_to(Runtime& rt, int from, int to);
+  static std::optional<GateError> invoke(Runtime& rt, const GateFrame& frame);
+};
+
+// The capability registers of the running compartment on the cheri backend.
+struct CapabilityRegisters {
+  cap::Capability ddc;  // default data capability: the compartment's own region
+  cap::Capability csp;  // stack capability: the compartment's stack area
+  int table = 0;        // which compartment's capability table (sealed imports) is live
+};
+const CapabilityRegisters& capability_registers();
+
+// The running compartment's default data capability: all the memory it may reach on
+// its own. Library code derives its references from it.
+cap::Capability ddc();
+
+// Installs the handler that turns SIGSEGV/SIGBUS/SIGFPE/SIGILL inside a gate into an
+// error for the gate's caller (backends whose kCatchesPageFaults is true).
+void install_fault_handler();
+
+// Called at static initialisation for every cross-compartment call site: the set of
+// imports. The cheri backend grants sealed entries for exactly these; audit prints them.
+struct Import {
+  int caller;
+  int callee;
+  std::string_view library;
+  std::string_view function;
+};
+bool register_import(const Import& import);
+const std::vector<Import>& imports();
+
+}  // namespace flexcap::rt

@@ -1,0 +1,124 @@
+#include <stdexcept>
+
+#include "flexcap/rt/backends.hh"
+
+namespace flexcap::rt {
+namespace {
+
+// The switcher's private state: the authority to seal and unseal entries, one object
+// type per compartment, and each compartment's capability table of sealed entries.
+struct Switcher {
+  cap::TaggedMemory descriptors{4096};               // one granule per compartment: the entry descriptors
+  cap::Capability sealing_authority;                 // Seal|Unseal over the object types it uses
+  std::vector<std::vector<cap::Capability>> tables;  // tables[caller][callee]: sealed entry, or untagged
+};
+
+Switcher* g_switcher = nullptr;
+thread_local CapabilityRegisters t_registers;
+
+constexpr std::uint32_t kFirstObjectType = 16;
+
+std::uint32_t object_type_of(int compartment) { return kFirstObjectType + static_cast<std::uint32_t>(compartment); }
+
+cap::Capability key_for(int compartment) {
+  return g_switcher->sealing_authority.set_value(object_type_of(compartment)).set_bounds_exact(1);
+}
+
+void load_registers(Runtime& rt, int index) {
+  Compartment& c = rt.compartment(index);
+  t_registers.ddc = c.data_capability();
+  // The stack area: the last 1/16 of the region, at least one page (the model has no
+  // separate stack memory; code that runs on the host stack is not confined by it).
+  const std::uint64_t stack_bytes = std::max<std::uint64_t>(4096, c.memory().size() / 16);
+  t_registers.csp = c.data_capability()
+                        .set_value(c.memory().base() + c.memory().size() - stack_bytes)
+                        .set_bounds_exact(stack_bytes)
+                        .clear_permissions(cap::Permission::Global);
+  t_registers.table = index;
+}
+
+bool inside(const cap::Capability& c, std::uint64_t base, cap::Uint128 top) {
+  const cap::Bounds b = c.bounds();
+  return b.valid && b.base >= base && b.top <= top;
+}
+
+}  // namespace
+
+const CapabilityRegisters& capability_registers() { return t_registers; }
+
+cap::Capability ddc() {
+  // Without the cheri backend nothing confines by capability: DDC covers everything.
+  if (g_switcher == nullptr) return cap::Capability::root().restrict_permissions(cap::Permissions::data());
+  return t_registers.ddc;
+}
+
+void CheriBackend::start(Runtime& rt) {
+  g_switcher = new Switcher();  // lives as long as the image
+  const int n = rt.compartment_count();
+  if (kFirstObjectType + static_cast<std::uint32_t>(n) > cap::kMaxObjectType) {
+    throw std::runtime_error("flexcap cheri backend: more compartments than 15-bit object types");
+  }
+  g_switcher->sealing_authority = cap::Capability::root()
+                                      .restrict_permissions(cap::Permission::Seal | cap::Permission::Unseal)
+                                      .set_value(kFirstObjectType)
+                                      .set_bounds(static_cast<std::uint64_t>(n))
+                                      .capability;
+  // Each compartment's entry descriptor is sealed with its own object type. A caller's
+  // table holds the sealed entry of a callee only if the image has a call site from
+  // the caller to the callee (the imports): nothing else can be invoked.
+  const cap::Capability descriptors = g_switcher->descriptors.root();
+  std::vector<cap::Capability> entries(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    entries[static_cast<std::size_t>(i)] =
+        descriptors.set_value(descriptors.base() + 16 * static_cast<std::uint64_t>(i))
+            .set_bounds_exact(16)
+            .seal(key_for(i));
+  }
+  g_switcher->tables.assign(static_cast<std::size_t>(n), std::vector<cap::Capability>(static_cast<std::size_t>(n)));
+  for (const Import& import : imports()) {
+    g_switcher->tables[static_cast<std::size_t>(import.caller)][static_cast<std::size_t>(import.callee)] =
+        entries[static_cast<std::size_t>(import.callee)];
+  }
+  load_registers(rt, Runtime::current());
+}
+
+// A capability argument is handed over as it is (zero copy), if the caller could have
+// made it: it must be derived from memory the caller holds — its own region, the
+// shared region, or what its own caller handed it. Anything else is a forged or
+// confused-deputy pointer.
+ArgumentPolicy CheriBackend::check_argument(Runtime& rt, const GateFrame& frame, const cap::Capability& c) {
+  if (!c.tag()) return ArgumentPolicy::Refuse;
+  const cap::TaggedMemory& own = rt.compartment(frame.caller).memory();
+  if (inside(c, own.base(), cap::Uint128(own.base()) + own.size())) return ArgumentPolicy::Pass;
+  if (inside(c, rt.shared().base(), cap::Uint128(rt.shared().base()) + rt.shared().size())) {
+    return ArgumentPolicy::Pass;
+  }
+  for (const GateFrame* outer : Runtime::frames()) {
+    if (outer->callee != frame.caller) continue;
+    for (const cap::Capability& granted : outer->grants) {
+      const cap::Bounds g = granted.bounds();
+      if (inside(c, g.base, g.top) && granted.permissions().has(c.permissions())) return ArgumentPolicy::Pass;
+    }
+  }
+  return ArgumentPolicy::Refuse;
+}
+
+void CheriBackend::switch_to(Runtime& rt, int, int to) {
+  Runtime::set_current(to);
+  load_registers(rt, to);
+}
+
+// The switcher's entry check: the caller's table must hold a sealed entry for the
+// callee, and it must unseal with the callee's object type.
+std::optional<GateError> CheriBackend::invoke(Runtime& rt, const GateFrame& frame) {
+  const cap::Capability& entry =
+      g_switcher->tables[static_cast<std::size_t>(frame.caller)][static_cast<std::size_t>(frame.callee)];
+  const cap::Capability unsealed = entry.unseal(key_for(frame.callee));
+  if (unsealed.tag()) return std::nullopt;
+  return GateError{GateErrorKind::NotExported, std::string(rt.compartment(frame.callee).name()),
+                   std::string(frame.library) + "." + std::string(frame.function), 0,
+                   "compartment '" + std::string(rt.compartment(frame.caller).name()) +
+                       "' holds no sealed entry for it: the image has no call site from there"};
+}
+
+}  // namespace flexcap::rt

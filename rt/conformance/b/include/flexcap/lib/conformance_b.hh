@@ -1,0 +1,42 @@
+// conformance_b — the callee of the backend conformance suite (compartment `b`). Each
+// export exercises one thing a gate must get right.
+#pragma once
+
+#include <cstdint>
+
+#include "flexcap/cap/cap_ref.hh"
+#include "flexcap/rt/export.hh"
+
+namespace flexcap::lib::conformance_b {
+FLEXCAP_LIBRARY(conformance_b);
+
+class Exports {
+  static std::int64_t add_impl(std::int64_t a, std::int64_t b, std::int64_t c, std::int64_t d);
+  static std::int64_t sum_impl(cap::Cap<const std::int64_t> values);
+  static void fill_impl(cap::Cap<std::uint8_t> buffer, std::uint8_t value);
+  static std::int64_t nested_impl(std::int64_t x);
+  static std::int64_t callback_impl(std::int64_t x);
+  static std::int32_t divide_impl(std::int32_t a, std::int32_t b);
+  static std::uint64_t load_impl(std::uint64_t address);
+  static void store_impl(std::uint64_t address, std::uint64_t value);
+  static std::int64_t overrun_impl(std::uint32_t index);
+  static void remember_impl(std::int64_t value);
+  static std::int64_t recall_impl();
+  static void empty_impl();
+
+ public:
+  FLEXCAP_EXPORT(add, add_impl);            // four scalars in, one out
+  FLEXCAP_EXPORT(sum, sum_impl);            // a buffer the callee reads
+  FLEXCAP_EXPORT(fill, fill_impl);          // a buffer the callee writes
+  FLEXCAP_EXPORT(nested, nested_impl);      // B calls C: A -> B -> C
+  FLEXCAP_EXPORT(callback, callback_impl);  // B calls A back during A -> B
+  FLEXCAP_EXPORT(divide, divide_impl);      // an error code travels back (-1 for b == 0)
+  FLEXCAP_EXPORT(load, load_impl);          // reads memory at an address, as unported code would
+  FLEXCAP_EXPORT(store, store_impl);        // writes it
+  FLEXCAP_EXPORT(overrun, overrun_impl);    // reads past its own 4-element buffer (capability fault)
+  FLEXCAP_EXPORT(remember, remember_impl);  // state kept in B's memory
+  FLEXCAP_EXPORT(recall, recall_impl);
+  FLEXCAP_EXPORT(empty, empty_impl);  // nothing at all (gate cost)
+};
+
+}  // namespace flexcap::lib::conformance_b

@@ -1,0 +1,59 @@
+#include "flexcap/lib/conformance_a.hh"
+#include "flexcap/lib/conformance_b.hh"
+#include "flexcap/lib/conformance_c.hh"
+#include "flexcap/rt/call.hh"
+#include "flexcap/rt/memory_access.hh"
+
+namespace flexcap::lib::conformance_b {
+namespace {
+struct State {
+  std::int64_t remembered = 0;
+  std::int64_t four[4] = {1, 2, 3, 4};
+};
+State& state() { return rt::library_state<Library, State>(); }
+}  // namespace
+
+std::int64_t Exports::add_impl(std::int64_t a, std::int64_t b, std::int64_t c, std::int64_t d) { return a + b + c + d; }
+
+std::int64_t Exports::sum_impl(cap::Cap<const std::int64_t> values) {
+  std::int64_t total = 0;
+  for (std::int64_t v : rt::check(values.read_span(0, values.size()))) total += v;
+  return total;
+}
+
+void Exports::fill_impl(cap::Cap<std::uint8_t> buffer, std::uint8_t value) {
+  rt::check(buffer.fill(0, buffer.size(), value));
+}
+
+std::int64_t Exports::nested_impl(std::int64_t x) {
+  auto r = rt::call<conformance_c::Exports::square>(x);
+  if (!r) return -1;
+  return r->unsafe_unverified() + 1;
+}
+
+std::int64_t Exports::callback_impl(std::int64_t x) {
+  auto r = rt::call<conformance_a::Exports::twice>(x);
+  if (!r) return -1;
+  return r->unsafe_unverified() + 1;
+}
+
+std::int32_t Exports::divide_impl(std::int32_t a, std::int32_t b) { return b == 0 ? -1 : a / b; }
+
+std::uint64_t Exports::load_impl(std::uint64_t address) { return rt::hybrid_load<std::uint64_t>(address); }
+
+void Exports::store_impl(std::uint64_t address, std::uint64_t value) { rt::hybrid_store(address, value); }
+
+std::int64_t Exports::overrun_impl(std::uint32_t index) {
+  // A capability for exactly B's four-element array: element 4 is one past its end.
+  const auto address = reinterpret_cast<std::uint64_t>(&state().four[0]);
+  const cap::Cap<const std::int64_t> four(rt::ddc().set_value(address).set_bounds_exact(sizeof(State::four)));
+  return rt::check(four.load(index));
+}
+
+void Exports::remember_impl(std::int64_t value) { state().remembered = value; }
+
+std::int64_t Exports::recall_impl() { return state().remembered; }
+
+void Exports::empty_impl() {}
+
+}  // namespace flexcap::lib::conformance_b

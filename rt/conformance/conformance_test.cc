@@ -1,0 +1,181 @@
+// The backend conformance suite. The same source is built into one image per backend
+// (examples/conformance/<driver>.yaml: A in `app`, B in `b`, C in `c`); each test
+// states what every backend must do, and where backends differ (isolation), what each
+// one does and why.
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "flexcap/lib/conformance_a.hh"
+#include "flexcap/lib/conformance_b.hh"
+#include "flexcap/lib/conformance_c.hh"
+#include "flexcap/rt/call.hh"
+#include "flexcap/rt/memory_access.hh"
+
+namespace flexcap {
+namespace {
+
+namespace a = lib::conformance_a;
+namespace b = lib::conformance_b;
+namespace c = lib::conformance_c;
+
+constexpr rt::Backend kBackend = image::Backend::kKind;
+constexpr bool kIsolates = kBackend != rt::Backend::Fcall;
+
+template <class T>
+T value(const Expected<rt::Tainted<T>, rt::GateError>& r) {
+  EXPECT_TRUE(r) << (r ? "" : r.error().describe());
+  return r ? r->unsafe_unverified() : T{};
+}
+
+TEST(Gate, PassesScalarsBothWays) { EXPECT_EQ(value(rt::call<b::Exports::add>(1, 2, 3, 4)), 10); }
+
+TEST(Gate, TheSameLibraryIsAPlainCall) {
+  // conformance_a calling itself never crosses a gate, whatever the backend.
+  EXPECT_EQ(value(rt::call<a::Exports::twice>(21)), 42);
+}
+
+TEST(Gate, HandsTheCalleeABufferToRead) {
+  cap::Cap<std::byte> block = rt::shared_alloc(8 * sizeof(std::int64_t));
+  cap::Cap<std::int64_t> numbers(block.capability(), block.memory());
+  for (std::int64_t i = 0; i < 8; ++i) ASSERT_TRUE(numbers.store(static_cast<std::size_t>(i), i + 1));
+  EXPECT_EQ(value(rt::call<b::Exports::sum>(numbers.read_only())), 36);
+  rt::shared_free(block);
+}
+
+TEST(Gate, LetsTheCalleeWriteABuffer) {
+  cap::Cap<std::byte> block = rt::shared_alloc(64);
+  cap::Cap<std::uint8_t> bytes(block.capability(), block.memory());
+  ASSERT_TRUE(rt::call<b::Exports::fill>(bytes, std::uint8_t{0xab}));
+  EXPECT_EQ(*bytes.load(0), 0xab);
+  EXPECT_EQ(*bytes.load(63), 0xab);
+  rt::shared_free(block);
+}
+
+TEST(Gate, NestsCallsAToBToC) { EXPECT_EQ(value(rt::call<b::Exports::nested>(5)), 26); }
+
+TEST(Gate, LetsTheCalleeCallBackIntoTheCaller) { EXPECT_EQ(value(rt::call<b::Exports::callback>(5)), 11); }
+
+TEST(Gate, CarriesErrorCodesBack) {
+  EXPECT_EQ(value(rt::call<b::Exports::divide>(7, 2)), 3);
+  EXPECT_EQ(value(rt::call<b::Exports::divide>(7, 0)), -1);
+}
+
+TEST(Gate, KeepsTheCalleesStateInItsCompartment) {
+  ASSERT_TRUE(rt::call<b::Exports::remember>(1234));
+  EXPECT_EQ(value(rt::call<b::Exports::recall>()), 1234);
+}
+
+TEST(Gate, ResultsAreTaintedUntilVerified) {
+  auto r = rt::call<b::Exports::add>(1, 1, 1, 1);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->verify([](std::int64_t v) { return v == 4; }), 4);
+  EXPECT_FALSE(r->verify([](std::int64_t v) { return v < 0; }).has_value());
+}
+
+TEST(Gate, AcceptsOnlyMemoryTheCalleeMayBeGiven) {
+  // A buffer in A's private heap. Under page protection B cannot see it (and sharing is
+  // by capability, not copy); with capabilities A may hand B exactly that buffer.
+  cap::Cap<std::byte> mine = rt::private_alloc(32);
+  cap::Cap<std::int64_t> numbers(mine.capability(), mine.memory());
+  for (std::size_t i = 0; i < 4; ++i) ASSERT_TRUE(numbers.store(i, 10));
+  auto r = rt::call<b::Exports::sum>(numbers.read_only());
+  if (kBackend == rt::Backend::Mprotect) {
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, rt::GateErrorKind::BadArgument);
+    EXPECT_NE(r.error().cause.find("shared_alloc"), std::string::npos) << r.error().describe();
+  } else {
+    EXPECT_EQ(value(r), 40);
+  }
+}
+
+TEST(Gate, RefusesForgedCapabilities) {
+  cap::Cap<std::byte> block = rt::shared_alloc(16);
+  const cap::Capability forged = block.capability().clear_tag();
+  auto r = rt::call<b::Exports::sum>(cap::Cap<const std::int64_t>(forged, block.memory()));
+  if (kIsolates) {
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, rt::GateErrorKind::BadArgument);
+    EXPECT_NE(r.error().cause.find("not a valid capability"), std::string::npos) << r.error().describe();
+  } else {
+    // fcall checks nothing: the callee's own access through the forged capability faults.
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, rt::GateErrorKind::Fault);
+  }
+  rt::shared_free(block);
+}
+
+// --- isolation and faults: these run last, since they fail compartment b ------------
+
+std::uint64_t a_secret_address() { return value(rt::call<a::Exports::secret_address>()); }
+
+TEST(Isolation, TheCalleeCannotReadTheCallersPrivateMemory) {
+  const std::uint64_t secret = a_secret_address();
+  auto r = rt::call<b::Exports::load>(secret);
+  if (!kIsolates) {
+    EXPECT_EQ(value(r), 0x5ec2e7u) << "fcall isolates nothing: B reads A's secret";
+    return;
+  }
+  ASSERT_FALSE(r) << "B read A's private memory";
+  EXPECT_EQ(r.error().kind, rt::GateErrorKind::Fault);
+  EXPECT_EQ(r.error().compartment, "b");
+  EXPECT_EQ(r.error().address, secret);
+  if (kBackend == rt::Backend::Mprotect) {
+    EXPECT_NE(r.error().cause.find("page fault"), std::string::npos) << r.error().describe();
+    EXPECT_NE(r.error().cause.find("compartment 'app''s private memory"), std::string::npos) << r.error().describe();
+  } else {
+    EXPECT_NE(r.error().cause.find("capability bounds fault"), std::string::npos) << r.error().describe();
+  }
+}
+
+TEST(Isolation, TheCalleeCannotWriteTheCallersPrivateMemory) {
+  const std::uint64_t secret = a_secret_address();
+  auto r = rt::call<b::Exports::store>(secret, std::uint64_t{666});
+  const std::uint64_t now = rt::hybrid_load<std::uint64_t>(secret);
+  if (!kIsolates) {
+    EXPECT_TRUE(r);
+    EXPECT_EQ(now, 666u) << "fcall isolates nothing";
+    rt::hybrid_store(secret, std::uint64_t{0x5ec2e7});
+    return;
+  }
+  ASSERT_FALSE(r);
+  EXPECT_EQ(now, 0x5ec2e7u) << "A's secret changed";
+}
+
+TEST(Faults, ACapabilityFaultInTheCalleeBecomesAnErrorAndRestartsIt) {
+  ASSERT_TRUE(rt::call<b::Exports::remember>(99));
+  auto r = rt::call<b::Exports::overrun>(4u);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, rt::GateErrorKind::Fault);
+  EXPECT_EQ(r.error().compartment, "b");
+  EXPECT_NE(r.error().cause.find("capability bounds fault"), std::string::npos) << r.error().describe();
+  // b's restart policy is on-fault: the next call finds it re-initialised.
+  EXPECT_EQ(value(rt::call<b::Exports::recall>()), 0) << "b's state should have started over";
+  EXPECT_EQ(value(rt::call<b::Exports::overrun>(3u)), 4);
+}
+
+TEST(Faults, APageFaultInTheCalleeBecomesAnError) {
+  if (!kIsolates) GTEST_SKIP() << "fcall contains no faults: a wild access would end the process";
+  auto r = rt::call<b::Exports::load>(std::uint64_t{8});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, rt::GateErrorKind::Fault);
+  EXPECT_EQ(r.error().address, 8u);
+}
+
+TEST(Faults, OtherCompartmentsKeepTheirData) {
+  const std::uint64_t secret = a_secret_address();
+  (void)rt::call<b::Exports::store>(secret, std::uint64_t{1});  // faults on isolating backends
+  if (kIsolates) {
+    EXPECT_EQ(rt::hybrid_load<std::uint64_t>(secret), 0x5ec2e7u);
+  }
+  EXPECT_EQ(value(rt::call<b::Exports::nested>(3)), 10) << "b (restarted) and c still work";
+}
+
+}  // namespace
+}  // namespace flexcap
+
+int main(int argc, char** argv) {
+  flexcap::image::start();
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

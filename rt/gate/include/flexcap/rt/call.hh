@@ -1,0 +1,198 @@
+// flexcap/rt/call.hh — calling an export of another micro-library.
+//
+// A call site names the export, never a backend:
+//
+//   auto r = rt::call<lib::counter::Exports::add>(5);   // Expected<Tainted<int64_t>, GateError>
+//   if (!r) { std::cerr << r.error().describe() << "\n"; }
+//
+// The build knows which compartment the calling library and the called one are in
+// (the image's generated header, flexcap_image.hh). Same compartment: a plain call the
+// compiler can inline. Different compartments: the gate of the image's backend, which
+// checks every memory argument, switches compartments, contains faults in the callee
+// and returns the result as Tainted until the caller verifies it. A call the build
+// cannot place does not compile.
+#pragma once
+
+#include <signal.h>
+
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "flexcap/rt/backends.hh"
+#include "flexcap/rt/call_support.hh"
+#include "flexcap/rt/export.hh"
+#include "flexcap/rt/runtime.hh"
+#include "flexcap/rt/tainted.hh"
+#include "flexcap_image.hh"  // generated for each image from its configuration
+
+#ifndef FLEXCAP_CURRENT_LIBRARY
+#error \
+    "FlexCap: this source file is not part of a micro-library of an image. Declare its library with \
+flexcap_micro_library() and build it into an image with flexcap_image() (cmake/FlexcapImage.cmake): the build \
+compiles each library once per image, knowing which compartment it runs in."
+#endif
+
+namespace flexcap::rt {
+
+template <class R>
+struct GateResultOf {
+  using type = Expected<Tainted<R>, GateError>;
+};
+template <>
+struct GateResultOf<void> {
+  using type = Expected<void, GateError>;
+};
+template <class R>
+using GateResult = typename GateResultOf<R>::type;
+
+namespace internal {
+
+// Checks (and where the compartment shares by copy, bounces) every memory argument.
+template <class Backend, class Parameter>
+std::optional<GateError> pass_argument(Runtime& rt, GateFrame& frame, std::size_t index, Parameter& p,
+                                       std::vector<Bounce>& bounces) {
+  if constexpr (IsCap<Parameter>::value) {
+    using T = typename CapElement<Parameter>::type;
+    const cap::Capability c = p.capability();
+    switch (Backend::check_argument(rt, frame, c)) {
+      case ArgumentPolicy::Pass: break;
+      case ArgumentPolicy::Refuse:
+        return GateError{GateErrorKind::BadArgument, std::string(rt.compartment(frame.callee).name()),
+                         std::string(frame.library) + "." + std::string(frame.function), c.address(),
+                         describe_argument_refusal(rt, frame, index, c)};
+      case ArgumentPolicy::Bounce: {
+        Bounce b;
+        b.bytes = static_cast<std::size_t>(c.length());
+        b.caller_address = c.base();
+        b.copy_back = c.permissions().has(cap::Permission::Store);
+        b.shared = shared_alloc(b.bytes);
+        copy_into_bounce(b);
+        const cap::Capability moved = b.shared.capability()
+                                          .set_value(b.shared.capability().base() + (c.address() - c.base()))
+                                          .restrict_permissions(c.permissions());
+        p = Parameter(moved, &rt.shared());
+        bounces.push_back(b);
+        break;
+      }
+    }
+    frame.grants.push_back(p.capability());
+    (void)sizeof(T);
+  }
+  (void)rt, (void)frame, (void)index, (void)p, (void)bounces;
+  return std::nullopt;
+}
+
+// Registers each cross-compartment call site once, at static initialisation.
+template <int Caller, int Callee, const auto& E>
+struct ImportSite {
+  static inline const bool registered =
+      register_import(Import{Caller, Callee, std::remove_cvref_t<decltype(E)>::Library::name, E.name});
+};
+
+template <class Backend, int Caller, int Callee, const auto& E, class... Args>
+auto cross_call(Args&&... args) -> GateResult<typename std::remove_cvref_t<decltype(E)>::Result> {
+  using Ex = std::remove_cvref_t<decltype(E)>;
+  using R = typename Ex::Result;
+  (void)ImportSite<Caller, Callee, E>::registered;
+  Runtime& rt = Runtime::get();
+  GateFrame frame;
+  frame.caller = Caller;
+  frame.callee = Callee;
+  frame.library = Ex::Library::name;
+  frame.function = E.name;
+  const auto fail = [&](GateError error) { return GateResult<R>(Unexpected(std::move(error))); };
+
+  if (auto refused = Backend::invoke(rt, frame)) return fail(*refused);
+  Compartment& callee = rt.compartment(Callee);
+  if (callee.failed() && callee.spec().restart == RestartPolicy::Never) {
+    GateError e = callee.failure();
+    e.kind = GateErrorKind::CompartmentFailed;
+    e.cause = "it faulted before and its restart policy is `never` (" + callee.failure().cause + ")";
+    return fail(std::move(e));
+  }
+
+  // Arguments, converted to the export's parameter types, then checked one by one.
+  auto params = [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return std::tuple<typename Ex::Traits::template Parameter<I>...>(std::forward<Args>(args)...);
+  }
+  (std::make_index_sequence<Ex::Traits::kArity>{});
+  std::vector<Bounce> bounces;
+  std::optional<GateError> bad;
+  std::size_t index = 0;
+  std::apply([&](auto&... p) { ((bad = bad ? bad : pass_argument<Backend>(rt, frame, index++, p, bounces)), ...); },
+             params);
+  if (bad) {
+    for (Bounce& b : bounces) shared_free(b.shared);
+    return fail(*bad);
+  }
+
+  Backend::switch_to(rt, Caller, Callee);
+  if (callee.failed()) callee.reset();  // restart policy on-fault: start it over, then call
+  Runtime::frames().push_back(&frame);
+  std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> result;
+  if constexpr (Backend::kCatchesPageFaults) {
+    if (sigsetjmp(frame.recovery, 0) != 0) {
+      // Back from the signal handler: the callee faulted. Its C++ frames are abandoned.
+      frame.faulted = true;
+      frame.error = describe_signal_fault(rt, frame);
+    }
+  }
+  if (!frame.faulted) {
+    try {
+      if constexpr (std::is_void_v<R>) {
+        std::apply(Ex::function, params);
+        result = true;
+      } else {
+        result = std::apply(Ex::function, params);
+      }
+    } catch (const CompartmentFault& f) {
+      frame.faulted = true;
+      frame.error = GateError{GateErrorKind::Fault, std::string(callee.name()),
+                              std::string(frame.library) + "." + std::string(frame.function), f.address, f.cause};
+    }
+  }
+  Runtime::frames().pop_back();
+  Backend::switch_to(rt, Callee, Caller);
+  for (Bounce& b : bounces) {
+    if (!frame.faulted && b.copy_back) copy_out_of_bounce(b);
+    shared_free(b.shared);
+  }
+  if (frame.faulted) {
+    callee.mark_failed(frame.error);
+    return fail(frame.error);
+  }
+  if constexpr (std::is_void_v<R>) {
+    return {};
+  } else {
+    return Tainted<R>(std::move(*result));
+  }
+}
+
+}  // namespace internal
+
+template <const auto& E, class... Args>
+auto call(Args&&... args) -> GateResult<typename std::remove_cvref_t<decltype(E)>::Result> {
+  using Ex = std::remove_cvref_t<decltype(E)>;
+  using R = typename Ex::Result;
+  constexpr int callee = image::compartment_index(Ex::Library::name);
+  constexpr int caller = image::compartment_index(FLEXCAP_CURRENT_LIBRARY);
+  static_assert(callee >= 0,
+                "FlexCap: the library of this export is in no compartment of this image. Place it under "
+                "`libraries:` in the configuration, or mark one compartment `default: true`.");
+  static_assert(caller >= 0, "FlexCap: the calling library is in no compartment of this image (see above).");
+  if constexpr (caller == callee) {
+    // Same compartment: no boundary, so a plain call that the compiler can inline.
+    if constexpr (std::is_void_v<R>) {
+      Ex::function(std::forward<Args>(args)...);
+      return {};
+    } else {
+      return Tainted<R>(Ex::function(std::forward<Args>(args)...));
+    }
+  } else {
+    return internal::cross_call<image::Backend, caller, callee, E>(std::forward<Args>(args)...);
+  }
+}
+
+}  // namespace flexcap::rt

@@ -1,0 +1,194 @@
+// flexcap/rt/runtime.hh — the compartments of a running image and their memory.
+//
+// The runtime is the image's kernel: it owns one memory region per compartment (its
+// heap, where the state of its libraries lives), the shared region that buffers cross
+// gates in, and the record of which compartment is running. Backends (backends.hh)
+// switch between compartments; rt::call (call.hh) decides when they must.
+//
+// Library code reaches its own state and memory through the runtime:
+//
+//   struct Files { ... };                                  // a library's state
+//   Files& files = rt::library_state<Library, Files>();    // placed in its compartment's heap
+//   cap::Cap<std::byte> buffer = rt::shared_alloc(4096);   // memory any compartment may be handed
+//   rt::check(buffer.store(0, std::byte{1}));              // a refused access faults the compartment
+#pragma once
+
+#include <setjmp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "flexcap/cap/cap.hh"
+#include "flexcap/rt/config.hh"
+#include "flexcap/rt/gate_error.hh"
+#include "flexcap/support/expected.hh"
+
+namespace flexcap::rt {
+
+// What the build knows of a compartment (generated from the configuration).
+struct CompartmentSpec {
+  std::string_view name;
+  std::uint64_t heap_bytes;
+  Sharing sharing;
+  RestartPolicy restart;
+};
+
+// Which compartment each micro-library of the image was placed in.
+struct LibrarySpec {
+  std::string_view name;
+  int compartment;
+};
+
+struct ImageSpec {
+  std::string_view config_path;
+  Backend backend;
+  std::span<const CompartmentSpec> compartments;
+  std::span<const LibrarySpec> libraries;
+  int default_compartment;
+  std::uint64_t shared_bytes = 16ull << 20;
+};
+
+// A first-fit free-list allocator over a compartment's region. Its bookkeeping lives
+// inside the region, so it is protected like the rest of the compartment's memory.
+class Heap {
+ public:
+  Heap() = default;
+  Heap(std::byte* begin, std::size_t bytes);
+  // 16-byte aligned (the capability granule); nullptr when the heap is exhausted.
+  void* allocate(std::size_t bytes);
+  void free(void* p);
+  std::size_t bytes_in_use() const;
+
+ private:
+  struct Block;
+  Block* first_ = nullptr;
+  std::byte* begin_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+class Compartment {
+ public:
+  Compartment(int index, const CompartmentSpec& spec);
+  int index() const { return index_; }
+  std::string_view name() const { return spec_.name; }
+  const CompartmentSpec& spec() const { return spec_; }
+  cap::TaggedMemory& memory() { return memory_; }
+  Heap& heap() { return heap_; }
+  // The capability to all of the compartment's memory: its DDC on the cheri backend.
+  cap::Capability data_capability() const { return data_capability_; }
+
+  bool failed() const { return failed_; }
+  const GateError& failure() const { return failure_; }
+  void mark_failed(const GateError& error);
+  // Forgets every library state and clears the memory: the compartment starts over.
+  void reset();
+
+  std::vector<void*>& state_slots() { return state_slots_; }
+  bool owns(std::uint64_t address, std::uint64_t size) const { return memory_.contains(address, size); }
+
+ private:
+  int index_;
+  CompartmentSpec spec_;
+  cap::TaggedMemory memory_;
+  cap::Capability data_capability_;
+  Heap heap_;
+  bool failed_ = false;
+  GateError failure_;
+  std::vector<void*> state_slots_;
+};
+
+// One active cross-compartment call (innermost last). A fault in the callee returns
+// here: by exception (capability faults) or by longjmp from the signal handler (page
+// faults).
+struct GateFrame {
+  int caller = 0;
+  int callee = 0;
+  std::string_view library;
+  std::string_view function;
+  std::vector<cap::Capability> grants;  // the memory arguments handed to the callee
+  bool faulted = false;
+  GateError error;
+  // Set by the signal handler before it jumps back to `recovery`.
+  int fault_signal = 0;
+  std::uint64_t fault_address = 0;
+  sigjmp_buf recovery;
+};
+
+class Runtime {
+ public:
+  // Starts the image described by `spec`: maps every compartment's region and the
+  // shared region. Called once, by the generated image start-up (image.hh).
+  static Runtime& start(const ImageSpec& spec);
+  static Runtime& get();
+  static bool started();
+
+  const ImageSpec& spec() const { return spec_; }
+  int compartment_count() const { return static_cast<int>(compartments_.size()); }
+  Compartment& compartment(int index) { return *compartments_[static_cast<std::size_t>(index)]; }
+  cap::TaggedMemory& shared() { return shared_; }
+  Heap& shared_heap() { return shared_heap_; }
+  // Which compartment owns [address, address + size): its index, -2 for the shared
+  // region, -1 for memory outside every region.
+  int owner_of(std::uint64_t address, std::uint64_t size = 1) const;
+  std::string describe_owner(std::uint64_t address) const;
+
+  // The compartment running on this thread.
+  static int current();
+  static void set_current(int index);
+  static std::vector<GateFrame*>& frames();
+
+  // Restores a failed compartment with restart policy on-fault.
+  void restart(int index);
+
+ private:
+  explicit Runtime(const ImageSpec& spec);
+  ImageSpec spec_;
+  std::vector<std::unique_ptr<Compartment>> compartments_;
+  cap::TaggedMemory shared_;
+  Heap shared_heap_;
+};
+
+// Raised by library code when an access is refused; the gate into the compartment
+// turns it into a GateError for the caller and marks the compartment failed.
+struct CompartmentFault {
+  std::uint64_t address = 0;
+  std::string cause;
+};
+
+// Returns the value, or faults the running compartment with the capability fault.
+template <class T>
+T check(Expected<T, cap::CapabilityFault> result) {
+  if (!result) throw CompartmentFault{result.error().address, result.error().describe()};
+  return std::move(*result);
+}
+void check(const Expected<void, cap::CapabilityFault>& result);
+
+// Memory in the shared region: any compartment may be handed it.
+cap::Cap<std::byte> shared_alloc(std::size_t bytes);
+void shared_free(const cap::Cap<std::byte>& block);
+
+// The running compartment's own memory, as a capability-checked reference to `bytes`
+// fresh bytes of its heap. Faults the compartment when the heap is exhausted.
+cap::Cap<std::byte> private_alloc(std::size_t bytes);
+
+// The index of `library` in the image (generated table), used for its state slot.
+int library_slot(std::string_view library);
+
+namespace internal {
+void* state_slot(std::string_view library, std::size_t bytes, void (*construct)(void*));
+}
+
+// The state object of library `Lib`, created on first use in the heap of the
+// compartment that runs the library, and forgotten when that compartment restarts.
+template <class Lib, class State>
+State& library_state() {
+  void* p = internal::state_slot(Lib::name, sizeof(State), [](void* at) { new (at) State(); });
+  return *static_cast<State*>(p);
+}
+
+}  // namespace flexcap::rt

@@ -1,0 +1,76 @@
+#include <cstring>
+
+#include "flexcap/rt/runtime.hh"
+
+namespace flexcap::rt {
+
+// Each block starts with this header; free blocks form a list in address order so that
+// neighbours can be merged. 16 bytes, so payloads stay granule-aligned.
+struct Heap::Block {
+  std::size_t size;  // payload bytes
+  Block* next_free;  // only meaningful while free; a used block has next_free == this
+};
+static_assert(sizeof(void*) == 8 && 2 * sizeof(std::size_t) == 16);
+
+namespace {
+constexpr std::size_t kAlign = 16;
+constexpr std::size_t round_up(std::size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
+}  // namespace
+
+Heap::Heap(std::byte* begin, std::size_t bytes) : begin_(begin), size_(bytes) {
+  first_ = reinterpret_cast<Block*>(begin);
+  first_->size = bytes - sizeof(Block);
+  first_->next_free = nullptr;
+}
+
+void* Heap::allocate(std::size_t bytes) {
+  const std::size_t need = round_up(bytes == 0 ? 1 : bytes);
+  Block** link = &first_;
+  for (Block* b = first_; b != nullptr; link = &b->next_free, b = b->next_free) {
+    if (b->size < need) continue;
+    if (b->size >= need + sizeof(Block) + kAlign) {  // split: the rest stays free
+      auto* rest = reinterpret_cast<Block*>(reinterpret_cast<std::byte*>(b + 1) + need);
+      rest->size = b->size - need - sizeof(Block);
+      rest->next_free = b->next_free;
+      b->size = need;
+      *link = rest;
+    } else {
+      *link = b->next_free;
+    }
+    b->next_free = b;  // marks it used
+    return b + 1;
+  }
+  return nullptr;
+}
+
+void Heap::free(void* p) {
+  if (p == nullptr) return;
+  Block* b = static_cast<Block*>(p) - 1;
+  if (b->next_free != b) return;  // not a live block of this heap: ignore rather than corrupt
+  // Insert in address order, then merge with the following and preceding free blocks.
+  Block** link = &first_;
+  Block* prev = nullptr;
+  while (*link != nullptr && *link < b) {
+    prev = *link;
+    link = &(*link)->next_free;
+  }
+  b->next_free = *link;
+  *link = b;
+  auto end_of = [](Block* x) { return reinterpret_cast<std::byte*>(x + 1) + x->size; };
+  if (b->next_free != nullptr && end_of(b) == reinterpret_cast<std::byte*>(b->next_free)) {
+    b->size += sizeof(Block) + b->next_free->size;
+    b->next_free = b->next_free->next_free;
+  }
+  if (prev != nullptr && end_of(prev) == reinterpret_cast<std::byte*>(b)) {
+    prev->size += sizeof(Block) + b->size;
+    prev->next_free = b->next_free;
+  }
+}
+
+std::size_t Heap::bytes_in_use() const {
+  std::size_t free_bytes = 0;
+  for (Block* b = first_; b != nullptr; b = b->next_free) free_bytes += b->size + sizeof(Block);
+  return size_ - free_bytes;
+}
+
+}  // namespace flexcap::rt

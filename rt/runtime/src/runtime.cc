@@ -1,0 +1,152 @@
+#include "flexcap/rt/runtime.hh"
+
+#include <cstring>
+#include <stdexcept>
+
+namespace flexcap::rt {
+namespace {
+
+Runtime* g_runtime = nullptr;    // the image's runtime: one per process, like a kernel
+thread_local int t_current = 0;  // the compartment running on this thread
+thread_local std::vector<GateFrame*> t_frames;
+
+// Data capabilities carry no Execute or system authority: code is not in the regions.
+cap::Capability data_capability_for(cap::TaggedMemory& memory) {
+  return memory.root().restrict_permissions(cap::Permissions::data());
+}
+
+std::string hex(std::uint64_t v) { return "0x" + cap::to_hex(v); }
+
+}  // namespace
+
+std::string_view to_string(GateErrorKind kind) {
+  switch (kind) {
+    case GateErrorKind::Fault: return "fault";
+    case GateErrorKind::CompartmentFailed: return "compartment failed";
+    case GateErrorKind::BadArgument: return "bad argument";
+    case GateErrorKind::NotExported: return "not exported";
+  }
+  return "error";
+}
+
+std::string GateError::describe() const {
+  std::string s = "gate to " + function + ": " + std::string(to_string(kind)) + " in compartment '" + compartment + "'";
+  if (address != 0) s += " at " + hex(address);
+  return s + ": " + cause;
+}
+
+Compartment::Compartment(int index, const CompartmentSpec& spec)
+    : index_(index), spec_(spec), memory_(spec.heap_bytes) {
+  data_capability_ = data_capability_for(memory_);
+  heap_ = Heap(reinterpret_cast<std::byte*>(memory_.base()), memory_.size());
+}
+
+void Compartment::mark_failed(const GateError& error) {
+  failed_ = true;
+  failure_ = error;
+}
+
+void Compartment::reset() {
+  std::memset(memory_.unsafe_bytes().data(), 0, memory_.size());
+  memory_.clear_tags(memory_.base(), memory_.size());
+  heap_ = Heap(reinterpret_cast<std::byte*>(memory_.base()), memory_.size());
+  std::fill(state_slots_.begin(), state_slots_.end(), nullptr);
+  failed_ = false;
+  failure_ = {};
+}
+
+Runtime::Runtime(const ImageSpec& spec) : spec_(spec), shared_(spec.shared_bytes) {
+  for (std::size_t i = 0; i < spec.compartments.size(); ++i) {
+    compartments_.push_back(std::make_unique<Compartment>(static_cast<int>(i), spec.compartments[i]));
+    compartments_.back()->state_slots().assign(spec.libraries.size(), nullptr);
+  }
+  shared_heap_ = Heap(reinterpret_cast<std::byte*>(shared_.base()), shared_.size());
+}
+
+Runtime& Runtime::start(const ImageSpec& spec) {
+  if (g_runtime != nullptr) throw std::logic_error("flexcap: the image runtime was started twice");
+  g_runtime = new Runtime(spec);  // lives as long as the process, like the image itself
+  t_current = spec.default_compartment;
+  return *g_runtime;
+}
+
+Runtime& Runtime::get() {
+  if (g_runtime == nullptr) {
+    throw std::logic_error("flexcap: the image runtime is not started (call flexcap::image::start() first)");
+  }
+  return *g_runtime;
+}
+
+bool Runtime::started() { return g_runtime != nullptr; }
+int Runtime::current() { return t_current; }
+void Runtime::set_current(int index) { t_current = index; }
+std::vector<GateFrame*>& Runtime::frames() { return t_frames; }
+
+int Runtime::owner_of(std::uint64_t address, std::uint64_t size) const {
+  if (shared_.contains(address, size)) return -2;
+  for (const auto& c : compartments_) {
+    if (c->owns(address, size)) return c->index();
+  }
+  return -1;
+}
+
+std::string Runtime::describe_owner(std::uint64_t address) const {
+  const int owner = owner_of(address);
+  if (owner == -2) return "the shared region";
+  if (owner == -1) return "memory outside every compartment";
+  return "compartment '" + std::string(compartments_[static_cast<std::size_t>(owner)]->name()) + "''s private memory";
+}
+
+void Runtime::restart(int index) { compartment(index).reset(); }
+
+void check(const Expected<void, cap::CapabilityFault>& result) {
+  if (!result) throw CompartmentFault{result.error().address, result.error().describe()};
+}
+
+cap::Cap<std::byte> shared_alloc(std::size_t bytes) {
+  Runtime& rt = Runtime::get();
+  void* p = rt.shared_heap().allocate(bytes);
+  if (p == nullptr)
+    throw CompartmentFault{0, "the shared region is exhausted (" + std::to_string(bytes) + " bytes asked)"};
+  const cap::Capability whole = rt.shared().root().restrict_permissions(cap::Permissions::data());
+  const auto address = reinterpret_cast<std::uint64_t>(p);
+  return cap::Cap<std::byte>(whole.set_value(address).set_bounds(bytes).capability, &rt.shared());
+}
+
+void shared_free(const cap::Cap<std::byte>& block) {
+  Runtime::get().shared_heap().free(reinterpret_cast<void*>(block.capability().base()));
+}
+
+cap::Cap<std::byte> private_alloc(std::size_t bytes) {
+  Compartment& c = Runtime::get().compartment(Runtime::current());
+  void* p = c.heap().allocate(bytes);
+  if (p == nullptr) {
+    throw CompartmentFault{0, "the heap of compartment '" + std::string(c.name()) + "' is exhausted (" +
+                                  std::to_string(bytes) + " bytes asked): raise its heap: in the configuration"};
+  }
+  const auto address = reinterpret_cast<std::uint64_t>(p);
+  return cap::Cap<std::byte>(c.data_capability().set_value(address).set_bounds(bytes).capability, &c.memory());
+}
+
+int library_slot(std::string_view library) {
+  const auto& libraries = Runtime::get().spec().libraries;
+  for (std::size_t i = 0; i < libraries.size(); ++i) {
+    if (libraries[i].name == library) return static_cast<int>(i);
+  }
+  throw std::logic_error("flexcap: library '" + std::string(library) + "' is not part of this image");
+}
+
+void* internal::state_slot(std::string_view library, std::size_t bytes, void (*construct)(void*)) {
+  Runtime& rt = Runtime::get();
+  const int slot = library_slot(library);
+  Compartment& home = rt.compartment(rt.spec().libraries[static_cast<std::size_t>(slot)].compartment);
+  void*& p = home.state_slots()[static_cast<std::size_t>(slot)];
+  if (p == nullptr) {
+    p = home.heap().allocate(bytes);
+    if (p == nullptr) throw CompartmentFault{0, "no room for the state of library '" + std::string(library) + "'"};
+    construct(p);
+  }
+  return p;
+}
+
+}  // namespace flexcap::rt
