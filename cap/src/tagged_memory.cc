@@ -12,19 +12,24 @@ namespace {
 constexpr std::uint64_t kPageBytes = 4096;
 }
 
-TaggedMemory::TaggedMemory(std::size_t bytes) {
+TaggedMemory::TaggedMemory(std::size_t bytes, Mapping mapping) {
+  const int flags = (mapping == Mapping::Private ? MAP_PRIVATE : MAP_SHARED) | MAP_ANONYMOUS;
   // Round the region so that a single capability describes it exactly.
   const std::uint64_t length = representable_length(std::max<std::uint64_t>(bytes, kGranuleBytes));
   const std::uint64_t alignment = std::max<std::uint64_t>(~representable_alignment_mask(length) + 1, kPageBytes);
-  const std::uint64_t mapped = (length + kPageBytes - 1) / kPageBytes * kPageBytes + alignment;
-  void* p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const std::uint64_t tag_bytes = (length / kGranuleBytes + 63) / 64 * 8;
+  // The tag bitmap follows the memory, page-aligned, in the same mapping.
+  const std::uint64_t tag_offset = (alignment + length + kPageBytes - 1) / kPageBytes * kPageBytes;
+  const std::uint64_t mapped = tag_offset + (tag_bytes + kPageBytes - 1) / kPageBytes * kPageBytes;
+  void* p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, flags, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   mapping_ = p;
   mapping_size_ = mapped;
   const auto start = reinterpret_cast<std::uint64_t>(p);
   base_ = (start + alignment - 1) & ~(alignment - 1);
   size_ = length;
-  tags_.assign((size_ / kGranuleBytes + 63) / 64, 0);
+  tags_ = reinterpret_cast<std::uint64_t*>(static_cast<std::byte*>(p) + tag_offset);
+  tag_words_ = static_cast<std::size_t>(tag_bytes / 8);
 }
 
 TaggedMemory::~TaggedMemory() { release(); }
@@ -39,7 +44,8 @@ TaggedMemory::TaggedMemory(TaggedMemory&& other) noexcept
       size_(std::exchange(other.size_, 0)),
       mapping_(std::exchange(other.mapping_, nullptr)),
       mapping_size_(std::exchange(other.mapping_size_, 0)),
-      tags_(std::move(other.tags_)) {}
+      tags_(std::exchange(other.tags_, nullptr)),
+      tag_words_(std::exchange(other.tag_words_, 0)) {}
 
 TaggedMemory& TaggedMemory::operator=(TaggedMemory&& other) noexcept {
   if (this != &other) {
@@ -48,7 +54,8 @@ TaggedMemory& TaggedMemory::operator=(TaggedMemory&& other) noexcept {
     size_ = std::exchange(other.size_, 0);
     mapping_ = std::exchange(other.mapping_, nullptr);
     mapping_size_ = std::exchange(other.mapping_size_, 0);
-    tags_ = std::move(other.tags_);
+    tags_ = std::exchange(other.tags_, nullptr);
+    tag_words_ = std::exchange(other.tag_words_, 0);
   }
   return *this;
 }
@@ -67,7 +74,7 @@ bool TaggedMemory::tag(std::uint64_t address) const {
 
 std::size_t TaggedMemory::tagged_granules() const {
   std::size_t n = 0;
-  for (std::uint64_t word : tags_) n += static_cast<std::size_t>(std::popcount(word));
+  for (std::size_t i = 0; i < tag_words_; ++i) n += static_cast<std::size_t>(std::popcount(tags_[i]));
   return n;
 }
 

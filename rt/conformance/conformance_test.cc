@@ -21,6 +21,8 @@ namespace c = lib::conformance_c;
 
 constexpr rt::Backend kBackend = image::Backend::kKind;
 constexpr bool kIsolates = kBackend != rt::Backend::Fcall;
+// Backends that isolate by page protection or address space: only shared memory crosses.
+constexpr bool kPageIsolation = kBackend == rt::Backend::Mprotect || kBackend == rt::Backend::Process;
 
 template <class T>
 T value(const Expected<rt::Tainted<T>, rt::GateError>& r) {
@@ -80,7 +82,7 @@ TEST(Gate, AcceptsOnlyMemoryTheCalleeMayBeGiven) {
   cap::Cap<std::int64_t> numbers(mine.capability(), mine.memory());
   for (std::size_t i = 0; i < 4; ++i) ASSERT_TRUE(numbers.store(i, 10));
   auto r = rt::call<b::Exports::sum>(numbers.read_only());
-  if (kBackend == rt::Backend::Mprotect) {
+  if (kPageIsolation) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, rt::GateErrorKind::BadArgument);
     EXPECT_NE(r.error().cause.find("shared_alloc"), std::string::npos) << r.error().describe();
@@ -120,7 +122,7 @@ TEST(Isolation, TheCalleeCannotReadTheCallersPrivateMemory) {
   EXPECT_EQ(r.error().kind, rt::GateErrorKind::Fault);
   EXPECT_EQ(r.error().compartment, "b");
   EXPECT_EQ(r.error().address, secret);
-  if (kBackend == rt::Backend::Mprotect) {
+  if (kPageIsolation) {
     EXPECT_NE(r.error().cause.find("page fault"), std::string::npos) << r.error().describe();
     EXPECT_NE(r.error().cause.find("compartment 'app''s private memory"), std::string::npos) << r.error().describe();
   } else {
@@ -169,6 +171,17 @@ TEST(Faults, OtherCompartmentsKeepTheirData) {
     EXPECT_EQ(rt::hybrid_load<std::uint64_t>(secret), 0x5ec2e7u);
   }
   EXPECT_EQ(value(rt::call<b::Exports::nested>(3)), 10) << "b (restarted) and c still work";
+}
+
+// Last: on the process backend this ends b's process for good.
+TEST(Faults, ACrashedCompartmentProcessIsReportedAndTheOthersGoOn) {
+  if (kBackend != rt::Backend::Process) GTEST_SKIP() << "only the process backend survives a killed compartment";
+  auto r = rt::call<b::Exports::die>();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, rt::GateErrorKind::Fault);
+  EXPECT_NE(r.error().cause.find("died"), std::string::npos) << r.error().describe();
+  EXPECT_EQ(value(rt::call<c::Exports::square>(7)), 49) << "c's process is unaffected";
+  EXPECT_EQ(rt::hybrid_load<std::uint64_t>(a_secret_address()), 0x5ec2e7u);
 }
 
 }  // namespace

@@ -15,8 +15,8 @@ const char* backend_type(rt::Backend backend) {
     case rt::Backend::Fcall: return "::flexcap::rt::FcallBackend";
     case rt::Backend::Mprotect: return "::flexcap::rt::MprotectBackend";
     case rt::Backend::Cheri: return "::flexcap::rt::CheriBackend";
-    case rt::Backend::IntelPku:
-    case rt::Backend::Process: return nullptr;  // not implemented yet
+    case rt::Backend::Process: return "::flexcap::rt::ProcessBackend";
+    case rt::Backend::IntelPku: return nullptr;  // not implemented yet
   }
   return nullptr;
 }
@@ -50,7 +50,7 @@ int image_header(const std::string& config_path, const std::vector<std::string>&
   const char* backend = backend_type(config->backend());
   if (backend == nullptr) {
     err << config_path << ": driver " << rt::to_string(config->backend())
-        << " is not implemented in this version of FlexCap yet. Fix: use fcalls, mprotect or cheri\n";
+        << " is not implemented in this version of FlexCap yet. Fix: use fcalls, mprotect, process or cheri\n";
     return 1;
   }
 

@@ -1,6 +1,7 @@
 // The parts of the gate that do not depend on the export's types.
 #include <csignal>
 #include <cstring>
+#include <vector>
 
 #include "flexcap/rt/call_support.hh"
 
@@ -50,5 +51,22 @@ void copy_out_of_bounce(const Bounce& bounce) {
   std::memcpy(reinterpret_cast<void*>(bounce.caller_address), bounce.shared.read_span(0, bounce.bytes)->data(),
               bounce.bytes);
 }
+
+}  // namespace flexcap::rt::internal
+
+namespace flexcap::rt::internal {
+namespace {
+std::vector<RemoteEntryInfo>& remote_entries() {
+  static std::vector<RemoteEntryInfo> all;  // filled during static initialisation
+  return all;
+}
+}  // namespace
+
+std::uint32_t register_remote_entry(RemoteServe serve, std::string_view library, std::string_view function) {
+  remote_entries().push_back({serve, library, function});
+  return static_cast<std::uint32_t>(remote_entries().size() - 1);
+}
+
+const RemoteEntryInfo& remote_entry(std::uint32_t id) { return remote_entries().at(id); }
 
 }  // namespace flexcap::rt::internal

@@ -17,16 +17,22 @@ constexpr std::size_t kAlign = 16;
 constexpr std::size_t round_up(std::size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
 }  // namespace
 
+// The region starts with the head of the free list (16 bytes, to keep blocks aligned):
+// all of the allocator's state is inside the region, so processes that share the
+// region (the process backend's shared region) share one allocator.
 Heap::Heap(std::byte* begin, std::size_t bytes) : begin_(begin), size_(bytes) {
-  first_ = reinterpret_cast<Block*>(begin);
-  first_->size = bytes - sizeof(Block);
-  first_->next_free = nullptr;
+  auto* first = reinterpret_cast<Block*>(begin + kAlign);
+  first->size = bytes - kAlign - sizeof(Block);
+  first->next_free = nullptr;
+  head() = first;
 }
+
+Heap::Block*& Heap::head() const { return *reinterpret_cast<Block**>(begin_); }
 
 void* Heap::allocate(std::size_t bytes) {
   const std::size_t need = round_up(bytes == 0 ? 1 : bytes);
-  Block** link = &first_;
-  for (Block* b = first_; b != nullptr; link = &b->next_free, b = b->next_free) {
+  Block** link = &head();
+  for (Block* b = head(); b != nullptr; link = &b->next_free, b = b->next_free) {
     if (b->size < need) continue;
     if (b->size >= need + sizeof(Block) + kAlign) {  // split: the rest stays free
       auto* rest = reinterpret_cast<Block*>(reinterpret_cast<std::byte*>(b + 1) + need);
@@ -48,7 +54,7 @@ void Heap::free(void* p) {
   Block* b = static_cast<Block*>(p) - 1;
   if (b->next_free != b) return;  // not a live block of this heap: ignore rather than corrupt
   // Insert in address order, then merge with the following and preceding free blocks.
-  Block** link = &first_;
+  Block** link = &head();
   Block* prev = nullptr;
   while (*link != nullptr && *link < b) {
     prev = *link;
@@ -69,8 +75,8 @@ void Heap::free(void* p) {
 
 std::size_t Heap::bytes_in_use() const {
   std::size_t free_bytes = 0;
-  for (Block* b = first_; b != nullptr; b = b->next_free) free_bytes += b->size + sizeof(Block);
-  return size_ - free_bytes;
+  for (Block* b = head(); b != nullptr; b = b->next_free) free_bytes += b->size + sizeof(Block);
+  return size_ - kAlign - free_bytes;
 }
 
 }  // namespace flexcap::rt

@@ -55,7 +55,8 @@ void Compartment::reset() {
   failure_ = {};
 }
 
-Runtime::Runtime(const ImageSpec& spec) : spec_(spec), shared_(spec.shared_bytes) {
+Runtime::Runtime(const ImageSpec& spec)
+    : spec_(spec), shared_(spec.shared_bytes, cap::TaggedMemory::Mapping::SharedBetweenProcesses) {
   for (std::size_t i = 0; i < spec.compartments.size(); ++i) {
     compartments_.push_back(std::make_unique<Compartment>(static_cast<int>(i), spec.compartments[i]));
     compartments_.back()->state_slots().assign(spec.libraries.size(), nullptr);

@@ -17,7 +17,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <vector>
 
 #include "flexcap/cap/access.hh"
 #include "flexcap/cap/capability.hh"
@@ -28,9 +27,13 @@ namespace flexcap::cap {
 
 class TaggedMemory {
  public:
+  // Private: a fork gets its own copy. Shared: forks of the process see one memory and
+  // one set of tags (the process backend's shared region).
+  enum class Mapping { Private, SharedBetweenProcesses };
+
   // Maps `bytes` of zeroed memory (rounded up to a representable length) at a base
   // aligned so that root() covers exactly the region. All tags start clear.
-  explicit TaggedMemory(std::size_t bytes);
+  explicit TaggedMemory(std::size_t bytes, Mapping mapping = Mapping::Private);
   ~TaggedMemory();
   TaggedMemory(const TaggedMemory&) = delete;
   TaggedMemory& operator=(const TaggedMemory&) = delete;
@@ -75,7 +78,8 @@ class TaggedMemory {
   std::size_t size_ = 0;
   void* mapping_ = nullptr;
   std::size_t mapping_size_ = 0;
-  std::vector<std::uint64_t> tags_;  // bit i: granule i
+  std::uint64_t* tags_ = nullptr;  // bit i: granule i; mapped like the memory itself
+  std::size_t tag_words_ = 0;
 };
 
 }  // namespace flexcap::cap

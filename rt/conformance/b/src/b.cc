@@ -1,3 +1,5 @@
+#include <csignal>
+
 #include "flexcap/lib/conformance_a.hh"
 #include "flexcap/lib/conformance_b.hh"
 #include "flexcap/lib/conformance_c.hh"
@@ -55,5 +57,7 @@ void Exports::remember_impl(std::int64_t value) { state().remembered = value; }
 std::int64_t Exports::recall_impl() { return state().remembered; }
 
 void Exports::empty_impl() {}
+
+void Exports::die_impl() { raise(SIGKILL); }
 
 }  // namespace flexcap::lib::conformance_b

@@ -20,6 +20,8 @@
 //   invoke(rt, frame)               the entry check (cheri: unseal the callee's entry)
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -33,6 +35,7 @@ enum class ArgumentPolicy { Pass, Bounce, Refuse };
 
 struct FcallBackend {
   static constexpr Backend kKind = Backend::Fcall;
+  static constexpr bool kInProcess = true;
   static constexpr bool kCatchesPageFaults = false;
   static void start(Runtime&) {}
   static ArgumentPolicy check_argument(Runtime&, const GateFrame&, const cap::Capability&) {
@@ -46,6 +49,7 @@ struct FcallBackend {
 // mprotect system call per region switched, twice per call.
 struct MprotectBackend {
   static constexpr Backend kKind = Backend::Mprotect;
+  static constexpr bool kInProcess = true;
   static constexpr bool kCatchesPageFaults = true;
   static void start(Runtime& rt);
   static ArgumentPolicy check_argument(Runtime& rt, const GateFrame& frame, const cap::Capability& c);
@@ -56,11 +60,28 @@ struct MprotectBackend {
 // The capability backend on the Morello model.
 struct CheriBackend {
   static constexpr Backend kKind = Backend::Cheri;
+  static constexpr bool kInProcess = true;
   static constexpr bool kCatchesPageFaults = false;
   static void start(Runtime& rt);
   static ArgumentPolicy check_argument(Runtime& rt, const GateFrame& frame, const cap::Capability& c);
   static void switch_to(Runtime& rt, int from, int to);
   static std::optional<GateError> invoke(Runtime& rt, const GateFrame& frame);
+};
+
+// One process per compartment, forked from the image at start; the shared region is
+// mapped at the same address in all of them. A call is a message in the callee's
+// mailbox in shared memory (spin briefly, then futex); a crash of the callee's process
+// is noticed and reported. FlexOS's EPT backend in spirit.
+struct ProcessBackend {
+  static constexpr Backend kKind = Backend::Process;
+  static constexpr bool kInProcess = false;
+  static constexpr bool kCatchesPageFaults = true;
+  static void start(Runtime& rt);
+  static ArgumentPolicy check_argument(Runtime& rt, const GateFrame& frame, const cap::Capability& c) {
+    return MprotectBackend::check_argument(rt, frame, c);  // the same rule: only shared memory crosses
+  }
+  static std::optional<GateError> invoke(Runtime&, const GateFrame&) { return std::nullopt; }
+  static void remote_call(Runtime& rt, GateFrame& frame, std::uint32_t entry, const std::byte* in, std::byte* out);
 };
 
 // The capability registers of the running compartment on the cheri backend.

@@ -15,6 +15,7 @@
 
 #include <signal.h>
 
+#include <cstring>
 #include <optional>
 #include <tuple>
 #include <type_traits>
@@ -91,6 +92,70 @@ struct ImportSite {
       register_import(Import{Caller, Callee, std::remove_cvref_t<decltype(E)>::Library::name, E.name});
 };
 
+// Runs the export on this thread, in the callee compartment (already switched to),
+// turning a capability fault (exception) or a hardware fault (signal) into
+// frame.faulted / frame.error. `result` receives the value on success.
+template <bool CatchesSignals, const auto& E, class Params, class Result>
+void run_contained(Runtime& rt, GateFrame& frame, Params& params, std::optional<Result>& result) {
+  using Ex = std::remove_cvref_t<decltype(E)>;
+  Runtime::frames().push_back(&frame);
+  if constexpr (CatchesSignals) {
+    if (sigsetjmp(frame.recovery, 0) != 0) {
+      // Back from the signal handler: the callee faulted. Its C++ frames are abandoned.
+      frame.faulted = true;
+      frame.error = describe_signal_fault(rt, frame);
+    }
+  }
+  if (!frame.faulted) {
+    try {
+      if constexpr (std::is_void_v<typename Ex::Result>) {
+        std::apply(Ex::function, params);
+        result = true;
+      } else {
+        result = std::apply(Ex::function, params);
+      }
+    } catch (const CompartmentFault& f) {
+      frame.faulted = true;
+      frame.error = GateError{GateErrorKind::Fault, std::string(rt.compartment(frame.callee).name()),
+                              std::string(frame.library) + "." + std::string(frame.function), f.address, f.cause};
+    }
+  }
+  Runtime::frames().pop_back();
+}
+
+template <class R>
+using ResultSlot = std::optional<std::conditional_t<std::is_void_v<R>, bool, R>>;
+
+template <class Ex, class Indices>
+struct ParamsTuple;
+template <class Ex, std::size_t... I>
+struct ParamsTuple<Ex, std::index_sequence<I...>> {
+  using type = std::tuple<typename Ex::Traits::template Parameter<I>...>;
+};
+// The export's parameters, as one tuple.
+template <const auto& E>
+using ParamsOf = typename ParamsTuple<std::remove_cvref_t<decltype(E)>,
+                                      std::make_index_sequence<std::remove_cvref_t<decltype(E)>::Traits::kArity>>::type;
+
+// For backends that run the callee in another process: the export's entry there. All
+// processes are forks of one binary, so static initialisation gives every export the
+// same number in each of them.
+template <const auto& E>
+struct RemoteEntry {
+  using Ex = std::remove_cvref_t<decltype(E)>;
+  using Params = ParamsOf<E>;
+  static void serve(Runtime& rt, GateFrame& frame, const std::byte* in, std::byte* out) {
+    Params params;
+    std::apply([&](auto&... p) { unpack(in, p...); }, params);
+    ResultSlot<typename Ex::Result> result;
+    run_contained<true, E>(rt, frame, params, result);
+    if constexpr (!std::is_void_v<typename Ex::Result>) {
+      if (result) std::memcpy(out, &*result, sizeof(*result));
+    }
+  }
+  static inline const std::uint32_t id = register_remote_entry(&serve, Ex::Library::name, E.name);
+};
+
 template <class Backend, int Caller, int Callee, const auto& E, class... Args>
 auto cross_call(Args&&... args) -> GateResult<typename std::remove_cvref_t<decltype(E)>::Result> {
   using Ex = std::remove_cvref_t<decltype(E)>;
@@ -106,7 +171,7 @@ auto cross_call(Args&&... args) -> GateResult<typename std::remove_cvref_t<declt
 
   if (auto refused = Backend::invoke(rt, frame)) return fail(*refused);
   Compartment& callee = rt.compartment(Callee);
-  if (callee.failed() && callee.spec().restart == RestartPolicy::Never) {
+  if (Backend::kInProcess && callee.failed() && callee.spec().restart == RestartPolicy::Never) {
     GateError e = callee.failure();
     e.kind = GateErrorKind::CompartmentFailed;
     e.cause = "it faulted before and its restart policy is `never` (" + callee.failure().cause + ")";
@@ -114,10 +179,7 @@ auto cross_call(Args&&... args) -> GateResult<typename std::remove_cvref_t<declt
   }
 
   // Arguments, converted to the export's parameter types, then checked one by one.
-  auto params = [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return std::tuple<typename Ex::Traits::template Parameter<I>...>(std::forward<Args>(args)...);
-  }
-  (std::make_index_sequence<Ex::Traits::kArity>{});
+  ParamsOf<E> params{std::forward<Args>(args)...};
   std::vector<Bounce> bounces;
   std::optional<GateError> bad;
   std::size_t index = 0;
@@ -128,39 +190,34 @@ auto cross_call(Args&&... args) -> GateResult<typename std::remove_cvref_t<declt
     return fail(*bad);
   }
 
-  Backend::switch_to(rt, Caller, Callee);
-  if (callee.failed()) callee.reset();  // restart policy on-fault: start it over, then call
-  Runtime::frames().push_back(&frame);
-  std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> result;
-  if constexpr (Backend::kCatchesPageFaults) {
-    if (sigsetjmp(frame.recovery, 0) != 0) {
-      // Back from the signal handler: the callee faulted. Its C++ frames are abandoned.
-      frame.faulted = true;
-      frame.error = describe_signal_fault(rt, frame);
-    }
-  }
-  if (!frame.faulted) {
-    try {
+  ResultSlot<R> result;
+  if constexpr (Backend::kInProcess) {
+    Backend::switch_to(rt, Caller, Callee);
+    if (callee.failed()) callee.reset();  // restart policy on-fault: start it over, then call
+    run_contained<Backend::kCatchesPageFaults, E>(rt, frame, params, result);
+    Backend::switch_to(rt, Callee, Caller);
+  } else {
+    // Another process runs the callee: send the arguments, wait for the result.
+    std::byte in[kRemotePayloadBytes];
+    std::byte out[kRemotePayloadBytes];
+    std::apply([&](auto&... p) { pack(in, p...); }, params);
+    Backend::remote_call(rt, frame, RemoteEntry<E>::id, in, out);
+    if (!frame.faulted) {
       if constexpr (std::is_void_v<R>) {
-        std::apply(Ex::function, params);
         result = true;
       } else {
-        result = std::apply(Ex::function, params);
+        R value;
+        std::memcpy(&value, out, sizeof(R));
+        result = value;
       }
-    } catch (const CompartmentFault& f) {
-      frame.faulted = true;
-      frame.error = GateError{GateErrorKind::Fault, std::string(callee.name()),
-                              std::string(frame.library) + "." + std::string(frame.function), f.address, f.cause};
     }
   }
-  Runtime::frames().pop_back();
-  Backend::switch_to(rt, Callee, Caller);
   for (Bounce& b : bounces) {
     if (!frame.faulted && b.copy_back) copy_out_of_bounce(b);
     shared_free(b.shared);
   }
   if (frame.faulted) {
-    callee.mark_failed(frame.error);
+    if constexpr (Backend::kInProcess) callee.mark_failed(frame.error);
     return fail(frame.error);
   }
   if constexpr (std::is_void_v<R>) {

@@ -4,7 +4,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "flexcap/cap/cap_ref.hh"
 #include "flexcap/rt/runtime.hh"
@@ -30,5 +32,34 @@ std::string describe_argument_refusal(Runtime& rt, const GateFrame& frame, std::
 GateError describe_signal_fault(Runtime& rt, const GateFrame& frame);
 void copy_into_bounce(Bounce& bounce);
 void copy_out_of_bounce(const Bounce& bounce);
+
+// Remote calls (process backend): arguments travel as bytes. Every gate value is
+// trivially copyable (scalars, Cap<T>), and every process is a fork of the same
+// binary, so a Cap<T>'s memory pointer means the same in all of them.
+inline constexpr std::size_t kRemotePayloadBytes = 512;
+
+template <class... Ps>
+void pack(std::byte* out, const Ps&... ps) {
+  static_assert((0 + ... + ((sizeof(Ps) + 15) / 16 * 16)) <= kRemotePayloadBytes,
+                "FlexCap: the arguments of this export do not fit a remote call's message");
+  std::size_t offset = 0;
+  static_assert((std::is_trivially_copyable_v<Ps> && ...), "FlexCap: gate values must be trivially copyable");
+  ((std::memcpy(out + offset, &ps, sizeof(Ps)), offset += (sizeof(Ps) + 15) / 16 * 16), ...);
+}
+
+template <class... Ps>
+void unpack(const std::byte* in, Ps&... ps) {
+  std::size_t offset = 0;
+  ((std::memcpy(&ps, in + offset, sizeof(Ps)), offset += (sizeof(Ps) + 15) / 16 * 16), ...);
+}
+
+using RemoteServe = void (*)(Runtime& rt, GateFrame& frame, const std::byte* in, std::byte* out);
+struct RemoteEntryInfo {
+  RemoteServe serve;
+  std::string_view library;
+  std::string_view function;
+};
+std::uint32_t register_remote_entry(RemoteServe serve, std::string_view library, std::string_view function);
+const RemoteEntryInfo& remote_entry(std::uint32_t id);
 
 }  // namespace flexcap::rt::internal

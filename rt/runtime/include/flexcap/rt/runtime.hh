@@ -53,8 +53,9 @@ struct ImageSpec {
   std::uint64_t shared_bytes = 16ull << 20;
 };
 
-// A first-fit free-list allocator over a compartment's region. Its bookkeeping lives
-// inside the region, so it is protected like the rest of the compartment's memory.
+// A first-fit free-list allocator over a compartment's region. All its bookkeeping lives
+// inside the region, so it is protected like the rest of the compartment's memory, and
+// shared where the region is shared.
 class Heap {
  public:
   Heap() = default;
@@ -66,7 +67,7 @@ class Heap {
 
  private:
   struct Block;
-  Block* first_ = nullptr;
+  Block*& head() const;
   std::byte* begin_ = nullptr;
   std::size_t size_ = 0;
 };

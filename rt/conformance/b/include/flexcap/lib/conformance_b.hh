@@ -23,6 +23,7 @@ class Exports {
   static void remember_impl(std::int64_t value);
   static std::int64_t recall_impl();
   static void empty_impl();
+  static void die_impl();
 
  public:
   FLEXCAP_EXPORT(add, add_impl);            // four scalars in, one out
@@ -37,6 +38,7 @@ class Exports {
   FLEXCAP_EXPORT(remember, remember_impl);  // state kept in B's memory
   FLEXCAP_EXPORT(recall, recall_impl);
   FLEXCAP_EXPORT(empty, empty_impl);  // nothing at all (gate cost)
+  FLEXCAP_EXPORT(die, die_impl);      // kills its own process: called only on the process backend
 };
 
 }  // namespace flexcap::lib::conformance_b
