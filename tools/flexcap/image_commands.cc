@@ -16,7 +16,7 @@ const char* backend_type(rt::Backend backend) {
     case rt::Backend::Mprotect: return "::flexcap::rt::MprotectBackend";
     case rt::Backend::Cheri: return "::flexcap::rt::CheriBackend";
     case rt::Backend::Process: return "::flexcap::rt::ProcessBackend";
-    case rt::Backend::IntelPku: return nullptr;  // not implemented yet
+    case rt::Backend::IntelPku: return "::flexcap::rt::IntelPkuBackend";
   }
   return nullptr;
 }

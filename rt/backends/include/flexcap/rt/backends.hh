@@ -68,6 +68,20 @@ struct CheriBackend {
   static std::optional<GateError> invoke(Runtime& rt, const GateFrame& frame);
 };
 
+// Linux protection keys: one key per compartment (at most 15), PKRU switched by one
+// WRPKRU instruction per direction. Needs a CPU with PKU (backend_support says why not).
+struct IntelPkuBackend {
+  static constexpr Backend kKind = Backend::IntelPku;
+  static constexpr bool kInProcess = true;
+  static constexpr bool kCatchesPageFaults = true;
+  static void start(Runtime& rt);
+  static ArgumentPolicy check_argument(Runtime& rt, const GateFrame& frame, const cap::Capability& c) {
+    return MprotectBackend::check_argument(rt, frame, c);  // the same rule: only shared memory crosses
+  }
+  static void switch_to(Runtime& rt, int from, int to);
+  static std::optional<GateError> invoke(Runtime&, const GateFrame&) { return std::nullopt; }
+};
+
 // One process per compartment, forked from the image at start; the shared region is
 // mapped at the same address in all of them. A call is a message in the callee's
 // mailbox in shared memory (spin briefly, then futex); a crash of the callee's process
