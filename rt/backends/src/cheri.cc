@@ -6,11 +6,15 @@ namespace flexcap::rt {
 namespace {
 
 // The switcher's private state: the authority to seal and unseal entries, one object
-// type per compartment, and each compartment's capability table of sealed entries.
+// type per compartment, and each compartment's capability table of sealed entries
+// (one per export it may call).
 struct Switcher {
-  cap::TaggedMemory descriptors{4096};               // one granule per compartment: the entry descriptors
-  cap::Capability sealing_authority;                 // Seal|Unseal over the object types it uses
-  std::vector<std::vector<cap::Capability>> tables;  // tables[caller][callee]: sealed entry, or untagged
+  cap::TaggedMemory descriptors{64 * 1024};  // one granule per export: the entry descriptors
+  cap::Capability sealing_authority;         // Seal|Unseal over the object types it uses
+  std::vector<Import> exports;               // the distinct exports some compartment imports
+  // tables[caller][export]: the sealed entry the caller holds for that export, or an
+  // untagged capability where the caller has no call site to it.
+  std::vector<std::vector<cap::Capability>> tables;
 };
 
 Switcher* g_switcher = nullptr;
@@ -63,21 +67,28 @@ void CheriBackend::start(Runtime& rt) {
                                       .set_value(kFirstObjectType)
                                       .set_bounds(static_cast<std::uint64_t>(n))
                                       .capability;
-  // Each compartment's entry descriptor is sealed with its own object type. A caller's
-  // table holds the sealed entry of a callee only if the image has a call site from
-  // the caller to the callee (the imports): nothing else can be invoked.
-  const cap::Capability descriptors = g_switcher->descriptors.root();
-  std::vector<cap::Capability> entries(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    entries[static_cast<std::size_t>(i)] =
-        descriptors.set_value(descriptors.base() + 16 * static_cast<std::uint64_t>(i))
-            .set_bounds_exact(16)
-            .seal(key_for(i));
-  }
-  g_switcher->tables.assign(static_cast<std::size_t>(n), std::vector<cap::Capability>(static_cast<std::size_t>(n)));
+  // One entry descriptor per imported export, sealed with the object type of the
+  // compartment that implements it. A caller's table holds the sealed entry of an
+  // export only if the image has a call site from the caller to it (the imports):
+  // nothing else can be invoked.
   for (const Import& import : imports()) {
-    g_switcher->tables[static_cast<std::size_t>(import.caller)][static_cast<std::size_t>(import.callee)] =
-        entries[static_cast<std::size_t>(import.callee)];
+    bool known = false;
+    for (const Import& e : g_switcher->exports) {
+      known = known || (e.callee == import.callee && e.library == import.library && e.function == import.function);
+    }
+    if (!known) g_switcher->exports.push_back(import);
+  }
+  const cap::Capability descriptors = g_switcher->descriptors.root();
+  const std::size_t count = g_switcher->exports.size();
+  if (count * 16 > g_switcher->descriptors.size()) throw std::runtime_error("flexcap cheri backend: too many exports");
+  g_switcher->tables.assign(static_cast<std::size_t>(n), std::vector<cap::Capability>(count));
+  for (const Import& import : imports()) {
+    for (std::size_t e = 0; e < count; ++e) {
+      const Import& x = g_switcher->exports[e];
+      if (x.callee != import.callee || x.library != import.library || x.function != import.function) continue;
+      g_switcher->tables[static_cast<std::size_t>(import.caller)][e] =
+          descriptors.set_value(descriptors.base() + 16 * e).set_bounds_exact(16).seal(key_for(x.callee));
+    }
   }
   load_registers(rt, Runtime::current());
 }
@@ -111,14 +122,32 @@ void CheriBackend::switch_to(Runtime& rt, int, int to) {
 // The switcher's entry check: the caller's table must hold a sealed entry for the
 // callee, and it must unseal with the callee's object type.
 std::optional<GateError> CheriBackend::invoke(Runtime& rt, const GateFrame& frame) {
-  const cap::Capability& entry =
-      g_switcher->tables[static_cast<std::size_t>(frame.caller)][static_cast<std::size_t>(frame.callee)];
-  const cap::Capability unsealed = entry.unseal(key_for(frame.callee));
-  if (unsealed.tag()) return std::nullopt;
+  const auto& table = g_switcher->tables[static_cast<std::size_t>(frame.caller)];
+  for (std::size_t e = 0; e < g_switcher->exports.size(); ++e) {
+    const Import& x = g_switcher->exports[e];
+    if (x.callee != frame.callee || x.library != frame.library || x.function != frame.function) continue;
+    if (table[e].unseal(key_for(frame.callee)).tag()) return std::nullopt;
+  }
   return GateError{GateErrorKind::NotExported, std::string(rt.compartment(frame.callee).name()),
                    std::string(frame.library) + "." + std::string(frame.function), 0,
                    "compartment '" + std::string(rt.compartment(frame.caller).name()) +
-                       "' holds no sealed entry for it: the image has no call site from there"};
+                       "' holds no sealed entry for this export: the image has no call site to it from there"};
+}
+
+}  // namespace flexcap::rt
+
+namespace flexcap::rt {
+
+std::optional<GateError> check_sealed_entry(const cap::Capability& entry) {
+  if (g_switcher == nullptr) {
+    return GateError{GateErrorKind::NotExported, "", "", 0, "this backend has no sealed entries"};
+  }
+  const std::uint32_t type = entry.object_type();
+  const bool ours = type >= kFirstObjectType && type < kFirstObjectType + g_switcher->tables.size();
+  if (ours && entry.unseal(key_for(static_cast<int>(type - kFirstObjectType))).tag()) return std::nullopt;
+  return GateError{GateErrorKind::NotExported, "", "", entry.address(),
+                   entry.tag() ? "the capability is not an entry the switcher sealed"
+                               : "the entry is not a valid capability (forged from bytes)"};
 }
 
 }  // namespace flexcap::rt

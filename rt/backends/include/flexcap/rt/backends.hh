@@ -106,6 +106,11 @@ struct CapabilityRegisters {
 };
 const CapabilityRegisters& capability_registers();
 
+// The cheri switcher's entry check on a capability a compartment presents as a sealed
+// entry: nothing (accepted) if it is a genuine, tagged entry the switcher sealed, else
+// why not. On other backends there are no sealed entries: returns an error saying so.
+std::optional<GateError> check_sealed_entry(const cap::Capability& entry);
+
 // The running compartment's default data capability: all the memory it may reach on
 // its own. Library code derives its references from it.
 cap::Capability ddc();

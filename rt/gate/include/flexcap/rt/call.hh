@@ -156,11 +156,14 @@ struct RemoteEntry {
   static inline const std::uint32_t id = register_remote_entry(&serve, Ex::Library::name, E.name);
 };
 
-template <class Backend, int Caller, int Callee, const auto& E, class... Args>
+// Imported: a call site of the image (it is registered as an import, so the cheri
+// switcher grants a sealed entry for it). The attack suite also makes calls that are
+// not imports, to show which backends notice.
+template <class Backend, int Caller, int Callee, const auto& E, bool Imported = true, class... Args>
 auto cross_call(Args&&... args) -> GateResult<typename std::remove_cvref_t<decltype(E)>::Result> {
   using Ex = std::remove_cvref_t<decltype(E)>;
   using R = typename Ex::Result;
-  (void)ImportSite<Caller, Callee, E>::registered;
+  if constexpr (Imported) (void)ImportSite<Caller, Callee, E>::registered;
   Runtime& rt = Runtime::get();
   GateFrame frame;
   frame.caller = Caller;
@@ -183,8 +186,10 @@ auto cross_call(Args&&... args) -> GateResult<typename std::remove_cvref_t<declt
   std::vector<Bounce> bounces;
   std::optional<GateError> bad;
   std::size_t index = 0;
-  std::apply([&](auto&... p) { ((bad = bad ? bad : pass_argument<Backend>(rt, frame, index++, p, bounces)), ...); },
-             params);
+  const auto check_one = [&](auto& p) {
+    if (!bad) bad = pass_argument<Backend>(rt, frame, index++, p, bounces);
+  };
+  std::apply([&](auto&... p) { (check_one(p), ...); }, params);
   if (bad) {
     for (Bounce& b : bounces) shared_free(b.shared);
     return fail(*bad);
@@ -228,6 +233,18 @@ auto cross_call(Args&&... args) -> GateResult<typename std::remove_cvref_t<declt
 }
 
 }  // namespace internal
+
+// For the attack suite only: what a compromised compartment can attempt beyond the
+// call sites the build saw — enter another compartment at an export that no import
+// grants it. The cheri switcher refuses; page-based backends cannot tell.
+template <const auto& E, class... Args>
+auto unsafe_call_without_import(Args&&... args) -> GateResult<typename std::remove_cvref_t<decltype(E)>::Result> {
+  using Ex = std::remove_cvref_t<decltype(E)>;
+  constexpr int callee = image::compartment_index(Ex::Library::name);
+  constexpr int caller = image::compartment_index(FLEXCAP_CURRENT_LIBRARY);
+  static_assert(caller != callee, "an attack across no boundary proves nothing");
+  return internal::cross_call<image::Backend, caller, callee, E, false>(std::forward<Args>(args)...);
+}
 
 template <const auto& E, class... Args>
 auto call(Args&&... args) -> GateResult<typename std::remove_cvref_t<decltype(E)>::Result> {

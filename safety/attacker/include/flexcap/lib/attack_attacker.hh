@@ -1,0 +1,36 @@
+// attack_attacker — a compromised compartment. Each export is one attack on the victim
+// compartment; it returns 0 when the attack got through and something else when it
+// was stopped without a fault (a fault comes back to the harness as a gate error).
+#pragma once
+
+#include <cstdint>
+
+#include "flexcap/rt/export.hh"
+
+namespace flexcap::lib::attack_attacker {
+FLEXCAP_LIBRARY(attack_attacker);
+
+class Exports {
+  static std::int32_t read_private_impl();
+  static std::int32_t write_private_impl();
+  static std::int32_t call_unexported_impl();
+  static std::int32_t forge_capability_impl();
+  static std::int32_t beyond_bounds_impl();
+  static std::int32_t widen_permissions_impl();
+  static std::int32_t confused_deputy_impl();
+  static std::int32_t use_after_free_impl();
+  static std::int32_t forged_sealed_entry_impl();
+
+ public:
+  FLEXCAP_EXPORT(read_private, read_private_impl);
+  FLEXCAP_EXPORT(write_private, write_private_impl);
+  FLEXCAP_EXPORT(call_unexported, call_unexported_impl);
+  FLEXCAP_EXPORT(forge_capability, forge_capability_impl);
+  FLEXCAP_EXPORT(beyond_bounds, beyond_bounds_impl);
+  FLEXCAP_EXPORT(widen_permissions, widen_permissions_impl);
+  FLEXCAP_EXPORT(confused_deputy, confused_deputy_impl);
+  FLEXCAP_EXPORT(use_after_free, use_after_free_impl);
+  FLEXCAP_EXPORT(forged_sealed_entry, forged_sealed_entry_impl);
+};
+
+}  // namespace flexcap::lib::attack_attacker

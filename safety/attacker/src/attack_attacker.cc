@@ -1,0 +1,123 @@
+// The attacks, each as a compromised compartment would try it. Every one makes a real
+// attempt through the same APIs the rest of FlexCap uses.
+#include "flexcap/lib/attack_attacker.hh"
+
+#include <array>
+
+#include "flexcap/lib/attack_victim.hh"
+#include "flexcap/rt/call.hh"
+#include "flexcap/rt/memory_access.hh"
+
+namespace flexcap::lib::attack_attacker {
+namespace {
+namespace victim = attack_victim;
+
+constexpr std::int32_t kGotThrough = 0;
+constexpr std::int32_t kStopped = 1;
+
+std::uint64_t victim_secret_address() {
+  auto r = rt::call<victim::Exports::secret_address>();
+  return r ? r->unsafe_unverified() : 0;
+}
+
+std::uint64_t victim_secret() {
+  auto r = rt::call<victim::Exports::secret>();
+  return r ? r->unsafe_unverified() : 0;
+}
+
+// Throws the gate's error so that the harness reports it as the reason.
+template <class T>
+void raise_if_error(const T& result) {
+  if (!result) throw rt::CompartmentFault{result.error().address, result.error().describe()};
+}
+}  // namespace
+
+// Read the victim's secret with a plain load, as unported code would.
+std::int32_t Exports::read_private_impl() {
+  return rt::hybrid_load<std::uint64_t>(victim_secret_address()) == victim::kSecret ? kGotThrough : kStopped;
+}
+
+// Overwrite it.
+std::int32_t Exports::write_private_impl() {
+  rt::hybrid_store<std::uint64_t>(victim_secret_address(), 0xbad);
+  return victim_secret() == 0xbad ? kGotThrough : kStopped;
+}
+
+// Enter the victim at an export the image never calls from here.
+std::int32_t Exports::call_unexported_impl() {
+  auto r = rt::unsafe_call_without_import<victim::Exports::unexported_helper>();
+  raise_if_error(r);
+  return r->unsafe_unverified() == victim_secret() ? kGotThrough : kStopped;  // it read the secret
+}
+
+// Write a capability's bytes as data, with the Store permission bit added, and use
+// what comes back as a capability.
+std::int32_t Exports::forge_capability_impl() {
+  cap::Cap<std::byte> slot = rt::shared_alloc(32);
+  cap::Cap<std::byte> target = rt::shared_alloc(16);
+  const cap::Capability read_only = target.capability().clear_permissions(cap::Permission::Store);
+  std::array<std::uint64_t, 2> bytes = {read_only.cursor(),
+                                        read_only.pesbt() | (std::uint64_t{1} << (46 + 16))};  // Store is bit 16
+  std::array<std::byte, 16> raw{};
+  std::memcpy(raw.data(), bytes.data(), raw.size());
+  rt::check(slot.copy_in(0, raw));
+  auto forged = slot.memory()->load_capability(slot.capability(), slot.capability().base());
+  raise_if_error(forged);
+  rt::check(cap::Cap<std::uint8_t>(*forged, slot.memory()).store(0, 0x41));
+  return kGotThrough;
+}
+
+// Read one element past the end of a buffer the attacker holds.
+std::int32_t Exports::beyond_bounds_impl() {
+  cap::Cap<std::byte> block = rt::shared_alloc(16);
+  const cap::Cap<const std::uint64_t> two(block.capability(), block.memory());
+  (void)rt::check(two.load(2));
+  return kGotThrough;
+}
+
+// Turn a read-only capability back into a writable one.
+std::int32_t Exports::widen_permissions_impl() {
+  cap::Cap<std::byte> block = rt::shared_alloc(16);
+  const cap::Capability read_only = block.capability().restrict_permissions(cap::Permission::Load);
+  const cap::Capability widened = read_only.restrict_permissions(cap::Permissions::all());  // cannot add
+  rt::check(cap::Cap<std::uint8_t>(widened, block.memory()).store(0, 1));
+  return kGotThrough;
+}
+
+// Hand the victim a reference to the victim's own secret, hoping that the victim,
+// with its own rights, writes through it (a confused deputy).
+std::int32_t Exports::confused_deputy_impl() {
+  const cap::Capability aimed = cap::Capability::root().set_value(victim_secret_address()).set_bounds_exact(8);
+  auto r = rt::call<victim::Exports::fill>(cap::Cap<std::uint8_t>(aimed), std::uint8_t{0x41});
+  raise_if_error(r);
+  return victim_secret() == 0x4141414141414141ULL ? kGotThrough : kStopped;
+}
+
+// Hand the victim a buffer it keeps, free it, let it be reused, then make the victim
+// write through its stale capability.
+std::int32_t Exports::use_after_free_impl() {
+  cap::Cap<std::byte> first = rt::shared_alloc(64);
+  auto kept = rt::call<victim::Exports::keep>(cap::Cap<std::uint8_t>(first.capability(), first.memory()));
+  raise_if_error(kept);
+  rt::shared_free(first);
+  cap::Cap<std::byte> reused = rt::shared_alloc(64);  // the allocator hands the same memory out again
+  rt::check(reused.fill(0, 64, std::byte{0x11}));
+  auto wrote = rt::call<victim::Exports::write_kept>(std::uint8_t{0x99});
+  raise_if_error(wrote);
+  const bool corrupted = rt::check(reused.load(0)) == std::byte{0x99};
+  rt::shared_free(reused);
+  return corrupted ? kGotThrough : kStopped;
+}
+
+// Present the switcher with a sealed entry for the victim that no one granted: the
+// attacker knows the layout and the victim's object type, so it writes the bits.
+std::int32_t Exports::forged_sealed_entry_impl() {
+  const std::uint32_t victim_type = 16 + static_cast<std::uint32_t>(image::compartment_index("attack_victim"));
+  const cap::Capability entry = cap::Capability::unsafe_from_bits(
+      (rt::ddc().pesbt() & ~(std::uint64_t{0x7fff} << 31)) | (std::uint64_t{victim_type} << 31), rt::ddc().cursor(),
+      false);  // bits are all an attacker can write: the tag comes only from derivation
+  if (auto refused = rt::check_sealed_entry(entry)) throw rt::CompartmentFault{0, refused->cause};
+  return kGotThrough;
+}
+
+}  // namespace flexcap::lib::attack_attacker

@@ -1,0 +1,23 @@
+#include "flexcap/lib/attack_victim.hh"
+
+#include "flexcap/rt/runtime.hh"
+
+namespace flexcap::lib::attack_victim {
+namespace {
+struct State {
+  std::uint64_t secret = kSecret;
+  cap::Cap<std::uint8_t> kept;
+};
+State& state() { return rt::library_state<Library, State>(); }
+}  // namespace
+
+std::uint64_t Exports::secret_address_impl() { return reinterpret_cast<std::uint64_t>(&state().secret); }
+std::uint64_t Exports::secret_impl() { return state().secret; }
+void Exports::fill_impl(cap::Cap<std::uint8_t> buffer, std::uint8_t value) {
+  rt::check(buffer.fill(0, buffer.size(), value));
+}
+void Exports::keep_impl(cap::Cap<std::uint8_t> buffer) { state().kept = buffer; }
+void Exports::write_kept_impl(std::uint8_t value) { rt::check(state().kept.fill(0, state().kept.size(), value)); }
+std::uint64_t Exports::unexported_helper_impl() { return state().secret; }
+
+}  // namespace flexcap::lib::attack_victim
