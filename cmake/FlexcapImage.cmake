@@ -10,6 +10,10 @@
 #   Builds the executable TARGET: generates flexcap_image.hh from the configuration (in
 #   the build tree, never in the sources), then compiles every library with it.
 #   SOURCES (the image's main program) are compiled as part of MAIN_LIBRARY.
+#
+# flexcap_application(NAME LIBRARIES lib... MAIN_LIBRARY lib SOURCES src... [LINK target...])
+#   Declares an application: what `flexcap build CONFIG` builds for a configuration in
+#   examples/NAME/ (or any configuration, with --app NAME).
 include_guard(GLOBAL)
 
 function(flexcap_micro_library name)
@@ -56,4 +60,31 @@ function(flexcap_image target)
     target_sources(${target} PRIVATE $<TARGET_OBJECTS:${objects}>)
   endforeach()
   target_link_libraries(${target} PRIVATE flexcap::rt ${ARG_LINK})
+endfunction()
+
+function(flexcap_application name)
+  cmake_parse_arguments(ARG "" "MAIN_LIBRARY" "LIBRARIES;SOURCES;LINK" ${ARGN})
+  list(TRANSFORM ARG_SOURCES PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/)
+  set_property(GLOBAL PROPERTY FLEXCAP_APPLICATION_${name}_LIBRARIES ${ARG_LIBRARIES})
+  set_property(GLOBAL PROPERTY FLEXCAP_APPLICATION_${name}_MAIN ${ARG_MAIN_LIBRARY})
+  set_property(GLOBAL PROPERTY FLEXCAP_APPLICATION_${name}_SOURCES ${ARG_SOURCES})
+  set_property(GLOBAL PROPERTY FLEXCAP_APPLICATION_${name}_LINK ${ARG_LINK})
+  set_property(GLOBAL APPEND PROPERTY FLEXCAP_APPLICATIONS ${name})
+endfunction()
+
+# The image `flexcap build` asked for: application FLEXCAP_IMAGE_APP with configuration
+# FLEXCAP_IMAGE_CONFIG, as the target flexcap_user_image.
+function(flexcap_user_image)
+  get_property(applications GLOBAL PROPERTY FLEXCAP_APPLICATIONS)
+  if(NOT FLEXCAP_IMAGE_APP IN_LIST applications)
+    list(JOIN applications ", " known)
+    message(FATAL_ERROR "FlexCap: unknown application '${FLEXCAP_IMAGE_APP}'. The applications are: ${known}. "
+                        "Put the configuration in examples/<application>/ or pass --app.")
+  endif()
+  get_property(libraries GLOBAL PROPERTY FLEXCAP_APPLICATION_${FLEXCAP_IMAGE_APP}_LIBRARIES)
+  get_property(main GLOBAL PROPERTY FLEXCAP_APPLICATION_${FLEXCAP_IMAGE_APP}_MAIN)
+  get_property(sources GLOBAL PROPERTY FLEXCAP_APPLICATION_${FLEXCAP_IMAGE_APP}_SOURCES)
+  get_property(link GLOBAL PROPERTY FLEXCAP_APPLICATION_${FLEXCAP_IMAGE_APP}_LINK)
+  flexcap_image(flexcap_user_image CONFIG ${FLEXCAP_IMAGE_CONFIG} LIBRARIES ${libraries} MAIN_LIBRARY ${main}
+                SOURCES ${sources} LINK ${link})
 endfunction()

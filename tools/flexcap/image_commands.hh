@@ -13,4 +13,21 @@ namespace flexcap::tools {
 int image_header(const std::string& config_path, const std::vector<std::string>& libraries, const std::string& out_path,
                  std::ostream& err);
 
+// `flexcap build CONFIG [--app NAME]`: builds the image of application NAME (default:
+// the name of the configuration's folder, as in examples/NAME/x.yaml) for CONFIG, in
+// a build directory of its own (build/images/NAME-STEM). Sets *binary on success.
+int build_image(const std::string& config_path, const std::string& app, std::string* binary, std::ostream& err);
+
+// `flexcap run CONFIG [--app NAME] [-- ARGS]`: builds if needed, then runs the image.
+int run_image(const std::string& config_path, const std::string& app, const std::vector<std::string>& args,
+              std::ostream& err);
+
+// `flexcap audit CONFIG [--app NAME]`: builds if needed and prints the image's audit
+// report (JSON) on standard output.
+int audit_image(const std::string& config_path, const std::string& app, std::ostream& err);
+
+// `flexcap attack [--json]`: runs the attack suite's image for every backend built in
+// this build tree and prints the verdicts.
+int attack(bool json, std::ostream& out, std::ostream& err);
+
 }  // namespace flexcap::tools

@@ -5,9 +5,15 @@
 //   flexcap cap check FILE            compare a vector file with the model
 //   flexcap cap decode PESBT CURSOR   print one capability's fields
 //   flexcap image-header CONFIG ...   generate an image's header (used by the build)
+//   flexcap bench gates [--json]      what a gate costs on each backend (bench/gates)
+//   flexcap build CONFIG [--app NAME] build the image a configuration describes
+//   flexcap run CONFIG [-- ARGS]      build it if needed and run it
+//   flexcap audit CONFIG              what each compartment of that image can reach (JSON)
+//   flexcap attack [--json]           the attack suite on every backend
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "bench_commands.hh"
 #include "cap_commands.hh"
 #include "image_commands.hh"
 
@@ -45,12 +51,47 @@ int main(int argc, char** argv) {
       ->required();
   header->add_option("--out", out_path, "Where to write the header")->required();
 
+  auto* bench = app.add_subcommand("bench", "Benchmarks of the images built with this tree");
+  bench->require_subcommand(1);
+  auto* gates = bench->add_subcommand("gates", "What a cross-compartment call costs on each backend (bench/gates)");
+  flexcap::tools::GateBenchOptions gate_options;
+  gates->add_flag("--json", gate_options.json, "Print {\"machine\": ..., \"results\": [...]} instead of a table");
+  gates->add_option("--compartments", gate_options.compartments, "Compartment counts to run (default: all built)")
+      ->delimiter(',');
+  gates->add_option("--images-dir", gate_options.images_dir, "Where the gate_bench_* images are (default: build tree)");
+  gates->add_flag("--quick", gate_options.quick, "A tiny time budget: checks that every case runs, not its cost");
+
+  std::string image_config;
+  std::string image_app;
+  std::vector<std::string> image_args;
+  auto* build = app.add_subcommand("build", "Build the image a configuration describes, in build/images/");
+  auto* run = app.add_subcommand("run", "Build the image if needed and run it (arguments after --)");
+  auto* audit = app.add_subcommand("audit", "Print, as JSON, what each compartment of the image can reach");
+  for (CLI::App* command : {build, run, audit}) {
+    command->add_option("CONFIG", image_config, "The image's kraft.yaml")->required();
+    command->add_option("--app", image_app, "The application (default: the configuration's folder name)");
+  }
+  run->add_option("ARGS", image_args, "Arguments for the application");
+  auto* attack = app.add_subcommand("attack", "Run the attack suite on every backend this machine can run");
+  bool attack_json = false;
+  attack->add_flag("--json", attack_json, "Print {\"attacks\": [...]} instead of a table");
+
   CLI11_PARSE(app, argc, argv);
 
   if (demo->parsed()) return flexcap::tools::demo(std::cout);
   if (eval->parsed()) return flexcap::tools::cap_eval(std::cin, std::cout, std::cerr);
   if (check->parsed()) return flexcap::tools::cap_check(check_path, show, std::cout, std::cerr);
   if (decode->parsed()) return flexcap::tools::cap_decode(pesbt, cursor, tag, std::cout, std::cerr);
+  if (gates->parsed()) return flexcap::tools::bench_gates(gate_options, std::cout, std::cerr);
   if (header->parsed()) return flexcap::tools::image_header(config_path, libraries, out_path, std::cerr);
+  if (build->parsed()) {
+    std::string binary;
+    const int status = flexcap::tools::build_image(image_config, image_app, &binary, std::cerr);
+    if (status == 0) std::cout << binary << "\n";
+    return status;
+  }
+  if (run->parsed()) return flexcap::tools::run_image(image_config, image_app, image_args, std::cerr);
+  if (audit->parsed()) return flexcap::tools::audit_image(image_config, image_app, std::cerr);
+  if (attack->parsed()) return flexcap::tools::attack(attack_json, std::cout, std::cerr);
   return 1;
 }

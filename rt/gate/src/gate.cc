@@ -19,14 +19,20 @@ std::string describe_argument_refusal(Runtime& rt, const GateFrame& frame, std::
   const std::string owner = rt.describe_owner(c.base());
   const std::string caller(rt.compartment(frame.caller).name());
   const std::string callee(rt.compartment(frame.callee).name());
-  if (rt.spec().backend == Backend::Cheri) {
-    return which + " lies in " + owner + ", which compartment '" + caller +
-           "' does not hold: a compartment can only hand over memory it owns, shares or was handed";
+  const int owner_index = rt.owner_of(c.base());
+  if (owner_index == frame.callee) {
+    return which + " lies in compartment '" + callee + "''s own private memory, which '" + caller +
+           "' does not hold: refused, since the callee would write its own memory on the caller's behalf (a "
+           "confused deputy)";
   }
-  return which + " lies in " + owner + ", which compartment '" + callee + "' cannot see under " +
-         std::string(to_string(rt.spec().backend)) +
-         ": allocate it with rt::shared_alloc(), or set `sharing: copy` on compartment '" + callee +
-         "' to copy private buffers through the shared region";
+  if (owner_index == frame.caller && rt.spec().backend != Backend::Cheri) {
+    return which + " lies in " + owner + ", which compartment '" + callee + "' cannot see under " +
+           std::string(to_string(rt.spec().backend)) +
+           ": allocate it with rt::shared_alloc(), or set `sharing: copy` on compartment '" + callee +
+           "' to copy private buffers through the shared region";
+  }
+  return which + " lies in " + owner + ", which compartment '" + caller +
+         "' does not hold: a compartment can only hand over memory it owns, shares or was handed";
 }
 
 GateError describe_signal_fault(Runtime& rt, const GateFrame& frame) {

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <span>
 #include <string>
@@ -153,6 +154,11 @@ class Runtime {
   cap::TaggedMemory shared_;
   Heap shared_heap_;
 };
+
+// Prints the audit report of the image (`flexcap audit`): JSON with the backend and,
+// per compartment, its libraries, exports (what other compartments call in it),
+// imports (what it calls elsewhere) and shared regions.
+void print_audit(const ImageSpec& spec, std::ostream& out);
 
 // Raised by library code when an access is refused; the gate into the compartment
 // turns it into a GateError for the caller and marks the compartment failed.

@@ -1,0 +1,68 @@
+// The audit report: what each compartment of the running image can reach. It is made
+// from the image itself (its generated specification and the call sites the build
+// compiled in), so it states what the image does, not what its configuration hoped.
+#include <ostream>
+
+#include "flexcap/rt/backends.hh"
+#include "flexcap/rt/runtime.hh"
+
+namespace flexcap::rt {
+namespace {
+
+std::string quoted(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+void print_audit(const ImageSpec& spec, std::ostream& out) {
+  const auto& calls = imports();
+  out << "{\n  \"config\": " << quoted(spec.config_path) << ",\n  \"backend\": " << quoted(to_string(spec.backend))
+      << ",\n  \"compartments\": [\n";
+  for (std::size_t i = 0; i < spec.compartments.size(); ++i) {
+    const CompartmentSpec& c = spec.compartments[i];
+    const int index = static_cast<int>(i);
+    out << "    {\n      \"name\": " << quoted(c.name)
+        << ",\n      \"default\": " << (index == spec.default_compartment ? "true" : "false")
+        << ",\n      \"heap_bytes\": " << c.heap_bytes
+        << ",\n      \"sharing\": " << (c.sharing == Sharing::Copy ? "\"copy\"" : "\"capability\"")
+        << ",\n      \"restart\": " << (c.restart == RestartPolicy::OnFault ? "\"on-fault\"" : "\"never\"")
+        << ",\n      \"libraries\": [";
+    bool first = true;
+    for (const LibrarySpec& l : spec.libraries) {
+      if (l.compartment != index) continue;
+      out << (first ? "" : ", ") << quoted(l.name);
+      first = false;
+    }
+    // Exports: the functions of this compartment that another compartment calls.
+    out << "],\n      \"exports\": [";
+    first = true;
+    for (const Import& call : calls) {
+      if (call.callee != index) continue;
+      out << (first ? "" : ", ") << "{\"library\": " << quoted(call.library)
+          << ", \"function\": " << quoted(call.function)
+          << ", \"caller\": " << quoted(spec.compartments[static_cast<std::size_t>(call.caller)].name) << "}";
+      first = false;
+    }
+    // Imports: what this compartment may call in others (its call sites).
+    out << "],\n      \"imports\": [";
+    first = true;
+    for (const Import& call : calls) {
+      if (call.caller != index) continue;
+      out << (first ? "" : ", ")
+          << "{\"compartment\": " << quoted(spec.compartments[static_cast<std::size_t>(call.callee)].name)
+          << ", \"library\": " << quoted(call.library) << ", \"function\": " << quoted(call.function) << "}";
+      first = false;
+    }
+    out << "],\n      \"shared_regions\": [\"shared\"]\n    }" << (i + 1 < spec.compartments.size() ? "," : "") << "\n";
+  }
+  out << "  ],\n  \"shared_regions\": [{\"name\": \"shared\", \"bytes\": " << spec.shared_bytes
+      << ", \"accessible_to\": \"every compartment\"}]\n}\n";
+}
+
+}  // namespace flexcap::rt
