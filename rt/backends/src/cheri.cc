@@ -15,6 +15,9 @@ struct Switcher {
   // tables[caller][export]: the sealed entry the caller holds for that export, or an
   // untagged capability where the caller has no call site to it.
   std::vector<std::vector<cap::Capability>> tables;
+  std::vector<std::size_t> export_of_import;   // imports()[i] calls exports[export_of_import[i]]
+  std::vector<cap::Capability> keys;           // keys[c]: unseals compartment c's entries
+  std::vector<CapabilityRegisters> registers;  // registers[c]: loaded when c runs
 };
 
 Switcher* g_switcher = nullptr;
@@ -24,22 +27,29 @@ constexpr std::uint32_t kFirstObjectType = 16;
 
 std::uint32_t object_type_of(int compartment) { return kFirstObjectType + static_cast<std::uint32_t>(compartment); }
 
-cap::Capability key_for(int compartment) {
+cap::Capability derive_key(int compartment) {
   return g_switcher->sealing_authority.set_value(object_type_of(compartment)).set_bounds_exact(1);
 }
+const cap::Capability& key_for(int compartment) { return g_switcher->keys[static_cast<std::size_t>(compartment)]; }
 
-void load_registers(Runtime& rt, int index) {
+// What a compartment's capability registers hold while it runs: computed once at start,
+// so a switch is a copy.
+CapabilityRegisters registers_for(Runtime& rt, int index) {
   Compartment& c = rt.compartment(index);
-  t_registers.ddc = c.data_capability();
+  CapabilityRegisters r;
+  r.ddc = c.data_capability();
   // The stack area: the last 1/16 of the region, at least one page (the model has no
   // separate stack memory; code that runs on the host stack is not confined by it).
   const std::uint64_t stack_bytes = std::max<std::uint64_t>(4096, c.memory().size() / 16);
-  t_registers.csp = c.data_capability()
-                        .set_value(c.memory().base() + c.memory().size() - stack_bytes)
-                        .set_bounds_exact(stack_bytes)
-                        .clear_permissions(cap::Permission::Global);
-  t_registers.table = index;
+  r.csp = c.data_capability()
+              .set_value(c.memory().base() + c.memory().size() - stack_bytes)
+              .set_bounds_exact(stack_bytes)
+              .clear_permissions(cap::Permission::Global);
+  r.table = index;
+  return r;
 }
+
+void load_registers(int index) { t_registers = g_switcher->registers[static_cast<std::size_t>(index)]; }
 
 bool inside(const cap::Capability& c, std::uint64_t base, cap::Uint128 top) {
   const cap::Bounds b = c.bounds();
@@ -67,6 +77,10 @@ void CheriBackend::start(Runtime& rt) {
                                       .set_value(kFirstObjectType)
                                       .set_bounds(static_cast<std::uint64_t>(n))
                                       .capability;
+  for (int i = 0; i < n; ++i) {
+    g_switcher->keys.push_back(derive_key(i));
+    g_switcher->registers.push_back(registers_for(rt, i));
+  }
   // One entry descriptor per imported export, sealed with the object type of the
   // compartment that implements it. A caller's table holds the sealed entry of an
   // export only if the image has a call site from the caller to it (the imports):
@@ -88,9 +102,10 @@ void CheriBackend::start(Runtime& rt) {
       if (x.callee != import.callee || x.library != import.library || x.function != import.function) continue;
       g_switcher->tables[static_cast<std::size_t>(import.caller)][e] =
           descriptors.set_value(descriptors.base() + 16 * e).set_bounds_exact(16).seal(key_for(x.callee));
+      g_switcher->export_of_import.push_back(e);
     }
   }
-  load_registers(rt, Runtime::current());
+  load_registers(Runtime::current());
 }
 
 // A capability argument is handed over as it is (zero copy), if the caller could have
@@ -104,9 +119,11 @@ ArgumentPolicy CheriBackend::check_argument(Runtime& rt, const GateFrame& frame,
   if (inside(c, rt.shared().base(), cap::Uint128(rt.shared().base()) + rt.shared().size())) {
     return ArgumentPolicy::Pass;
   }
-  for (const GateFrame* outer : Runtime::frames()) {
+  for (const GateFrame* outer = frame.outer != nullptr ? frame.outer : Runtime::innermost_frame(); outer != nullptr;
+       outer = outer->outer) {
     if (outer->callee != frame.caller) continue;
-    for (const cap::Capability& granted : outer->grants) {
+    for (std::size_t i = 0; i < outer->grant_count; ++i) {
+      const cap::Capability& granted = outer->grants[i];
       const cap::Bounds g = granted.bounds();
       if (inside(c, g.base, g.top) && granted.permissions().has(c.permissions())) return ArgumentPolicy::Pass;
     }
@@ -114,16 +131,20 @@ ArgumentPolicy CheriBackend::check_argument(Runtime& rt, const GateFrame& frame,
   return ArgumentPolicy::Refuse;
 }
 
-void CheriBackend::switch_to(Runtime& rt, int, int to) {
+void CheriBackend::switch_to(Runtime&, int, int to) {
   Runtime::set_current(to);
-  load_registers(rt, to);
+  load_registers(to);
 }
 
 // The switcher's entry check: the caller's table must hold a sealed entry for the
 // callee, and it must unseal with the callee's object type.
 std::optional<GateError> CheriBackend::invoke(Runtime& rt, const GateFrame& frame) {
   const auto& table = g_switcher->tables[static_cast<std::size_t>(frame.caller)];
-  for (std::size_t e = 0; e < g_switcher->exports.size(); ++e) {
+  if (frame.import >= 0) {  // a call site of the image: its entry is one table lookup away
+    const std::size_t e = g_switcher->export_of_import[static_cast<std::size_t>(frame.import)];
+    if (table[e].unseal(key_for(frame.callee)).tag()) return std::nullopt;
+  }
+  for (std::size_t e = 0; frame.import < 0 && e < g_switcher->exports.size(); ++e) {
     const Import& x = g_switcher->exports[e];
     if (x.callee != frame.callee || x.library != frame.library || x.function != frame.function) continue;
     if (table[e].unseal(key_for(frame.callee)).tag()) return std::nullopt;

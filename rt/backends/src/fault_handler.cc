@@ -13,8 +13,8 @@ namespace {
 constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
 
 void on_fault(int signal, siginfo_t* info, void*) {
-  auto& frames = Runtime::frames();
-  if (frames.empty()) {
+  GateFrame* frame = Runtime::innermost_frame();
+  if (frame == nullptr) {
     // Not inside a gate: restore the default action; returning re-executes the faulting
     // instruction, which now ends the process with the usual signal.
     struct sigaction dfl {};
@@ -22,7 +22,6 @@ void on_fault(int signal, siginfo_t* info, void*) {
     sigaction(signal, &dfl, nullptr);
     return;
   }
-  GateFrame* frame = frames.back();
   frame->fault_signal = signal;
   frame->fault_address = reinterpret_cast<std::uint64_t>(info->si_addr);
   siglongjmp(frame->recovery, 1);

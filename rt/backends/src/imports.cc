@@ -8,15 +8,17 @@ std::vector<Import>& registry() {
 }
 }  // namespace
 
-bool register_import(const Import& import) {
-  for (const Import& known : registry()) {
+int register_import(const Import& import) {
+  auto& all = registry();
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const Import& known = all[i];
     if (known.caller == import.caller && known.callee == import.callee && known.library == import.library &&
         known.function == import.function) {
-      return true;
+      return static_cast<int>(i);
     }
   }
-  registry().push_back(import);
-  return true;
+  all.push_back(import);
+  return static_cast<int>(all.size() - 1);
 }
 
 const std::vector<Import>& imports() { return registry(); }

@@ -9,6 +9,7 @@
 // for a reply a process serves requests, which is how callbacks (B calls A during A's
 // call into B) work.
 #include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -59,16 +60,22 @@ void post(Mailbox& box) {
   futex(&box.full, FUTEX_WAKE, 1, nullptr);
 }
 
-// Waits until `box` holds a message. Spins first (a gate round trip is a few
-// microseconds), then sleeps on the futex, waking every 20 ms to ask `still_alive`.
+// Waits until `box` holds a message. Spins first (a round trip takes microseconds),
+// then yields the CPU (the peer may need this one), then sleeps on the futex. While
+// waiting for a peer's answer it wakes every 20 ms to see whether the peer's process
+// still exists; an idle compartment (peer 0) sleeps until it is called.
 bool wait_for_message(Mailbox& box, pid_t peer) {
-  for (int spin = 0; spin < 20000; ++spin) {
+  for (int spin = 0; spin < 2000; ++spin) {
     if (box.full.load(std::memory_order_acquire) == 1) return true;
     __builtin_ia32_pause();
   }
+  for (int round = 0; round < 50; ++round) {
+    if (box.full.load(std::memory_order_acquire) == 1) return true;
+    sched_yield();
+  }
   const timespec tick{0, 20'000'000};
   while (box.full.load(std::memory_order_acquire) == 0) {
-    futex(&box.full, FUTEX_WAIT, 0, &tick);
+    futex(&box.full, FUTEX_WAIT, 0, peer > 0 ? &tick : nullptr);
     if (box.full.load(std::memory_order_acquire) == 0 && peer > 0 && kill(peer, 0) != 0 && errno == ESRCH) {
       return false;  // the peer's process is gone and will never answer
     }

@@ -6,10 +6,6 @@
 namespace flexcap::rt {
 namespace {
 
-Runtime* g_runtime = nullptr;    // the image's runtime: one per process, like a kernel
-thread_local int t_current = 0;  // the compartment running on this thread
-thread_local std::vector<GateFrame*> t_frames;
-
 // Data capabilities carry no Execute or system authority: code is not in the regions.
 cap::Capability data_capability_for(cap::TaggedMemory& memory) {
   return memory.root().restrict_permissions(cap::Permissions::data());
@@ -65,23 +61,15 @@ Runtime::Runtime(const ImageSpec& spec)
 }
 
 Runtime& Runtime::start(const ImageSpec& spec) {
-  if (g_runtime != nullptr) throw std::logic_error("flexcap: the image runtime was started twice");
-  g_runtime = new Runtime(spec);  // lives as long as the process, like the image itself
-  t_current = spec.default_compartment;
-  return *g_runtime;
+  if (internal::g_runtime != nullptr) throw std::logic_error("flexcap: the image runtime was started twice");
+  internal::g_runtime = new Runtime(spec);  // lives as long as the process, like the image itself
+  internal::t_current = spec.default_compartment;
+  return *internal::g_runtime;
 }
 
-Runtime& Runtime::get() {
-  if (g_runtime == nullptr) {
-    throw std::logic_error("flexcap: the image runtime is not started (call flexcap::image::start() first)");
-  }
-  return *g_runtime;
+void internal::runtime_not_started() {
+  throw std::logic_error("flexcap: the image runtime is not started (call flexcap::image::start() first)");
 }
-
-bool Runtime::started() { return g_runtime != nullptr; }
-int Runtime::current() { return t_current; }
-void Runtime::set_current(int index) { t_current = index; }
-std::vector<GateFrame*>& Runtime::frames() { return t_frames; }
 
 int Runtime::owner_of(std::uint64_t address, std::uint64_t size) const {
   if (shared_.contains(address, size)) return -2;

@@ -10,6 +10,7 @@
 //   use(*r);
 #pragma once
 
+#include <optional>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -52,21 +53,21 @@ class [[nodiscard]] Expected {
   std::variant<T, E> state_;
 };
 
-// Expected<void, E>: success carries nothing, failure carries the error.
+// Expected<void, E>: success carries nothing (no E is built: success is the hot path,
+// through every gate), failure carries the error.
 template <class E>
 class [[nodiscard]] Expected<void, E> {
  public:
   Expected() = default;
   template <class G>
-  Expected(Unexpected<G> error) : error_(std::move(error.value)), failed_(true) {}  // NOLINT
+  Expected(Unexpected<G> error) : error_(std::in_place, std::move(error.value)) {}  // NOLINT
 
-  bool has_value() const noexcept { return !failed_; }
+  bool has_value() const noexcept { return !error_.has_value(); }
   explicit operator bool() const noexcept { return has_value(); }
-  const E& error() const& { return error_; }
+  const E& error() const& { return *error_; }
 
  private:
-  E error_{};
-  bool failed_ = false;
+  std::optional<E> error_;
 };
 
 }  // namespace flexcap

@@ -127,7 +127,8 @@ struct Import {
   std::string_view library;
   std::string_view function;
 };
-bool register_import(const Import& import);
+// Returns the import's index in imports() (the same call site registers once).
+int register_import(const Import& import);
 const std::vector<Import>& imports();
 
 }  // namespace flexcap::rt

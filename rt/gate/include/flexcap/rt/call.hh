@@ -78,7 +78,12 @@ std::optional<GateError> pass_argument(Runtime& rt, GateFrame& frame, std::size_
         break;
       }
     }
-    frame.grants.push_back(p.capability());
+    if (frame.grant_count == GateFrame::kMaxGrants) {
+      return GateError{GateErrorKind::BadArgument, std::string(rt.compartment(frame.callee).name()),
+                       std::string(frame.library) + "." + std::string(frame.function), 0,
+                       "more memory arguments than a gate takes (" + std::to_string(GateFrame::kMaxGrants) + ")"};
+    }
+    frame.grants[frame.grant_count++] = p.capability();
     (void)sizeof(T);
   }
   (void)rt, (void)frame, (void)index, (void)p, (void)bounces;
@@ -88,7 +93,7 @@ std::optional<GateError> pass_argument(Runtime& rt, GateFrame& frame, std::size_
 // Registers each cross-compartment call site once, at static initialisation.
 template <int Caller, int Callee, const auto& E>
 struct ImportSite {
-  static inline const bool registered =
+  static inline const int index =
       register_import(Import{Caller, Callee, std::remove_cvref_t<decltype(E)>::Library::name, E.name});
 };
 
@@ -98,7 +103,7 @@ struct ImportSite {
 template <bool CatchesSignals, const auto& E, class Params, class Result>
 void run_contained(Runtime& rt, GateFrame& frame, Params& params, std::optional<Result>& result) {
   using Ex = std::remove_cvref_t<decltype(E)>;
-  Runtime::frames().push_back(&frame);
+  Runtime::push_frame(frame);
   if constexpr (CatchesSignals) {
     if (sigsetjmp(frame.recovery, 0) != 0) {
       // Back from the signal handler: the callee faulted. Its C++ frames are abandoned.
@@ -120,7 +125,7 @@ void run_contained(Runtime& rt, GateFrame& frame, Params& params, std::optional<
                               std::string(frame.library) + "." + std::string(frame.function), f.address, f.cause};
     }
   }
-  Runtime::frames().pop_back();
+  Runtime::pop_frame(frame);
 }
 
 template <class R>
@@ -163,9 +168,9 @@ template <class Backend, int Caller, int Callee, const auto& E, bool Imported = 
 auto cross_call(Args&&... args) -> GateResult<typename std::remove_cvref_t<decltype(E)>::Result> {
   using Ex = std::remove_cvref_t<decltype(E)>;
   using R = typename Ex::Result;
-  if constexpr (Imported) (void)ImportSite<Caller, Callee, E>::registered;
   Runtime& rt = Runtime::get();
   GateFrame frame;
+  if constexpr (Imported) frame.import = ImportSite<Caller, Callee, E>::index;
   frame.caller = Caller;
   frame.callee = Callee;
   frame.library = Ex::Library::name;
@@ -203,7 +208,7 @@ auto cross_call(Args&&... args) -> GateResult<typename std::remove_cvref_t<declt
     Backend::switch_to(rt, Callee, Caller);
   } else {
     // Another process runs the callee: send the arguments, wait for the result.
-    std::byte in[kRemotePayloadBytes];
+    std::byte in[kRemotePayloadBytes] = {};
     std::byte out[kRemotePayloadBytes];
     std::apply([&](auto&... p) { pack(in, p...); }, params);
     Backend::remote_call(rt, frame, RemoteEntry<E>::id, in, out);

@@ -15,6 +15,7 @@
 
 #include <setjmp.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
@@ -108,11 +109,17 @@ class Compartment {
 // here: by exception (capability faults) or by longjmp from the signal handler (page
 // faults).
 struct GateFrame {
+  static constexpr std::size_t kMaxGrants = 8;  // memory arguments of one export, at most
+
   int caller = 0;
   int callee = 0;
+  int import = -1;  // the call site's index in imports(), -1 for a call that is not one
   std::string_view library;
   std::string_view function;
-  std::vector<cap::Capability> grants;  // the memory arguments handed to the callee
+  GateFrame* outer = nullptr;  // the enclosing gate on this thread
+  // The memory arguments handed to the callee (an inline array: no allocation per call).
+  std::array<cap::Capability, kMaxGrants> grants;
+  std::size_t grant_count = 0;
   bool faulted = false;
   GateError error;
   // Set by the signal handler before it jumps back to `recovery`.
@@ -121,13 +128,28 @@ struct GateFrame {
   sigjmp_buf recovery;
 };
 
+class Runtime;
+
+namespace internal {
+// The runtime's per-process and per-thread state, inline so that a gate reaches it
+// without a function call (every cross-compartment call reads and writes these).
+inline Runtime* g_runtime = nullptr;  // the image's runtime: one per process, like a kernel
+inline thread_local int t_current = 0;
+inline thread_local GateFrame* t_innermost = nullptr;
+[[noreturn]] void runtime_not_started();
+}  // namespace internal
+
 class Runtime {
  public:
   // Starts the image described by `spec`: maps every compartment's region and the
   // shared region. Called once, by the generated image start-up (image.hh).
   static Runtime& start(const ImageSpec& spec);
-  static Runtime& get();
-  static bool started();
+  static Runtime& get() {
+    if (internal::g_runtime == nullptr) [[unlikely]]
+      internal::runtime_not_started();
+    return *internal::g_runtime;
+  }
+  static bool started() { return internal::g_runtime != nullptr; }
 
   const ImageSpec& spec() const { return spec_; }
   int compartment_count() const { return static_cast<int>(compartments_.size()); }
@@ -140,9 +162,16 @@ class Runtime {
   std::string describe_owner(std::uint64_t address) const;
 
   // The compartment running on this thread.
-  static int current();
-  static void set_current(int index);
-  static std::vector<GateFrame*>& frames();
+  static int current() { return internal::t_current; }
+  static void set_current(int index) { internal::t_current = index; }
+  // The innermost gate frame on this thread (nullptr outside any gate); frames link
+  // outwards through GateFrame::outer.
+  static GateFrame* innermost_frame() { return internal::t_innermost; }
+  static void push_frame(GateFrame& frame) {
+    frame.outer = internal::t_innermost;
+    internal::t_innermost = &frame;
+  }
+  static void pop_frame(GateFrame& frame) { internal::t_innermost = frame.outer; }
 
   // Restores a failed compartment with restart policy on-fault.
   void restart(int index);
