@@ -1,0 +1,229 @@
+#include "flexcap/lib/sqlite_vfs.hh"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "flexcap/lib/ramfs.hh"
+#include "flexcap/rt/call.hh"
+
+namespace flexcap::lib::sqlite {
+namespace {
+
+namespace fs = lib::ramfs;
+
+constexpr std::size_t kTransfer = 64 * 1024;  // the shared buffer; larger transfers go in pieces
+
+// Shared memory for one transfer, reused by every call: paths and file data.
+cap::Cap<std::byte>& transfer_buffer() {
+  static cap::Cap<std::byte> buffer = rt::shared_alloc(kTransfer);
+  return buffer;
+}
+
+// A capability to exactly the path's characters, in the shared region.
+cap::Cap<const char> path_capability(const char* path) {
+  const std::size_t n = std::min(std::strlen(path), fs::kMaxPath);
+  cap::Cap<std::byte>& buffer = transfer_buffer();
+  rt::check(buffer.copy_in(0, std::span<const std::byte>(reinterpret_cast<const std::byte*>(path), n)));
+  return cap::Cap<const char>(buffer.capability().set_bounds_exact(n), buffer.memory());
+}
+
+// The result of a call into the file system, or `fallback` if the gate failed.
+template <class T, class R>
+T value_or(const R& r, T fallback) {
+  return r ? static_cast<T>(r->unsafe_unverified()) : fallback;
+}
+
+struct FlexcapFile {
+  sqlite3_file base;  // must be first: SQLite casts between the two
+  int fd;
+  int lock;
+};
+
+int x_close(sqlite3_file* file) {
+  auto* f = reinterpret_cast<FlexcapFile*>(file);
+  (void)rt::call<fs::Exports::close>(f->fd);
+  return SQLITE_OK;
+}
+
+int x_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
+  auto* f = reinterpret_cast<FlexcapFile*>(file);
+  auto* into = static_cast<std::byte*>(out);
+  std::size_t done = 0;
+  const auto total = static_cast<std::size_t>(amount);
+  while (done < total) {
+    const std::size_t n = std::min(kTransfer, total - done);
+    cap::Cap<std::byte>& buffer = transfer_buffer();
+    const cap::Cap<std::byte> window(buffer.capability().set_bounds_exact(n), buffer.memory());
+    const auto r = rt::call<fs::Exports::read>(f->fd, window, static_cast<std::uint64_t>(offset) + done);
+    // Verify what the file system claims: a count within what was asked.
+    const std::int64_t got =
+        r ? r->verify([&](std::int64_t v) { return v >= 0 && static_cast<std::size_t>(v) <= n; }).value_or(-1) : -1;
+    if (got < 0) return SQLITE_IOERR_READ;
+    rt::check(window.copy_out(0, std::span<std::byte>(into + done, static_cast<std::size_t>(got))));
+    done += static_cast<std::size_t>(got);
+    if (static_cast<std::size_t>(got) < n) {
+      std::memset(into + done, 0, total - done);  // SQLite requires the rest zeroed
+      return SQLITE_IOERR_SHORT_READ;
+    }
+  }
+  return SQLITE_OK;
+}
+
+int x_write(sqlite3_file* file, const void* in, int amount, sqlite3_int64 offset) {
+  auto* f = reinterpret_cast<FlexcapFile*>(file);
+  const auto* from = static_cast<const std::byte*>(in);
+  std::size_t done = 0;
+  const auto total = static_cast<std::size_t>(amount);
+  while (done < total) {
+    const std::size_t n = std::min(kTransfer, total - done);
+    cap::Cap<std::byte>& buffer = transfer_buffer();
+    rt::check(buffer.copy_in(0, std::span<const std::byte>(from + done, n)));
+    // ramfs only reads this buffer: hand it a read-only capability to exactly n bytes.
+    const cap::Cap<const std::byte> window(buffer.capability().set_bounds_exact(n), buffer.memory());
+    const auto r = rt::call<fs::Exports::write>(f->fd, window, static_cast<std::uint64_t>(offset) + done);
+    if (value_or<std::int64_t>(r, -1) != static_cast<std::int64_t>(n)) return SQLITE_IOERR_WRITE;
+    done += n;
+  }
+  return SQLITE_OK;
+}
+
+int x_truncate(sqlite3_file* file, sqlite3_int64 size) {
+  auto* f = reinterpret_cast<FlexcapFile*>(file);
+  const auto r = rt::call<fs::Exports::truncate>(f->fd, static_cast<std::uint64_t>(size));
+  return value_or<int>(r, -1) == 0 ? SQLITE_OK : SQLITE_IOERR_TRUNCATE;
+}
+
+int x_sync(sqlite3_file*, int) { return SQLITE_OK; }  // ramfs has nothing to flush
+
+int x_file_size(sqlite3_file* file, sqlite3_int64* size) {
+  auto* f = reinterpret_cast<FlexcapFile*>(file);
+  const std::int64_t n = value_or<std::int64_t>(rt::call<fs::Exports::size>(f->fd), -1);
+  if (n < 0) return SQLITE_IOERR_FSTAT;
+  *size = n;
+  return SQLITE_OK;
+}
+
+// One process, one connection at a time per file: locks only need to be remembered.
+int x_lock(sqlite3_file* file, int level) {
+  reinterpret_cast<FlexcapFile*>(file)->lock = level;
+  return SQLITE_OK;
+}
+int x_unlock(sqlite3_file* file, int level) {
+  reinterpret_cast<FlexcapFile*>(file)->lock = level;
+  return SQLITE_OK;
+}
+int x_check_reserved(sqlite3_file* file, int* reserved) {
+  *reserved = reinterpret_cast<FlexcapFile*>(file)->lock >= SQLITE_LOCK_RESERVED ? 1 : 0;
+  return SQLITE_OK;
+}
+int x_file_control(sqlite3_file*, int, void*) { return SQLITE_NOTFOUND; }
+int x_sector_size(sqlite3_file*) { return 512; }
+int x_device_characteristics(sqlite3_file*) { return 0; }
+
+const sqlite3_io_methods kIoMethods = {1,
+                                       x_close,
+                                       x_read,
+                                       x_write,
+                                       x_truncate,
+                                       x_sync,
+                                       x_file_size,
+                                       x_lock,
+                                       x_unlock,
+                                       x_check_reserved,
+                                       x_file_control,
+                                       x_sector_size,
+                                       x_device_characteristics,
+                                       nullptr,
+                                       nullptr,
+                                       nullptr,
+                                       nullptr,
+                                       nullptr,
+                                       nullptr};
+
+int temp_counter = 0;
+
+int x_open(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* out_flags) {
+  auto* f = reinterpret_cast<FlexcapFile*>(file);
+  f->base.pMethods = nullptr;
+  char temp[64];
+  if (name == nullptr) {  // a temporary file SQLite names itself
+    sqlite3_snprintf(sizeof(temp), temp, "/tmp/flexcap-temp-%d", ++temp_counter);
+    name = temp;
+  }
+  const int create = (flags & SQLITE_OPEN_CREATE) != 0 ? 1 : 0;
+  const int fd = value_or<int>(rt::call<fs::Exports::open>(path_capability(name), create), -1);
+  if (fd < 0) return SQLITE_CANTOPEN;
+  f->fd = fd;
+  f->lock = SQLITE_LOCK_NONE;
+  f->base.pMethods = &kIoMethods;
+  if (out_flags != nullptr) *out_flags = flags;
+  return SQLITE_OK;
+}
+
+int x_delete(sqlite3_vfs*, const char* name, int) {
+  (void)rt::call<fs::Exports::remove>(path_capability(name));
+  return SQLITE_OK;
+}
+
+int x_access(sqlite3_vfs*, const char* name, int, int* result) {
+  *result = value_or<int>(rt::call<fs::Exports::exists>(path_capability(name)), 0);
+  return SQLITE_OK;
+}
+
+int x_full_pathname(sqlite3_vfs*, const char* name, int size, char* out) {
+  sqlite3_snprintf(size, out, "%s", name);
+  return SQLITE_OK;
+}
+
+int x_randomness(sqlite3_vfs*, int bytes, char* out) {
+  for (int i = 0; i < bytes; ++i) out[i] = static_cast<char>(i * 131 + 7);  // reproducible images
+  return bytes;
+}
+
+int x_sleep(sqlite3_vfs*, int microseconds) {
+  std::this_thread::sleep_for(std::chrono::microseconds(microseconds));
+  return microseconds;
+}
+
+int x_current_time(sqlite3_vfs*, double* now) {
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  *now = 2440587.5 + static_cast<double>(ms) / 86400000.0;  // Julian day
+  return SQLITE_OK;
+}
+
+int x_get_last_error(sqlite3_vfs*, int, char*) { return 0; }
+
+sqlite3_vfs kVfs = {1,
+                    sizeof(FlexcapFile),
+                    static_cast<int>(fs::kMaxPath),
+                    nullptr,
+                    "flexcap",
+                    nullptr,
+                    x_open,
+                    x_delete,
+                    x_access,
+                    x_full_pathname,
+                    nullptr,
+                    nullptr,
+                    nullptr,
+                    nullptr,
+                    x_randomness,
+                    x_sleep,
+                    x_current_time,
+                    x_get_last_error,
+                    nullptr,
+                    nullptr,
+                    nullptr,
+                    nullptr};
+
+}  // namespace
+
+int register_flexcap_vfs() { return sqlite3_vfs_register(&kVfs, 1); }
+
+}  // namespace flexcap::lib::sqlite

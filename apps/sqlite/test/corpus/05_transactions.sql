@@ -1,0 +1,18 @@
+CREATE TABLE acct (name TEXT PRIMARY KEY, balance INTEGER);
+INSERT INTO acct VALUES ('a', 100), ('b', 50);
+BEGIN;
+UPDATE acct SET balance = balance - 30 WHERE name = 'a';
+UPDATE acct SET balance = balance + 30 WHERE name = 'b';
+COMMIT;
+SELECT * FROM acct ORDER BY name;
+BEGIN;
+DELETE FROM acct;
+ROLLBACK;
+SELECT count(*) FROM acct;
+SAVEPOINT one;
+INSERT INTO acct VALUES ('c', 1);
+SAVEPOINT two;
+INSERT INTO acct VALUES ('d', 2);
+ROLLBACK TO two;
+RELEASE one;
+SELECT name FROM acct ORDER BY name;

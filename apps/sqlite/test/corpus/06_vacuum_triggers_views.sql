@@ -1,0 +1,14 @@
+CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER);
+CREATE TABLE log (msg TEXT);
+CREATE TRIGGER item_added AFTER INSERT ON item BEGIN INSERT INTO log VALUES ('added ' || new.name); END;
+CREATE TRIGGER item_changed AFTER UPDATE OF qty ON item BEGIN INSERT INTO log VALUES (old.qty || '->' || new.qty); END;
+INSERT INTO item (name, qty) VALUES ('bolt', 10), ('nut', 20);
+UPDATE item SET qty = qty * 2 WHERE name = 'nut';
+SELECT * FROM log;
+CREATE VIEW stock AS SELECT name, qty FROM item WHERE qty > 15;
+SELECT * FROM stock;
+INSERT INTO item (name, qty) SELECT 'x' || value, value FROM (WITH RECURSIVE s(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM s WHERE value < 200) SELECT value FROM s);
+DELETE FROM item WHERE qty < 150;
+VACUUM;
+SELECT count(*), sum(qty) FROM item;
+PRAGMA integrity_check;

@@ -1,0 +1,10 @@
+CREATE TABLE b (id INTEGER PRIMARY KEY, data BLOB);
+INSERT INTO b (data) SELECT zeroblob(100000);
+INSERT INTO b (data) SELECT zeroblob(0);
+INSERT INTO b (data) VALUES (x'DEADBEEF');
+SELECT id, length(data), typeof(data), hex(substr(data, 1, 4)) FROM b;
+CREATE TABLE big (k INTEGER PRIMARY KEY, s TEXT);
+WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 3000) INSERT INTO big SELECT i, printf('%08d-%s', i, hex(i * 7919)) FROM c;
+SELECT count(*), min(s), max(s), sum(length(s)) FROM big;
+CREATE INDEX big_s ON big (s);
+SELECT k FROM big WHERE s LIKE '00002999%';
