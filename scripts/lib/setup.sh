@@ -21,11 +21,17 @@ install_dependencies() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
-# configure_and_build PRESET: configures once, then builds incrementally.
+# configure_and_build PRESET [TARGET...]: configures once, then builds incrementally
+# (everything, or only the targets named).
 configure_and_build() {
   local preset=$1
+  shift
   if [[ ! -f build/$preset/build.ninja ]]; then
     cmake --preset "$preset" >&2
   fi
-  cmake --build --preset "$preset" >&2
+  if (($# > 0)); then
+    cmake --build --preset "$preset" --target "$@" >&2
+  else
+    cmake --build --preset "$preset" >&2
+  fi
 }

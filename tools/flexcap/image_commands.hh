@@ -30,4 +30,9 @@ int audit_image(const std::string& config_path, const std::string& app, std::ost
 // this build tree and prints the verdicts.
 int attack(bool json, std::ostream& out, std::ostream& err);
 
+// `flexcap bench sqlite [--json] [--rounds N]`: the SQLite workload (apps/sqlite --bench)
+// on every SQLite image of this build tree, each beside `none`, medians of N
+// interleaved rounds.
+int bench_sqlite(bool json, int rounds, std::ostream& out, std::ostream& err);
+
 }  // namespace flexcap::tools

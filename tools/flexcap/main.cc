@@ -6,6 +6,7 @@
 //   flexcap cap decode PESBT CURSOR   print one capability's fields
 //   flexcap image-header CONFIG ...   generate an image's header (used by the build)
 //   flexcap bench gates [--json]      what a gate costs on each backend (bench/gates)
+//   flexcap bench sqlite [--json]     SQLite, 5,000 INSERTs, on every configuration
 //   flexcap build CONFIG [--app NAME] build the image a configuration describes
 //   flexcap run CONFIG [-- ARGS]      build it if needed and run it
 //   flexcap audit CONFIG              what each compartment of that image can reach (JSON)
@@ -76,12 +77,21 @@ int main(int argc, char** argv) {
   bool attack_json = false;
   attack->add_flag("--json", attack_json, "Print {\"attacks\": [...]} instead of a table");
 
+  auto* sqlite_bench = bench->add_subcommand("sqlite", "SQLite, 5,000 INSERTs, on every configuration (apps/sqlite)");
+  bool sqlite_json = false;
+  int sqlite_rounds = 5;
+  sqlite_bench->add_flag("--json", sqlite_json, "Print {\"results\": [...]} instead of a table");
+  sqlite_bench->add_option("--rounds", sqlite_rounds, "Interleaved rounds (the median is reported)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   if (demo->parsed()) return flexcap::tools::demo(std::cout);
   if (eval->parsed()) return flexcap::tools::cap_eval(std::cin, std::cout, std::cerr);
   if (check->parsed()) return flexcap::tools::cap_check(check_path, show, std::cout, std::cerr);
   if (decode->parsed()) return flexcap::tools::cap_decode(pesbt, cursor, tag, std::cout, std::cerr);
+  if (sqlite_bench->parsed()) return flexcap::tools::bench_sqlite(sqlite_json, sqlite_rounds, std::cout, std::cerr);
   if (gates->parsed()) return flexcap::tools::bench_gates(gate_options, std::cout, std::cerr);
   if (header->parsed()) return flexcap::tools::image_header(config_path, libraries, out_path, std::cerr);
   if (build->parsed()) {

@@ -136,6 +136,7 @@ namespace internal {
 inline Runtime* g_runtime = nullptr;  // the image's runtime: one per process, like a kernel
 inline thread_local int t_current = 0;
 inline thread_local GateFrame* t_innermost = nullptr;
+inline std::uint64_t g_gate_crossings = 0;  // cross-compartment calls made by this process
 [[noreturn]] void runtime_not_started();
 }  // namespace internal
 
@@ -203,6 +204,10 @@ T check(Expected<T, cap::CapabilityFault> result) {
   return std::move(*result);
 }
 void check(const Expected<void, cap::CapabilityFault>& result);
+
+// How many cross-compartment calls this process has made (what benchmarks report as
+// gate crossings).
+inline std::uint64_t gate_crossings() { return internal::g_gate_crossings; }
 
 // Memory in the shared region: any compartment may be handed it.
 cap::Cap<std::byte> shared_alloc(std::size_t bytes);

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The README's main job, once and quickly: every SQLite image runs the workload and
+# `flexcap bench sqlite --json` reports it. A smoke test, not a timing assertion.
+set -u
+flexcap=$1
+out=$("$flexcap" bench sqlite --json --rounds 1) || { echo "FAIL: bench sqlite exited $?"; exit 1; }
+python3 -c '
+import json, sys
+results = json.loads(sys.argv[1])["results"]
+assert results[0]["config"] == "none" and results[0]["ratio"] == 1, results[0]
+assert results[0]["gate_crossings"] == 0, "one compartment crosses no gate"
+names = {r["config"] for r in results}
+assert {"none", "fcalls", "mprotect", "process", "cheri"} <= names, names
+for r in results[1:]:
+    assert r["gate_crossings"] > 5000, r   # every INSERT reaches ramfs through gates
+    assert r["seconds"] > 0 and r["compartments"] == 2, r
+print("bench sqlite: ok,", len(results), "configurations")
+' "$out" || { echo "FAIL: unexpected JSON: $out"; exit 1; }
