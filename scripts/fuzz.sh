@@ -8,7 +8,7 @@ source scripts/lib/setup.sh
 seconds=0
 if [[ ${1:-} == --smoke ]]; then seconds=${2:-30}; fi
 install_dependencies
-configure_and_build fuzz
+configure_and_build fuzz capability_fuzz  # only the fuzz targets: the rest is built by the other presets
 mkdir -p build/fuzz/findings build/fuzz/corpus
 for target in build/fuzz/cap/fuzz/*_fuzz; do
   name=$(basename "$target")

@@ -117,12 +117,12 @@ std::int64_t Exports::write_impl(std::int32_t fd, cap::Cap<const std::byte> in, 
   return static_cast<std::int64_t>(n);
 }
 
-std::int32_t Exports::truncate_impl(std::int32_t fd, std::uint64_t size) {
+std::int32_t Exports::truncate_impl(std::int32_t fd, std::uint64_t new_size) {
   File* f = file_of(fd);
   if (f == nullptr) return static_cast<std::int32_t>(kBadDescriptor);
-  reserve(*f, size);
-  if (size > f->size) std::memset(f->data + f->size, 0, size - f->size);
-  f->size = size;
+  reserve(*f, new_size);
+  if (new_size > f->size) std::memset(f->data + f->size, 0, new_size - f->size);
+  f->size = new_size;
   return 0;
 }
 
@@ -136,8 +136,8 @@ std::int32_t Exports::remove_impl(cap::Cap<const char> path) {
   const int index = find(path_of(path, buffer));
   if (index < 0) return static_cast<std::int32_t>(kNotFound);
   File& f = state().files[static_cast<std::size_t>(index)];
-  for (int& open : state().open) {
-    if (open == index) open = -1;
+  for (int& slot : state().open) {
+    if (slot == index) slot = -1;
   }
   if (f.data != nullptr) rt::Runtime::get().compartment(rt::Runtime::current()).heap().free(f.data);
   f = File{};
