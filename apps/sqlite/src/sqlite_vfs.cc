@@ -3,17 +3,18 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
-#include <thread>
 
 #include "flexcap/lib/ramfs.hh"
+#include "flexcap/lib/time.hh"
+#include "flexcap/lib/vfs.hh"
 #include "flexcap/rt/call.hh"
 
 namespace flexcap::lib::sqlite {
 namespace {
 
-namespace fs = lib::ramfs;
+namespace fs = lib::vfs;
+namespace clock = lib::time;
 
 constexpr std::size_t kTransfer = 64 * 1024;  // the shared buffer; larger transfers go in pieces
 
@@ -25,7 +26,7 @@ cap::Cap<std::byte>& transfer_buffer() {
 
 // A capability to exactly the path's characters, in the shared region.
 cap::Cap<const char> path_capability(const char* path) {
-  const std::size_t n = std::min(std::strlen(path), fs::kMaxPath);
+  const std::size_t n = std::min(std::strlen(path), ramfs::kMaxPath);
   cap::Cap<std::byte>& buffer = transfer_buffer();
   rt::check(buffer.copy_in(0, std::span<const std::byte>(reinterpret_cast<const std::byte*>(path), n)));
   return cap::Cap<const char>(buffer.capability().set_bounds_exact(n), buffer.memory());
@@ -97,7 +98,10 @@ int x_truncate(sqlite3_file* file, sqlite3_int64 size) {
   return value_or<int>(r, -1) == 0 ? SQLITE_OK : SQLITE_IOERR_TRUNCATE;
 }
 
-int x_sync(sqlite3_file*, int) { return SQLITE_OK; }  // ramfs has nothing to flush
+int x_sync(sqlite3_file* file, int) {
+  auto* f = reinterpret_cast<FlexcapFile*>(file);
+  return value_or<int>(rt::call<fs::Exports::sync>(f->fd), -1) == 0 ? SQLITE_OK : SQLITE_IOERR_FSYNC;
+}
 
 int x_file_size(sqlite3_file* file, sqlite3_int64* size) {
   auto* f = reinterpret_cast<FlexcapFile*>(file);
@@ -107,17 +111,18 @@ int x_file_size(sqlite3_file* file, sqlite3_int64* size) {
   return SQLITE_OK;
 }
 
-// One process, one connection at a time per file: locks only need to be remembered.
+// The lock levels live in vfs (one process runs SQLite: remembering them is enough).
 int x_lock(sqlite3_file* file, int level) {
-  reinterpret_cast<FlexcapFile*>(file)->lock = level;
-  return SQLITE_OK;
+  auto* f = reinterpret_cast<FlexcapFile*>(file);
+  return value_or<int>(rt::call<fs::Exports::lock>(f->fd, level), -1) == 0 ? SQLITE_OK : SQLITE_IOERR_LOCK;
 }
 int x_unlock(sqlite3_file* file, int level) {
-  reinterpret_cast<FlexcapFile*>(file)->lock = level;
-  return SQLITE_OK;
+  auto* f = reinterpret_cast<FlexcapFile*>(file);
+  return value_or<int>(rt::call<fs::Exports::lock>(f->fd, level), -1) == 0 ? SQLITE_OK : SQLITE_IOERR_UNLOCK;
 }
 int x_check_reserved(sqlite3_file* file, int* reserved) {
-  *reserved = reinterpret_cast<FlexcapFile*>(file)->lock >= SQLITE_LOCK_RESERVED ? 1 : 0;
+  auto* f = reinterpret_cast<FlexcapFile*>(file);
+  *reserved = value_or<int>(rt::call<fs::Exports::reserved>(f->fd), 0);
   return SQLITE_OK;
 }
 int x_file_control(sqlite3_file*, int, void*) { return SQLITE_NOTFOUND; }
@@ -165,12 +170,12 @@ int x_open(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* o
 }
 
 int x_delete(sqlite3_vfs*, const char* name, int) {
-  (void)rt::call<fs::Exports::remove>(path_capability(name));
+  (void)rt::call<fs::Exports::unlink>(path_capability(name));
   return SQLITE_OK;
 }
 
 int x_access(sqlite3_vfs*, const char* name, int, int* result) {
-  *result = value_or<int>(rt::call<fs::Exports::exists>(path_capability(name)), 0);
+  *result = value_or<int>(rt::call<fs::Exports::access>(path_capability(name)), 0);
   return SQLITE_OK;
 }
 
@@ -185,14 +190,12 @@ int x_randomness(sqlite3_vfs*, int bytes, char* out) {
 }
 
 int x_sleep(sqlite3_vfs*, int microseconds) {
-  std::this_thread::sleep_for(std::chrono::microseconds(microseconds));
+  (void)rt::call<clock::Exports::sleep_us>(std::int64_t{microseconds});
   return microseconds;
 }
 
 int x_current_time(sqlite3_vfs*, double* now) {
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  const std::int64_t ms = value_or<std::int64_t>(rt::call<clock::Exports::now_ms>(), 0);
   *now = 2440587.5 + static_cast<double>(ms) / 86400000.0;  // Julian day
   return SQLITE_OK;
 }
@@ -201,7 +204,7 @@ int x_get_last_error(sqlite3_vfs*, int, char*) { return 0; }
 
 sqlite3_vfs kVfs = {1,
                     sizeof(FlexcapFile),
-                    static_cast<int>(fs::kMaxPath),
+                    static_cast<int>(ramfs::kMaxPath),
                     nullptr,
                     "flexcap",
                     nullptr,
