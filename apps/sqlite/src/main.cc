@@ -15,20 +15,52 @@
 #include <sstream>
 #include <string>
 
+#include "flexcap/lib/console.hh"
 #include "flexcap/lib/sqlite_vfs.hh"
 #include "flexcap/rt/call.hh"
 
 namespace {
 
+// Output goes to the console library, in blocks: rows are gathered here and handed over
+// as a read-only capability to exactly the gathered bytes, in the shared region.
+class Output {
+ public:
+  void add(const char* text, std::size_t n) {
+    pending_.append(text, n);
+    if (pending_.size() >= 16 * 1024) flush();
+  }
+  void add(char c) { add(&c, 1); }
+  void flush() {
+    if (pending_.empty()) return;
+    auto block = flexcap::rt::shared_alloc(pending_.size());
+    flexcap::rt::check(block.copy_in(
+        0, std::span<const std::byte>(reinterpret_cast<const std::byte*>(pending_.data()), pending_.size())));
+    const flexcap::cap::Cap<const char> text(
+        block.capability().restrict_permissions(flexcap::cap::Permission::Load | flexcap::cap::Permission::Global),
+        block.memory());
+    (void)flexcap::rt::call<flexcap::lib::console::Exports::write>(text);
+    flexcap::rt::shared_free(block);
+    pending_.clear();
+  }
+
+ private:
+  std::string pending_;
+};
+
+Output& output() {
+  static Output out;
+  return out;
+}
+
 void print_row(sqlite3_stmt* statement) {
   const int columns = sqlite3_column_count(statement);
   for (int i = 0; i < columns; ++i) {
-    if (i > 0) std::fputc('|', stdout);
+    if (i > 0) output().add('|');
     // As the CLI does in list mode: every value through sqlite3_column_text.
     const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, i));
-    if (text != nullptr) std::fputs(text, stdout);
+    if (text != nullptr) output().add(text, std::strlen(text));
   }
-  std::fputc('\n', stdout);
+  output().add('\n');
 }
 
 // Runs every statement of one complete chunk, as the CLI's shell_exec does: an error
@@ -39,6 +71,7 @@ bool run_chunk(sqlite3* db, const std::string& sql, int line) {
     sqlite3_stmt* statement = nullptr;
     const char* next = nullptr;
     if (sqlite3_prepare_v2(db, tail, -1, &statement, &next) != SQLITE_OK) {
+      output().flush();
       std::fprintf(stderr, "Parse error near line %d: %s\n", line, sqlite3_errmsg(db));
       return false;
     }
@@ -47,6 +80,7 @@ bool run_chunk(sqlite3* db, const std::string& sql, int line) {
     int rc;
     while ((rc = sqlite3_step(statement)) == SQLITE_ROW) print_row(statement);
     if (rc != SQLITE_DONE) {
+      output().flush();
       std::fprintf(stderr, "Runtime error near line %d: %s\n", line, sqlite3_errmsg(db));
       sqlite3_finalize(statement);
       return false;
@@ -143,7 +177,7 @@ int main(int argc, char** argv) {
     }
   }
   if (chunk.find_first_not_of(" \t\r\n") != std::string::npos) failed |= !run_chunk(db, chunk, chunk_start);
-  std::fflush(stdout);
+  output().flush();
   sqlite3_close(db);
   return failed ? 1 : 0;
 }
