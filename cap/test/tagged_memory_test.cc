@@ -20,6 +20,15 @@ TEST(TaggedMemory, RootCoversExactlyTheRegion) {
   EXPECT_EQ(memory.tagged_granules(), 0u);
 }
 
+TEST(TaggedMemory, HoldsACapabilityOnlyIfAllItsBoundsAreInside) {
+  TaggedMemory memory(4096);
+  const Capability root = memory.root();
+  EXPECT_TRUE(memory.holds(root));
+  EXPECT_TRUE(memory.holds(root.set_value(memory.base() + 4080).set_bounds_exact(16)));
+  EXPECT_FALSE(memory.holds(Capability::root()));
+  EXPECT_FALSE(memory.holds(Capability::root().set_value(memory.base() + 4080).set_bounds_exact(32)));
+}
+
 TEST(TaggedMemory, LargeRegionsAreAlignedSoTheirRootIsExact) {
   TaggedMemory memory(123456789);
   EXPECT_EQ(memory.size(), representable_length(123456789));

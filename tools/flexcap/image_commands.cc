@@ -137,6 +137,18 @@ int run_to_stderr(const std::string& command) {
 
 }  // namespace
 
+std::string json_field(const std::string& line, const std::string& key) {
+  const std::string tag = "\"" + key + "\": ";
+  const auto at = line.find(tag);
+  if (at == std::string::npos) return {};
+  auto begin = at + tag.size();
+  if (line[begin] == '"') {
+    ++begin;
+    return line.substr(begin, line.find('"', begin) - begin);
+  }
+  return line.substr(begin, line.find_first_of(",}", begin) - begin);
+}
+
 int build_image(const std::string& config_path, const std::string& app, std::string* binary, std::ostream& err) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -243,13 +255,7 @@ int attack(bool json, std::ostream& out, std::ostream& err) {
     out << "]}\n";
   } else {
     // A compact table: one row per attack, one column per backend.
-    auto field = [](const std::string& line, const std::string& key) {
-      const std::string tag = "\"" + key + "\": \"";
-      const auto at = line.find(tag);
-      if (at == std::string::npos) return std::string();
-      const auto begin = at + tag.size();
-      return line.substr(begin, line.find('"', begin) - begin);
-    };
+    const auto field = json_field;
     std::vector<std::string> names, backends;
     for (const std::string& l : lines) {
       if (field(l, "name") != "*" && std::find(names.begin(), names.end(), field(l, "name")) == names.end()) {

@@ -13,6 +13,10 @@ namespace flexcap::tools {
 int image_header(const std::string& config_path, const std::vector<std::string>& libraries, const std::string& out_path,
                  std::ostream& err);
 
+// The value of "key" in one line of JSON the images print (a string or a number, as
+// written): enough for their flat, one-object lines, not a JSON parser.
+std::string json_field(const std::string& line, const std::string& key);
+
 // `flexcap build CONFIG [--app NAME]`: builds the image of application NAME (default:
 // the name of the configuration's folder, as in examples/NAME/x.yaml) for CONFIG, in
 // a build directory of its own (build/images/NAME-STEM). Sets *binary on success.

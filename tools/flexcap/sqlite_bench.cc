@@ -24,18 +24,6 @@ struct Run {
   unsigned long long crossings = 0;
 };
 
-std::string field(const std::string& line, const std::string& key) {
-  const std::string tag = "\"" + key + "\": ";
-  const auto at = line.find(tag);
-  if (at == std::string::npos) return {};
-  auto begin = at + tag.size();
-  if (line[begin] == '"') {
-    ++begin;
-    return line.substr(begin, line.find('"', begin) - begin);
-  }
-  return line.substr(begin, line.find_first_of(",}", begin) - begin);
-}
-
 bool run_once(const std::string& image, Run* run) {
   FILE* pipe = popen(("'" + image + "' --bench").c_str(), "r");
   if (pipe == nullptr) return false;
@@ -44,11 +32,11 @@ bool run_once(const std::string& image, Run* run) {
   while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) line += buffer.data();
   const int status = pclose(pipe);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || line.empty()) return false;
-  run->config = field(line, "config");
-  run->backend = field(line, "backend");
-  run->compartments = std::stoi(field(line, "compartments"));
-  run->seconds = std::stod(field(line, "seconds"));
-  run->crossings = std::stoull(field(line, "gate_crossings"));
+  run->config = json_field(line, "config");
+  run->backend = json_field(line, "backend");
+  run->compartments = std::stoi(json_field(line, "compartments"));
+  run->seconds = std::stod(json_field(line, "seconds"));
+  run->crossings = std::stoull(json_field(line, "gate_crossings"));
   return true;
 }
 

@@ -51,11 +51,6 @@ CapabilityRegisters registers_for(Runtime& rt, int index) {
 
 void load_registers(int index) { t_registers = g_switcher->registers[static_cast<std::size_t>(index)]; }
 
-bool inside(const cap::Capability& c, std::uint64_t base, cap::Uint128 top) {
-  const cap::Bounds b = c.bounds();
-  return b.valid && b.base >= base && b.top <= top;
-}
-
 }  // namespace
 
 const CapabilityRegisters& capability_registers() { return t_registers; }
@@ -115,17 +110,16 @@ void CheriBackend::start(Runtime& rt) {
 ArgumentPolicy CheriBackend::check_argument(Runtime& rt, const GateFrame& frame, const cap::Capability& c) {
   if (!c.tag()) return ArgumentPolicy::Refuse;
   const cap::TaggedMemory& own = rt.compartment(frame.caller).memory();
-  if (inside(c, own.base(), cap::Uint128(own.base()) + own.size())) return ArgumentPolicy::Pass;
-  if (inside(c, rt.shared().base(), cap::Uint128(rt.shared().base()) + rt.shared().size())) {
-    return ArgumentPolicy::Pass;
-  }
+  if (own.holds(c) || rt.shared().holds(c)) return ArgumentPolicy::Pass;
+  const cap::Bounds b = c.bounds();
   for (const GateFrame* outer = frame.outer != nullptr ? frame.outer : Runtime::innermost_frame(); outer != nullptr;
        outer = outer->outer) {
     if (outer->callee != frame.caller) continue;
     for (std::size_t i = 0; i < outer->grant_count; ++i) {
       const cap::Capability& granted = outer->grants[i];
       const cap::Bounds g = granted.bounds();
-      if (inside(c, g.base, g.top) && granted.permissions().has(c.permissions())) return ArgumentPolicy::Pass;
+      const bool within = b.valid && b.base >= g.base && b.top <= g.top;
+      if (within && granted.permissions().has(c.permissions())) return ArgumentPolicy::Pass;
     }
   }
   return ArgumentPolicy::Refuse;

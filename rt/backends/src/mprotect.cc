@@ -17,11 +17,6 @@ void protect(Compartment& c, int protection) {
   }
 }
 
-bool inside(const cap::Capability& c, const cap::TaggedMemory& memory) {
-  const cap::Bounds b = c.bounds();
-  return b.valid && b.base >= memory.base() && b.top <= cap::Uint128(memory.base()) + memory.size();
-}
-
 }  // namespace
 
 void MprotectBackend::start(Runtime& rt) {
@@ -36,9 +31,8 @@ void MprotectBackend::start(Runtime& rt) {
 // compartment asked for copy-based sharing.
 ArgumentPolicy MprotectBackend::check_argument(Runtime& rt, const GateFrame& frame, const cap::Capability& c) {
   if (!c.tag() || c.is_sealed()) return ArgumentPolicy::Refuse;
-  if (inside(c, rt.shared())) return ArgumentPolicy::Pass;
-  if (inside(c, rt.compartment(frame.caller).memory()) &&
-      rt.compartment(frame.callee).spec().sharing == Sharing::Copy) {
+  if (rt.shared().holds(c)) return ArgumentPolicy::Pass;
+  if (rt.compartment(frame.caller).memory().holds(c) && rt.compartment(frame.callee).spec().sharing == Sharing::Copy) {
     return ArgumentPolicy::Bounce;
   }
   return ArgumentPolicy::Refuse;

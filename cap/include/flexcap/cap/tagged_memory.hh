@@ -43,6 +43,8 @@ class TaggedMemory {
   std::uint64_t base() const { return base_; }
   std::size_t size() const { return size_; }
   bool contains(std::uint64_t address, std::uint64_t size) const;
+  // Whether all of `c`'s (valid) bounds lie inside this region.
+  bool holds(const Capability& c) const;
 
   // A capability for exactly this region with every permission, derived from
   // Capability::root(): the authority from which everything in the region descends.
