@@ -12,6 +12,7 @@
 //
 //   gate_bench_mprotect_2 [--quick | --min-time SECONDS]
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -146,10 +147,11 @@ class ProtectionSwitch {
 };
 
 // The message round trip a process gate makes (rt/backends/src/process.cc): the caller
-// posts to the callee's mailbox in shared memory (a store, then FUTEX_WAKE) and waits
-// for the reply, spinning 20,000 pauses and then sleeping on the futex; the callee's
-// process waits the same way and posts the reply the same way. The floor runs that
-// protocol between this process and a forked echo process, with no runtime around it.
+// posts to the callee's mailbox in shared memory (a store, and FUTEX_WAKE only if the
+// callee sleeps) and waits for the reply, spinning 2,000 pauses, then yielding, then
+// sleeping on the futex; the callee's process waits and replies the same way. The floor
+// runs that protocol between this process and a forked echo process, with no runtime
+// around it and no message but the flag.
 class RoundTrip {
  public:
   static RoundTrip& get() {
@@ -162,9 +164,13 @@ class RoundTrip {
   }
 
  private:
+  struct Box {
+    alignas(64) std::atomic<std::uint32_t> full{0};
+    std::atomic<std::uint32_t> sleeping{0};
+  };
   struct Boxes {
-    std::atomic<std::uint32_t> request{0};
-    alignas(64) std::atomic<std::uint32_t> reply{0};
+    Box request;
+    Box reply;
   };
   RoundTrip() {
     void* p = mmap(nullptr, sizeof(Boxes), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -185,22 +191,29 @@ class RoundTrip {
   static long futex(std::atomic<std::uint32_t>& word, int op, std::uint32_t value, const timespec* timeout) {
     return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), op, value, timeout, nullptr, 0);
   }
-  static void post(std::atomic<std::uint32_t>& box) {
-    box.store(1, std::memory_order_release);
-    futex(box, FUTEX_WAKE, 1, nullptr);
+  static void post(Box& box) {
+    box.full.store(1, std::memory_order_seq_cst);
+    if (box.sleeping.load(std::memory_order_seq_cst) != 0) futex(box.full, FUTEX_WAKE, 1, nullptr);
   }
-  static void wait(std::atomic<std::uint32_t>& box) {
+  static void wait(Box& box) {
     bool full = false;
-    for (int spin = 0; spin < 20000 && !full; ++spin) {
-      full = box.load(std::memory_order_acquire) == 1;
+    for (int spin = 0; spin < 2000 && !full; ++spin) {
+      full = box.full.load(std::memory_order_acquire) == 1;
       if (!full) __builtin_ia32_pause();
+    }
+    for (int round = 0; round < 50 && !full; ++round) {
+      full = box.full.load(std::memory_order_acquire) == 1;
+      if (!full) sched_yield();
     }
     const timespec tick{0, 20'000'000};
     while (!full) {
-      futex(box, FUTEX_WAIT, 0, &tick);
-      full = box.load(std::memory_order_acquire) == 1;
+      box.sleeping.store(1, std::memory_order_seq_cst);
+      full = box.full.load(std::memory_order_seq_cst) == 1;
+      if (!full) futex(box.full, FUTEX_WAIT, 0, &tick);
+      full = box.full.load(std::memory_order_acquire) == 1;
     }
-    box.store(0, std::memory_order_release);
+    box.sleeping.store(0, std::memory_order_relaxed);
+    box.full.store(0, std::memory_order_release);
   }
   Boxes* boxes_ = nullptr;
 };

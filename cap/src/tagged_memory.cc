@@ -64,11 +64,6 @@ bool TaggedMemory::contains(std::uint64_t address, std::uint64_t size) const {
   return address >= base_ && size <= size_ && address - base_ <= size_ - size;
 }
 
-bool TaggedMemory::holds(const Capability& c) const {
-  const Bounds b = c.bounds();
-  return b.valid && b.base >= base_ && b.top <= Uint128(base_) + size_;
-}
-
 Capability TaggedMemory::root() const { return Capability::root().set_value(base_).set_bounds_exact(size_); }
 
 bool TaggedMemory::tag(std::uint64_t address) const {

@@ -64,8 +64,12 @@ TEST(Gate, CarriesErrorCodesBack) {
 }
 
 TEST(Gate, KeepsTheCalleesStateInItsCompartment) {
+  const std::int64_t before = value(rt::call<b::Exports::remembers>());
   ASSERT_TRUE(rt::call<b::Exports::remember>(1234));
-  EXPECT_EQ(value(rt::call<b::Exports::recall>()), 1234);
+  ASSERT_TRUE(rt::call<b::Exports::remember>(1235));
+  EXPECT_EQ(value(rt::call<b::Exports::recall>()), 1235);
+  // A second state type of the same library is a separate object.
+  EXPECT_EQ(value(rt::call<b::Exports::remembers>()), before + 2);
 }
 
 TEST(Gate, ResultsAreTaintedUntilVerified) {
@@ -153,6 +157,7 @@ TEST(Faults, ACapabilityFaultInTheCalleeBecomesAnErrorAndRestartsIt) {
   EXPECT_NE(r.error().cause.find("capability bounds fault"), std::string::npos) << r.error().describe();
   // b's restart policy is on-fault: the next call finds it re-initialised.
   EXPECT_EQ(value(rt::call<b::Exports::recall>()), 0) << "b's state should have started over";
+  EXPECT_EQ(value(rt::call<b::Exports::remembers>()), 0) << "and every state object of it";
   EXPECT_EQ(value(rt::call<b::Exports::overrun>(3u)), 4);
 }
 

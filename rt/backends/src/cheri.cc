@@ -49,6 +49,15 @@ CapabilityRegisters registers_for(Runtime& rt, int index) {
   return r;
 }
 
+// CUnseal of `entry` with compartment `callee`'s key, on the switcher's hot path. The
+// keys are the switcher's own and were checked when it derived them (tagged, unsealed,
+// Unseal permission, value within bounds: start() asserts it), so what CUnseal still
+// decides per call is the entry's side: tagged, sealed (not a sentry) with the callee's
+// object type. Equal to `entry.unseal(key).tag()`, without decoding the key's bounds.
+bool unseals(const cap::Capability& entry, int callee) {
+  return entry.tag() && entry.is_sealed() && !entry.is_sentry() && entry.object_type() == object_type_of(callee);
+}
+
 void load_registers(int index) { t_registers = g_switcher->registers[static_cast<std::size_t>(index)]; }
 
 }  // namespace
@@ -74,6 +83,11 @@ void CheriBackend::start(Runtime& rt) {
                                       .capability;
   for (int i = 0; i < n; ++i) {
     g_switcher->keys.push_back(derive_key(i));
+    const cap::Capability& key = g_switcher->keys.back();
+    if (!key.tag() || key.is_sealed() || !key.permissions().has(cap::Permission::Unseal) ||
+        !key.range_in_bounds(key.value(), 1)) {
+      throw std::logic_error("flexcap cheri backend: an unsealing key is not valid: " + key.to_string());
+    }
     g_switcher->registers.push_back(registers_for(rt, i));
   }
   // One entry descriptor per imported export, sealed with the object type of the
@@ -109,14 +123,13 @@ void CheriBackend::start(Runtime& rt) {
 // confused-deputy pointer.
 ArgumentPolicy CheriBackend::check_argument(Runtime& rt, const GateFrame& frame, const cap::Capability& c) {
   if (!c.tag()) return ArgumentPolicy::Refuse;
-  const cap::TaggedMemory& own = rt.compartment(frame.caller).memory();
-  if (own.holds(c) || rt.shared().holds(c)) return ArgumentPolicy::Pass;
   const cap::Bounds b = c.bounds();
+  if (rt.compartment(frame.caller).memory().holds(b) || rt.shared().holds(b)) return ArgumentPolicy::Pass;
   for (const GateFrame* outer = frame.outer != nullptr ? frame.outer : Runtime::innermost_frame(); outer != nullptr;
        outer = outer->outer) {
     if (outer->callee != frame.caller) continue;
     for (std::size_t i = 0; i < outer->grant_count; ++i) {
-      const cap::Capability& granted = outer->grants[i];
+      const cap::Capability& granted = outer->grants.item[i];
       const cap::Bounds g = granted.bounds();
       const bool within = b.valid && b.base >= g.base && b.top <= g.top;
       if (within && granted.permissions().has(c.permissions())) return ArgumentPolicy::Pass;
@@ -136,12 +149,12 @@ std::optional<GateError> CheriBackend::invoke(Runtime& rt, const GateFrame& fram
   const auto& table = g_switcher->tables[static_cast<std::size_t>(frame.caller)];
   if (frame.import >= 0) {  // a call site of the image: its entry is one table lookup away
     const std::size_t e = g_switcher->export_of_import[static_cast<std::size_t>(frame.import)];
-    if (table[e].unseal(key_for(frame.callee)).tag()) return std::nullopt;
+    if (unseals(table[e], frame.callee)) return std::nullopt;
   }
   for (std::size_t e = 0; frame.import < 0 && e < g_switcher->exports.size(); ++e) {
     const Import& x = g_switcher->exports[e];
     if (x.callee != frame.callee || x.library != frame.library || x.function != frame.function) continue;
-    if (table[e].unseal(key_for(frame.callee)).tag()) return std::nullopt;
+    if (unseals(table[e], frame.callee)) return std::nullopt;
   }
   return GateError{GateErrorKind::NotExported, std::string(rt.compartment(frame.callee).name()),
                    std::string(frame.library) + "." + std::string(frame.function), 0,

@@ -31,16 +31,22 @@ namespace {
 
 enum MessageKind : std::uint32_t { kRequest = 1, kReply = 2 };
 
+// A call's message moves between CPUs one cache line at a time: the header fits one
+// line, the payload follows it and only its used bytes are written, and the fault's
+// description comes last and is written only when there is a fault.
 struct Mailbox {
-  std::atomic<std::uint32_t> full;  // the futex word: 1 while a message waits here
+  alignas(64) std::atomic<std::uint32_t> full;  // the futex word: 1 while a message waits here
+  std::atomic<std::uint32_t> sleeping;          // 1 while the owner sleeps (or is about to) on `full`
   std::uint32_t kind;
   std::int32_t from;
   std::uint32_t entry;
+  std::uint32_t bytes;  // of the payload in use
   std::uint32_t faulted;
   std::uint32_t error_kind;
   std::uint64_t fault_address;
+  std::atomic<std::int32_t> owner_cpu;  // the CPU the owner was on when it last began to wait
+  alignas(64) std::byte payload[internal::kRemotePayloadBytes];
   char cause[400];
-  alignas(16) std::byte payload[internal::kRemotePayloadBytes];
 };
 
 struct Control {
@@ -55,17 +61,33 @@ long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value, const 
   return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, timeout, nullptr, 0);
 }
 
+// A wake-up is a system call; a receiver that is still spinning does not need one.
+// Both sides store then load with sequential consistency (the receiver `sleeping` then
+// `full`, the sender `full` then `sleeping`), so at least one of them sees the other's
+// store: either the receiver sees the message and does not sleep, or the sender sees
+// the sleeper and wakes it.
 void post(Mailbox& box) {
-  box.full.store(1, std::memory_order_release);
-  futex(&box.full, FUTEX_WAKE, 1, nullptr);
+  box.full.store(1, std::memory_order_seq_cst);
+  if (box.sleeping.load(std::memory_order_seq_cst) != 0) futex(&box.full, FUTEX_WAKE, 1, nullptr);
 }
 
-// Waits until `box` holds a message. Spins first (a round trip takes microseconds),
-// then yields the CPU (the peer may need this one), then sleeps on the futex. While
-// waiting for a peer's answer it wakes every 20 ms to see whether the peer's process
-// still exists; an idle compartment (peer 0) sleeps until it is called.
-bool wait_for_message(Mailbox& box, pid_t peer) {
-  for (int spin = 0; spin < 2000; ++spin) {
+// Waits until `box` holds a message from `peer` (a compartment). Spins first (a round
+// trip takes well under a microsecond), unless the peer's process last ran on this
+// CPU: then spinning only delays it, so the waiter yields at once. Then it sleeps on
+// the futex. While waiting for a peer's answer (peer_pid > 0) it wakes every 20 ms to
+// see whether the peer's process still exists; an idle compartment sleeps until called.
+bool wait_for_message(Mailbox& box, int peer, pid_t peer_pid) {
+  // Spinning only helps when the peer runs on another CPU at the same time.
+  static const bool alone = [] {
+    cpu_set_t cpus;
+    return sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) < 2;
+  }();
+  const int cpu = sched_getcpu();
+  box.owner_cpu.store(cpu, std::memory_order_relaxed);
+  const bool beside_peer = g_control->mailboxes[static_cast<std::size_t>(peer)]->owner_cpu.load(
+                               std::memory_order_relaxed) == cpu;
+  const int spins = alone || beside_peer ? 0 : 2000;
+  for (int spin = 0; spin < spins; ++spin) {
     if (box.full.load(std::memory_order_acquire) == 1) return true;
     __builtin_ia32_pause();
   }
@@ -74,12 +96,17 @@ bool wait_for_message(Mailbox& box, pid_t peer) {
     sched_yield();
   }
   const timespec tick{0, 20'000'000};
-  while (box.full.load(std::memory_order_acquire) == 0) {
-    futex(&box.full, FUTEX_WAIT, 0, peer > 0 ? &tick : nullptr);
-    if (box.full.load(std::memory_order_acquire) == 0 && peer > 0 && kill(peer, 0) != 0 && errno == ESRCH) {
+  for (;;) {
+    box.sleeping.store(1, std::memory_order_seq_cst);
+    if (box.full.load(std::memory_order_seq_cst) == 1) break;
+    futex(&box.full, FUTEX_WAIT, 0, peer_pid > 0 ? &tick : nullptr);
+    if (box.full.load(std::memory_order_acquire) == 1) break;
+    if (peer_pid > 0 && kill(peer_pid, 0) != 0 && errno == ESRCH) {
+      box.sleeping.store(0, std::memory_order_relaxed);
       return false;  // the peer's process is gone and will never answer
     }
   }
+  box.sleeping.store(0, std::memory_order_relaxed);
   return true;
 }
 
@@ -97,7 +124,7 @@ void serve_request(Runtime& rt) {
   const std::int32_t from = box.from;
   const std::uint32_t entry_id = box.entry;
   std::byte in[internal::kRemotePayloadBytes];
-  std::memcpy(in, box.payload, sizeof(in));
+  std::memcpy(in, box.payload, box.bytes);
   box.full.store(0, std::memory_order_release);
 
   const internal::RemoteEntryInfo& entry = internal::remote_entry(entry_id);
@@ -107,7 +134,8 @@ void serve_request(Runtime& rt) {
   frame.callee = self;
   frame.library = entry.library;
   frame.function = entry.function;
-  std::byte out[internal::kRemotePayloadBytes] = {};
+  std::byte out[internal::kRemotePayloadBytes];
+  std::size_t out_bytes = 0;
   bool refused = false;
   if (me.failed()) {
     if (me.spec().restart == RestartPolicy::Never) {
@@ -121,7 +149,7 @@ void serve_request(Runtime& rt) {
     }
   }
   if (!refused) {
-    entry.serve(rt, frame, in, out);
+    out_bytes = entry.serve(rt, frame, in, out);
     if (frame.faulted) me.mark_failed(frame.error);
   }
 
@@ -129,17 +157,20 @@ void serve_request(Runtime& rt) {
   reply.kind = kReply;
   reply.from = self;
   reply.faulted = frame.faulted ? 1 : 0;
-  reply.error_kind = static_cast<std::uint32_t>(frame.error.kind);
-  reply.fault_address = frame.error.address;
-  copy_cause(reply, frame.error.cause);
-  std::memcpy(reply.payload, out, sizeof(out));
+  if (frame.faulted) {
+    reply.error_kind = static_cast<std::uint32_t>(frame.error.kind);
+    reply.fault_address = frame.error.address;
+    copy_cause(reply, frame.error.cause);
+  }
+  reply.bytes = static_cast<std::uint32_t>(out_bytes);
+  std::memcpy(reply.payload, out, out_bytes);
   post(reply);
 }
 
 [[noreturn]] void serve_forever(Runtime& rt) {
   Mailbox& box = *g_control->mailboxes[static_cast<std::size_t>(Runtime::current())];
   for (;;) {
-    if (wait_for_message(box, 0) && box.kind == kRequest) serve_request(rt);
+    if (wait_for_message(box, box.from, 0) && box.kind == kRequest) serve_request(rt);  // peer: the last caller
   }
 }
 
@@ -151,6 +182,20 @@ void protect_all_but(Runtime& rt, int keep) {
   }
 }
 
+// A forked child starts on its parent's CPU, and the scheduler may leave it there: then
+// every message is two context switches instead of a store seen by a spinning peer.
+// So the child moves itself to another CPU once, and then lets the scheduler place it
+// as it likes (a hint, not a pinning).
+void move_off_cpu(int parent_cpu) {
+  cpu_set_t allowed;
+  if (parent_cpu < 0 || sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || CPU_COUNT(&allowed) < 2) return;
+  cpu_set_t elsewhere = allowed;
+  CPU_CLR(parent_cpu, &elsewhere);
+  if (CPU_COUNT(&elsewhere) == 0) return;
+  sched_setaffinity(0, sizeof(elsewhere), &elsewhere);  // migrates now
+  sched_setaffinity(0, sizeof(allowed), &allowed);
+}
+
 }  // namespace
 
 void ProcessBackend::start(Runtime& rt) {
@@ -158,7 +203,10 @@ void ProcessBackend::start(Runtime& rt) {
   const auto n = static_cast<std::size_t>(rt.compartment_count());
   void* boxes = mmap(nullptr, n * sizeof(Mailbox), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (boxes == MAP_FAILED) throw std::runtime_error("flexcap process backend: cannot map the mailboxes");
-  for (std::size_t i = 0; i < n; ++i) g_control->mailboxes.push_back(static_cast<Mailbox*>(boxes) + i);
+  for (std::size_t i = 0; i < n; ++i) {
+    g_control->mailboxes.push_back(static_cast<Mailbox*>(boxes) + i);
+    g_control->mailboxes.back()->owner_cpu.store(-1, std::memory_order_relaxed);  // not waited yet
+  }
   g_control->pids.assign(n, getpid());
   // Children are reaped automatically, so a dead one disappears at once (kill(pid, 0)
   // fails with ESRCH) and no zombie lingers.
@@ -168,6 +216,7 @@ void ProcessBackend::start(Runtime& rt) {
   sigaction(SIGCHLD, &reap, nullptr);
 
   const pid_t image = getpid();
+  const int image_cpu = sched_getcpu();
   const int self = Runtime::current();
   for (int i = 0; i < rt.compartment_count(); ++i) {
     if (i == self) continue;
@@ -178,6 +227,7 @@ void ProcessBackend::start(Runtime& rt) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (getppid() != image) _exit(0);
       Runtime::set_current(i);
+      move_off_cpu(image_cpu);
       protect_all_but(rt, i);
       install_fault_handler();
       serve_forever(rt);
@@ -189,19 +239,20 @@ void ProcessBackend::start(Runtime& rt) {
 }
 
 void ProcessBackend::remote_call(Runtime& rt, GateFrame& frame, std::uint32_t entry, const std::byte* in,
-                                 std::byte* out) {
+                                 std::size_t in_bytes, std::byte* out) {
   const int self = Runtime::current();
   Mailbox& target = *g_control->mailboxes[static_cast<std::size_t>(frame.callee)];
   target.kind = kRequest;
   target.from = self;
   target.entry = entry;
-  std::memcpy(target.payload, in, sizeof(target.payload));
+  target.bytes = static_cast<std::uint32_t>(in_bytes);
+  std::memcpy(target.payload, in, in_bytes);
   post(target);
 
   Mailbox& mine = *g_control->mailboxes[static_cast<std::size_t>(self)];
   const pid_t callee_pid = g_control->pids[static_cast<std::size_t>(frame.callee)];
   for (;;) {
-    if (!wait_for_message(mine, callee_pid)) {
+    if (!wait_for_message(mine, frame.callee, callee_pid)) {
       frame.faulted = true;
       frame.error =
           GateError{GateErrorKind::Fault, std::string(rt.compartment(frame.callee).name()),
@@ -219,7 +270,7 @@ void ProcessBackend::remote_call(Runtime& rt, GateFrame& frame, std::uint32_t en
           GateError{static_cast<GateErrorKind>(mine.error_kind), std::string(rt.compartment(frame.callee).name()),
                     std::string(frame.library) + "." + std::string(frame.function), mine.fault_address, mine.cause};
     }
-    std::memcpy(out, mine.payload, internal::kRemotePayloadBytes);
+    std::memcpy(out, mine.payload, mine.bytes);
     mine.full.store(0, std::memory_order_release);
     return;
   }

@@ -55,7 +55,6 @@ Runtime::Runtime(const ImageSpec& spec)
     : spec_(spec), shared_(spec.shared_bytes, cap::TaggedMemory::Mapping::SharedBetweenProcesses) {
   for (std::size_t i = 0; i < spec.compartments.size(); ++i) {
     compartments_.push_back(std::make_unique<Compartment>(static_cast<int>(i), spec.compartments[i]));
-    compartments_.back()->state_slots().assign(spec.libraries.size(), nullptr);
   }
   shared_heap_ = Heap(reinterpret_cast<std::byte*>(shared_.base()), shared_.size());
 }
@@ -125,16 +124,37 @@ int library_slot(std::string_view library) {
   throw std::logic_error("flexcap: library '" + std::string(library) + "' is not part of this image");
 }
 
-void* internal::state_slot(std::string_view library, std::size_t bytes, void (*construct)(void*)) {
+namespace {
+struct StateKey {
+  std::string_view library;
+  int home;  // the compartment that runs the library
+};
+std::vector<StateKey>& state_keys() {
+  static std::vector<StateKey> keys;
+  return keys;
+}
+}  // namespace
+
+int internal::register_state(std::string_view library) {
   Runtime& rt = Runtime::get();
-  const int slot = library_slot(library);
-  Compartment& home = rt.compartment(rt.spec().libraries[static_cast<std::size_t>(slot)].compartment);
-  void*& p = home.state_slots()[static_cast<std::size_t>(slot)];
-  if (p == nullptr) {
-    p = home.heap().allocate(bytes);
-    if (p == nullptr) throw CompartmentFault{0, "no room for the state of library '" + std::string(library) + "'"};
-    construct(p);
-  }
+  const int home = rt.spec().libraries[static_cast<std::size_t>(library_slot(library))].compartment;
+  state_keys().push_back({library, home});
+  const std::size_t count = state_keys().size();
+  for (int i = 0; i < rt.compartment_count(); ++i) rt.compartment(i).state_slots().resize(count, nullptr);
+  return static_cast<int>(count - 1);
+}
+
+void*& internal::state_slot(int key) {
+  const int home = state_keys()[static_cast<std::size_t>(key)].home;
+  return Runtime::get().compartment(home).state_slots()[static_cast<std::size_t>(key)];
+}
+
+void* internal::create_state(int key, std::size_t bytes, void (*construct)(void*)) {
+  const StateKey& k = state_keys()[static_cast<std::size_t>(key)];
+  void*& p = state_slot(key);
+  p = Runtime::get().compartment(k.home).heap().allocate(bytes);
+  if (p == nullptr) throw CompartmentFault{0, "no room for the state of library '" + std::string(k.library) + "'"};
+  construct(p);
   return p;
 }
 

@@ -44,7 +44,9 @@ class TaggedMemory {
   std::size_t size() const { return size_; }
   bool contains(std::uint64_t address, std::uint64_t size) const;
   // Whether all of `c`'s (valid) bounds lie inside this region.
-  bool holds(const Capability& c) const;
+  bool holds(const Capability& c) const { return holds(c.bounds()); }
+  // The same for bounds already decoded (a check against several regions decodes once).
+  bool holds(const Bounds& b) const { return b.valid && b.base >= base_ && b.top <= Uint128(base_) + size_; }
 
   // A capability for exactly this region with every permission, derived from
   // Capability::root(): the authority from which everything in the region descends.

@@ -13,6 +13,11 @@ struct State {
   std::int64_t four[4] = {1, 2, 3, 4};
 };
 State& state() { return rt::library_state<Library, State>(); }
+// A second state object of the same library (as code built into a library keeps).
+struct Tally {
+  std::int64_t remembers = 0;
+};
+Tally& tally() { return rt::library_state<Library, Tally>(); }
 }  // namespace
 
 std::int64_t Exports::add_impl(std::int64_t a, std::int64_t b, std::int64_t c, std::int64_t d) { return a + b + c + d; }
@@ -52,9 +57,14 @@ std::int64_t Exports::overrun_impl(std::uint32_t index) {
   return rt::check(four.load(index));
 }
 
-void Exports::remember_impl(std::int64_t value) { state().remembered = value; }
+void Exports::remember_impl(std::int64_t value) {
+  state().remembered = value;
+  ++tally().remembers;
+}
 
 std::int64_t Exports::recall_impl() { return state().remembered; }
+
+std::int64_t Exports::remembers_impl() { return tally().remembers; }
 
 void Exports::empty_impl() {}
 

@@ -95,7 +95,8 @@ struct ProcessBackend {
     return MprotectBackend::check_argument(rt, frame, c);  // the same rule: only shared memory crosses
   }
   static std::optional<GateError> invoke(Runtime&, const GateFrame&) { return std::nullopt; }
-  static void remote_call(Runtime& rt, GateFrame& frame, std::uint32_t entry, const std::byte* in, std::byte* out);
+  static void remote_call(Runtime& rt, GateFrame& frame, std::uint32_t entry, const std::byte* in,
+                          std::size_t in_bytes, std::byte* out);
 };
 
 // The capability registers of the running compartment on the cheri backend.

@@ -83,7 +83,7 @@ std::optional<GateError> pass_argument(Runtime& rt, GateFrame& frame, std::size_
                        std::string(frame.library) + "." + std::string(frame.function), 0,
                        "more memory arguments than a gate takes (" + std::to_string(GateFrame::kMaxGrants) + ")"};
     }
-    frame.grants[frame.grant_count++] = p.capability();
+    frame.grants.item[frame.grant_count++] = p.capability();
     (void)sizeof(T);
   }
   (void)rt, (void)frame, (void)index, (void)p, (void)bounces;
@@ -149,14 +149,18 @@ template <const auto& E>
 struct RemoteEntry {
   using Ex = std::remove_cvref_t<decltype(E)>;
   using Params = ParamsOf<E>;
-  static void serve(Runtime& rt, GateFrame& frame, const std::byte* in, std::byte* out) {
+  static std::size_t serve(Runtime& rt, GateFrame& frame, const std::byte* in, std::byte* out) {
     Params params;
     std::apply([&](auto&... p) { unpack(in, p...); }, params);
     ResultSlot<typename Ex::Result> result;
     run_contained<true, E>(rt, frame, params, result);
     if constexpr (!std::is_void_v<typename Ex::Result>) {
-      if (result) std::memcpy(out, &*result, sizeof(*result));
+      if (result) {
+        std::memcpy(out, &*result, sizeof(*result));
+        return sizeof(*result);
+      }
     }
+    return 0;
   }
   static inline const std::uint32_t id = register_remote_entry(&serve, Ex::Library::name, E.name);
 };
@@ -209,10 +213,11 @@ auto cross_call(Args&&... args) -> GateResult<typename std::remove_cvref_t<declt
     Backend::switch_to(rt, Callee, Caller);
   } else {
     // Another process runs the callee: send the arguments, wait for the result.
-    std::byte in[kRemotePayloadBytes] = {};
+    std::byte in[kRemotePayloadBytes];
+    in[0] = std::byte{0};  // GCC cannot see that an export without arguments sends 0 bytes
     std::byte out[kRemotePayloadBytes];
-    std::apply([&](auto&... p) { pack(in, p...); }, params);
-    Backend::remote_call(rt, frame, RemoteEntry<E>::id, in, out);
+    const std::size_t in_bytes = std::apply([&](auto&... p) { return pack(in, p...); }, params);
+    Backend::remote_call(rt, frame, RemoteEntry<E>::id, in, in_bytes, out);
     if (!frame.faulted) {
       if constexpr (std::is_void_v<R>) {
         result = true;

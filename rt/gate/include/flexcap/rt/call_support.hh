@@ -38,13 +38,16 @@ void copy_out_of_bounce(const Bounce& bounce);
 // binary, so a Cap<T>'s memory pointer means the same in all of them.
 inline constexpr std::size_t kRemotePayloadBytes = 512;
 
+// Returns how many bytes of `out` the message uses: only those cross to the other
+// process (each cache line a message touches is a transfer between CPUs).
 template <class... Ps>
-void pack(std::byte* out, const Ps&... ps) {
+std::size_t pack(std::byte* out, const Ps&... ps) {
   static_assert((0 + ... + ((sizeof(Ps) + 15) / 16 * 16)) <= kRemotePayloadBytes,
                 "FlexCap: the arguments of this export do not fit a remote call's message");
   std::size_t offset = 0;
   static_assert((std::is_trivially_copyable_v<Ps> && ...), "FlexCap: gate values must be trivially copyable");
   ((std::memcpy(out + offset, &ps, sizeof(Ps)), offset += (sizeof(Ps) + 15) / 16 * 16), ...);
+  return offset;
 }
 
 template <class... Ps>
@@ -53,7 +56,8 @@ void unpack(const std::byte* in, Ps&... ps) {
   ((std::memcpy(&ps, in + offset, sizeof(Ps)), offset += (sizeof(Ps) + 15) / 16 * 16), ...);
 }
 
-using RemoteServe = void (*)(Runtime& rt, GateFrame& frame, const std::byte* in, std::byte* out);
+// Runs the export on the message `in`; writes the result to `out` and returns its size.
+using RemoteServe = std::size_t (*)(Runtime& rt, GateFrame& frame, const std::byte* in, std::byte* out);
 struct RemoteEntryInfo {
   RemoteServe serve;
   std::string_view library;

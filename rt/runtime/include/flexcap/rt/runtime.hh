@@ -117,8 +117,13 @@ struct GateFrame {
   std::string_view library;
   std::string_view function;
   GateFrame* outer = nullptr;  // the enclosing gate on this thread
-  // The memory arguments handed to the callee (an inline array: no allocation per call).
-  std::array<cap::Capability, kMaxGrants> grants;
+  // The memory arguments handed to the callee: an inline array (no allocation per call)
+  // of which only the first grant_count are written and read. Left uninitialised on
+  // purpose: zeroing it cost more than the rest of an fcall gate.
+  union Grants {
+    Grants() {}
+    cap::Capability item[kMaxGrants];
+  } grants;
   std::size_t grant_count = 0;
   bool faulted = false;
   GateError error;
@@ -217,18 +222,29 @@ void shared_free(const cap::Cap<std::byte>& block);
 // fresh bytes of its heap. Faults the compartment when the heap is exhausted.
 cap::Cap<std::byte> private_alloc(std::size_t bytes);
 
-// The index of `library` in the image (generated table), used for its state slot.
+// The index of `library` in the image (generated table).
 int library_slot(std::string_view library);
 
 namespace internal {
-void* state_slot(std::string_view library, std::size_t bytes, void (*construct)(void*));
-}
+// Library state is kept per (library, state type) pair, so that code built into a
+// library (such as SQLite's VFS adaptor in whichever library hosts it) can keep state
+// of its own beside the library's. A pair gets its number on first use.
+int register_state(std::string_view library);
+// Where state `key` lives: a slot in its library's compartment.
+void*& state_slot(int key);
+// Creates the state in that compartment's heap (first use, or after a restart).
+void* create_state(int key, std::size_t bytes, void (*construct)(void*));
+}  // namespace internal
 
-// The state object of library `Lib`, created on first use in the heap of the
+// The `State` object of library `Lib`, created on first use in the heap of the
 // compartment that runs the library, and forgotten when that compartment restarts.
+// Libraries reach their state on every export call: the slot is looked up once.
 template <class Lib, class State>
 State& library_state() {
-  void* p = internal::state_slot(Lib::name, sizeof(State), [](void* at) { new (at) State(); });
+  static const int key = internal::register_state(Lib::name);
+  void* p = internal::state_slot(key);
+  if (p == nullptr) [[unlikely]]
+    p = internal::create_state(key, sizeof(State), [](void* at) { new (at) State(); });
   return *static_cast<State*>(p);
 }
 

@@ -22,6 +22,7 @@ class Exports {
   static std::int64_t overrun_impl(std::uint32_t index);
   static void remember_impl(std::int64_t value);
   static std::int64_t recall_impl();
+  static std::int64_t remembers_impl();
   static void empty_impl();
   static void die_impl();
 
@@ -37,6 +38,7 @@ class Exports {
   FLEXCAP_EXPORT(overrun, overrun_impl);    // reads past its own 4-element buffer (capability fault)
   FLEXCAP_EXPORT(remember, remember_impl);  // state kept in B's memory
   FLEXCAP_EXPORT(recall, recall_impl);
+  FLEXCAP_EXPORT(remembers, remembers_impl);  // how many times remember ran: a second state object
   FLEXCAP_EXPORT(empty, empty_impl);  // nothing at all (gate cost)
   FLEXCAP_EXPORT(die, die_impl);      // kills its own process: called only on the process backend
 };
