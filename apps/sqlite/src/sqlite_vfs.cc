@@ -13,6 +13,12 @@
 namespace flexcap::lib::sqlite {
 namespace {
 
+// The micro-library this adaptor is built into (`sqlite`, or `sqlite_service` in the
+// crash test's image): its state lives in that library's compartment.
+struct HostLibrary {
+  static constexpr std::string_view name = FLEXCAP_CURRENT_LIBRARY;
+};
+
 namespace fs = lib::vfs;
 namespace clock = lib::time;
 
@@ -44,14 +50,48 @@ struct FlexcapFile {
   int lock;
 };
 
+// Write coalescing. SQLite writes a journal record as three adjacent writes (page
+// number, page, checksum) and dirty pages in order, so consecutive writes that continue
+// one another are gathered in the shared transfer buffer and cross the gate as one.
+// Any other file operation first sends what is gathered, so the file system sees every
+// write before anything that could observe it, in the order SQLite made them. A crash
+// of SQLite's compartment loses only writes that no sync, lock or read has followed,
+// which SQLite's recovery already treats as possibly lost.
+struct PendingWrite {
+  int fd = -1;
+  std::uint64_t offset = 0;  // where the gathered bytes go in the file
+  std::size_t bytes = 0;     // gathered so far, at the start of the transfer buffer
+};
+// Kept in the library's state, so a restarted SQLite compartment starts with nothing
+// gathered rather than sending its crashed predecessor's writes.
+struct AdaptorState {
+  PendingWrite pending;
+};
+PendingWrite& gathered() { return rt::library_state<HostLibrary, AdaptorState>().pending; }
+
+// Sends the gathered writes: true if the file system took them all (or there were none).
+bool send_pending() {
+  PendingWrite& pending = gathered();
+  if (pending.bytes == 0) return true;
+  cap::Cap<std::byte>& buffer = transfer_buffer();
+  // The file system only reads this buffer: a read-only capability to exactly the bytes.
+  const cap::Cap<const std::byte> window(buffer.capability().set_bounds_exact(pending.bytes), buffer.memory());
+  const auto r = rt::call<fs::Exports::write>(pending.fd, window, pending.offset);
+  const bool ok = value_or<std::int64_t>(r, -1) == static_cast<std::int64_t>(pending.bytes);
+  pending = {};
+  return ok;
+}
+
 int x_close(sqlite3_file* file) {
   auto* f = reinterpret_cast<FlexcapFile*>(file);
+  const bool sent = send_pending();
   (void)rt::call<fs::Exports::close>(f->fd);
-  return SQLITE_OK;
+  return sent ? SQLITE_OK : SQLITE_IOERR_WRITE;
 }
 
 int x_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
   auto* f = reinterpret_cast<FlexcapFile*>(file);
+  if (!send_pending()) return SQLITE_IOERR_WRITE;
   auto* into = static_cast<std::byte*>(out);
   std::size_t done = 0;
   const auto total = static_cast<std::size_t>(amount);
@@ -77,16 +117,20 @@ int x_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
 int x_write(sqlite3_file* file, const void* in, int amount, sqlite3_int64 offset) {
   auto* f = reinterpret_cast<FlexcapFile*>(file);
   const auto* from = static_cast<const std::byte*>(in);
-  std::size_t done = 0;
+  const auto at = static_cast<std::uint64_t>(offset);
   const auto total = static_cast<std::size_t>(amount);
+  PendingWrite& pending = gathered();
+  const bool continues = pending.bytes > 0 && pending.fd == f->fd && pending.offset + pending.bytes == at;
+  if (!continues || pending.bytes + total > kTransfer) {
+    if (!send_pending()) return SQLITE_IOERR_WRITE;
+  }
+  std::size_t done = 0;
   while (done < total) {
-    const std::size_t n = std::min(kTransfer, total - done);
-    cap::Cap<std::byte>& buffer = transfer_buffer();
-    rt::check(buffer.copy_in(0, std::span<const std::byte>(from + done, n)));
-    // ramfs only reads this buffer: hand it a read-only capability to exactly n bytes.
-    const cap::Cap<const std::byte> window(buffer.capability().set_bounds_exact(n), buffer.memory());
-    const auto r = rt::call<fs::Exports::write>(f->fd, window, static_cast<std::uint64_t>(offset) + done);
-    if (value_or<std::int64_t>(r, -1) != static_cast<std::int64_t>(n)) return SQLITE_IOERR_WRITE;
+    if (pending.bytes == kTransfer && !send_pending()) return SQLITE_IOERR_WRITE;
+    if (pending.bytes == 0) pending = {f->fd, at + done, 0};
+    const std::size_t n = std::min(kTransfer - pending.bytes, total - done);
+    rt::check(transfer_buffer().copy_in(pending.bytes, std::span<const std::byte>(from + done, n)));
+    pending.bytes += n;
     done += n;
   }
   return SQLITE_OK;
@@ -94,17 +138,20 @@ int x_write(sqlite3_file* file, const void* in, int amount, sqlite3_int64 offset
 
 int x_truncate(sqlite3_file* file, sqlite3_int64 size) {
   auto* f = reinterpret_cast<FlexcapFile*>(file);
+  if (!send_pending()) return SQLITE_IOERR_WRITE;
   const auto r = rt::call<fs::Exports::truncate>(f->fd, static_cast<std::uint64_t>(size));
   return value_or<int>(r, -1) == 0 ? SQLITE_OK : SQLITE_IOERR_TRUNCATE;
 }
 
 int x_sync(sqlite3_file* file, int) {
   auto* f = reinterpret_cast<FlexcapFile*>(file);
+  if (!send_pending()) return SQLITE_IOERR_WRITE;
   return value_or<int>(rt::call<fs::Exports::sync>(f->fd), -1) == 0 ? SQLITE_OK : SQLITE_IOERR_FSYNC;
 }
 
 int x_file_size(sqlite3_file* file, sqlite3_int64* size) {
   auto* f = reinterpret_cast<FlexcapFile*>(file);
+  if (!send_pending()) return SQLITE_IOERR_WRITE;
   const std::int64_t n = value_or<std::int64_t>(rt::call<fs::Exports::size>(f->fd), -1);
   if (n < 0) return SQLITE_IOERR_FSTAT;
   *size = n;
@@ -114,20 +161,35 @@ int x_file_size(sqlite3_file* file, sqlite3_int64* size) {
 // The lock levels live in vfs (one process runs SQLite: remembering them is enough).
 int x_lock(sqlite3_file* file, int level) {
   auto* f = reinterpret_cast<FlexcapFile*>(file);
+  if (!send_pending()) return SQLITE_IOERR_WRITE;
   return value_or<int>(rt::call<fs::Exports::lock>(f->fd, level), -1) == 0 ? SQLITE_OK : SQLITE_IOERR_LOCK;
 }
 int x_unlock(sqlite3_file* file, int level) {
   auto* f = reinterpret_cast<FlexcapFile*>(file);
+  if (!send_pending()) return SQLITE_IOERR_WRITE;
   return value_or<int>(rt::call<fs::Exports::lock>(f->fd, level), -1) == 0 ? SQLITE_OK : SQLITE_IOERR_UNLOCK;
 }
 int x_check_reserved(sqlite3_file* file, int* reserved) {
   auto* f = reinterpret_cast<FlexcapFile*>(file);
+  if (!send_pending()) return SQLITE_IOERR_WRITE;
   *reserved = value_or<int>(rt::call<fs::Exports::reserved>(f->fd), 0);
   return SQLITE_OK;
 }
 int x_file_control(sqlite3_file*, int, void*) { return SQLITE_NOTFOUND; }
 int x_sector_size(sqlite3_file*) { return 512; }
-int x_device_characteristics(sqlite3_file*) { return 0; }
+
+// What vfs guarantees, in SQLite's terms: asked once, since it holds for every file.
+// In-order writes (SEQUENTIAL) spare SQLite the journal syncs; safe appends spare it
+// rewriting the journal header; isolated overwrites spare it padding sectors.
+int x_device_characteristics(sqlite3_file*) {
+  static const int characteristics = [] {
+    const std::int32_t g = value_or<std::int32_t>(rt::call<fs::Exports::guarantees>(), 0);
+    return ((g & fs::kWritesInOrder) != 0 ? SQLITE_IOCAP_SEQUENTIAL : 0) |
+           ((g & fs::kAppendSafe) != 0 ? SQLITE_IOCAP_SAFE_APPEND : 0) |
+           ((g & fs::kOverwriteIsolated) != 0 ? SQLITE_IOCAP_POWERSAFE_OVERWRITE : 0);
+  }();
+  return characteristics;
+}
 
 const sqlite3_io_methods kIoMethods = {1,
                                        x_close,
@@ -159,6 +221,7 @@ int x_open(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* o
     sqlite3_snprintf(sizeof(temp), temp, "/tmp/flexcap-temp-%d", ++temp_counter);
     name = temp;
   }
+  if (!send_pending()) return SQLITE_IOERR_WRITE;
   const int create = (flags & SQLITE_OPEN_CREATE) != 0 ? 1 : 0;
   const int fd = value_or<int>(rt::call<fs::Exports::open>(path_capability(name), create), -1);
   if (fd < 0) return SQLITE_CANTOPEN;
@@ -170,11 +233,13 @@ int x_open(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* o
 }
 
 int x_delete(sqlite3_vfs*, const char* name, int) {
+  if (!send_pending()) return SQLITE_IOERR_WRITE;
   (void)rt::call<fs::Exports::unlink>(path_capability(name));
   return SQLITE_OK;
 }
 
 int x_access(sqlite3_vfs*, const char* name, int, int* result) {
+  if (!send_pending()) return SQLITE_IOERR_WRITE;
   *result = value_or<int>(rt::call<fs::Exports::access>(path_capability(name)), 0);
   return SQLITE_OK;
 }

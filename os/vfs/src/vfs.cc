@@ -90,4 +90,8 @@ std::int32_t Exports::reserved_impl(std::int32_t fd) {
   return state().level[static_cast<std::size_t>(fd)] >= kReserved ? 1 : 0;
 }
 
+// ramfs applies each write in full, in memory, before it returns, and sets a file's
+// size only after the bytes are copied.
+std::int32_t Exports::guarantees_impl() { return kWritesInOrder | kAppendSafe | kOverwriteIsolated; }
+
 }  // namespace flexcap::lib::vfs

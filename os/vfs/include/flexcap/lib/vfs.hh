@@ -14,6 +14,16 @@ FLEXCAP_LIBRARY(vfs);
 
 inline constexpr std::int64_t kBadPath = -22;  // paths are absolute: they start with '/'
 
+// What the file system guarantees about writes (the answer of `guarantees`), so that
+// callers such as SQLite can skip work that only protects against weaker storage.
+// Files live in memory in the file system's compartment: a write is complete and
+// visible when its call returns, and survives a crash of the caller's compartment.
+enum Guarantee : std::int32_t {
+  kWritesInOrder = 1,       // writes take effect in the order they were made (no reordering)
+  kAppendSafe = 2,          // a file grows only after the appended bytes are in place
+  kOverwriteIsolated = 4,   // a write changes no byte outside its range
+};
+
 class Exports {
   static std::int32_t open_impl(cap::Cap<const char> path, std::int32_t create);
   static std::int32_t close_impl(std::int32_t fd);
@@ -26,6 +36,7 @@ class Exports {
   static std::int32_t access_impl(cap::Cap<const char> path);
   static std::int32_t lock_impl(std::int32_t fd, std::int32_t level);
   static std::int32_t reserved_impl(std::int32_t fd);
+  static std::int32_t guarantees_impl();
 
  public:
   FLEXCAP_EXPORT(open, open_impl);
@@ -39,6 +50,7 @@ class Exports {
   FLEXCAP_EXPORT(access, access_impl);      // 1 if the path exists
   FLEXCAP_EXPORT(lock, lock_impl);          // sets the descriptor's lock level (SQLite's 0..4)
   FLEXCAP_EXPORT(reserved, reserved_impl);  // 1 if any descriptor of the file holds RESERVED or more
+  FLEXCAP_EXPORT(guarantees, guarantees_impl);  // the Guarantee flags that hold for every file
 };
 
 }  // namespace flexcap::lib::vfs
