@@ -6,15 +6,27 @@
 #   sources are not compiled here but once for each image that includes it.
 #
 # flexcap_image(TARGET CONFIG kraft.yaml LIBRARIES lib... [MAIN_LIBRARY lib SOURCES src...]
-#               [LINK target...])
+#               [LINK target...] [LINK_TIME_OPTIMIZATION])
 #   Builds the executable TARGET: generates flexcap_image.hh from the configuration (in
 #   the build tree, never in the sources), then compiles every library with it.
 #   SOURCES (the image's main program) are compiled as part of MAIN_LIBRARY.
+#   LINK_TIME_OPTIMIZATION (optimised builds, where the compiler supports it): a call
+#   between co-located libraries is a plain call, and with this the compiler may inline
+#   it across source files too (ported code calling a small function per word needs it).
 #
 # flexcap_application(NAME LIBRARIES lib... MAIN_LIBRARY lib SOURCES src... [LINK target...])
 #   Declares an application: what `flexcap build CONFIG` builds for a configuration in
 #   examples/NAME/ (or any configuration, with --app NAME).
 include_guard(GLOBAL)
+
+# Link-time optimisation where asked for: optimised builds without sanitizers.
+include(CheckIPOSupported)
+check_ipo_supported(RESULT flexcap_ipo_supported OUTPUT flexcap_ipo_output LANGUAGES CXX)
+if(flexcap_ipo_supported AND CMAKE_BUILD_TYPE MATCHES "^(Release|RelWithDebInfo)$" AND NOT FLEXCAP_SANITIZE)
+  set(flexcap_lto ON)
+else()
+  set(flexcap_lto OFF)
+endif()
 
 function(flexcap_micro_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPENDS" ${ARGN})
@@ -26,7 +38,7 @@ function(flexcap_micro_library name)
 endfunction()
 
 function(flexcap_image target)
-  cmake_parse_arguments(ARG "" "CONFIG;MAIN_LIBRARY" "LIBRARIES;SOURCES;LINK" ${ARGN})
+  cmake_parse_arguments(ARG "LINK_TIME_OPTIMIZATION" "CONFIG;MAIN_LIBRARY" "LIBRARIES;SOURCES;LINK" ${ARGN})
   get_filename_component(config ${ARG_CONFIG} ABSOLUTE)
   set(generated ${CMAKE_CURRENT_BINARY_DIR}/${target}.generated)
   list(JOIN ARG_LIBRARIES "," library_list)
@@ -58,8 +70,14 @@ function(flexcap_image target)
     target_link_libraries(${objects} PRIVATE flexcap::rt ${depends} ${ARG_LINK} flexcap_warnings)
     add_dependencies(${objects} ${target}_generated)
     target_sources(${target} PRIVATE $<TARGET_OBJECTS:${objects}>)
+    if(ARG_LINK_TIME_OPTIMIZATION AND flexcap_lto)
+      set_property(TARGET ${objects} PROPERTY INTERPROCEDURAL_OPTIMIZATION ON)
+    endif()
   endforeach()
   target_link_libraries(${target} PRIVATE flexcap::rt ${ARG_LINK})
+  if(ARG_LINK_TIME_OPTIMIZATION AND flexcap_lto)
+    set_property(TARGET ${target} PROPERTY INTERPROCEDURAL_OPTIMIZATION ON)
+  endif()
 endfunction()
 
 function(flexcap_application name)

@@ -17,7 +17,8 @@ TaggedMemory::TaggedMemory(std::size_t bytes, Mapping mapping) {
   // Round the region so that a single capability describes it exactly.
   const std::uint64_t length = representable_length(std::max<std::uint64_t>(bytes, kGranuleBytes));
   const std::uint64_t alignment = std::max<std::uint64_t>(~representable_alignment_mask(length) + 1, kPageBytes);
-  const std::uint64_t tag_bytes = (length / kGranuleBytes + 63) / 64 * 8;
+  // One bit per granule, then one word: whether a tag was ever set (see clear_tags).
+  const std::uint64_t tag_bytes = (length / kGranuleBytes + 63) / 64 * 8 + 8;
   // The tag bitmap follows the memory, page-aligned, in the same mapping.
   const std::uint64_t tag_offset = (alignment + length + kPageBytes - 1) / kPageBytes * kPageBytes;
   const std::uint64_t mapped = tag_offset + (tag_bytes + kPageBytes - 1) / kPageBytes * kPageBytes;
@@ -29,7 +30,7 @@ TaggedMemory::TaggedMemory(std::size_t bytes, Mapping mapping) {
   base_ = (start + alignment - 1) & ~(alignment - 1);
   size_ = length;
   tags_ = reinterpret_cast<std::uint64_t*>(static_cast<std::byte*>(p) + tag_offset);
-  tag_words_ = static_cast<std::size_t>(tag_bytes / 8);
+  tag_words_ = static_cast<std::size_t>(tag_bytes / 8) - 1;
 }
 
 TaggedMemory::~TaggedMemory() { release(); }
@@ -78,7 +79,7 @@ std::size_t TaggedMemory::tagged_granules() const {
   return n;
 }
 
-void TaggedMemory::clear_tags(std::uint64_t address, std::uint64_t size) {
+void TaggedMemory::clear_tags_slow(std::uint64_t address, std::uint64_t size) {
   if (size == 0) return;
   const std::uint64_t begin = std::max(address, base_);
   const std::uint64_t end = std::min(address + size, base_ + size_);
@@ -128,6 +129,7 @@ Expected<void, CapabilityFault> TaggedMemory::store_capability(const Capability&
   const std::uint64_t granule = (host - base_) / kGranuleBytes;
   const std::uint64_t bit = std::uint64_t{1} << (granule % 64);
   tags_[granule / 64] = value.tag() ? (tags_[granule / 64] | bit) : (tags_[granule / 64] & ~bit);
+  if (value.tag()) tags_[tag_words_] = 1;  // in the mapping: shared regions share it
   return {};
 }
 

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <numeric>
 #include <vector>
@@ -119,6 +120,93 @@ TEST_F(CapRef, AValueOutsideItsBoundsReachesNothing) {
   Cap<std::uint32_t> before(words_cap().set_value(memory.base() + 1000), &memory);
   EXPECT_EQ(before.size(), 0u);
   EXPECT_EQ(before.load(0).error().check, FaultCheck::Bounds);
+}
+
+TEST_F(CapRef, AdvancedIsPointerArithmeticKeepingTheBounds) {
+  Cap<std::uint32_t> w = words();
+  for (std::uint32_t i = 0; i < 16; ++i) ASSERT_TRUE(w.store(i, 100 + i));
+  Cap<std::uint32_t> third = w.advanced(3);
+  EXPECT_EQ(third.size(), 13u);
+  EXPECT_EQ(third.capability().value(), memory.base() + 1024 + 12);
+  EXPECT_EQ(third.capability().base(), memory.base() + 1024) << "the bounds do not move";
+  EXPECT_EQ(*third.load(0), 103u);
+  EXPECT_EQ(*third.load(12), 115u);
+  EXPECT_EQ(third.load(13).error().check, FaultCheck::Bounds);
+  ASSERT_TRUE(third.store(1, 7));
+  EXPECT_EQ(*w.load(4), 7u);
+  EXPECT_EQ(w.advanced(1).advanced(2).capability(), third.capability());
+  EXPECT_EQ(w.advanced(0).capability(), w.capability());
+}
+
+TEST_F(CapRef, AdvancedToTheEndReachesNothing) {
+  Cap<std::uint32_t> last = words().advanced(15);
+  EXPECT_EQ(last.size(), 1u);
+  EXPECT_TRUE(last.load(0));
+  EXPECT_EQ(last.load(1).error().check, FaultCheck::Bounds);
+  Cap<std::uint32_t> end = words().advanced(16);
+  EXPECT_TRUE(end.capability().tag()) << "one past the end is representable";
+  EXPECT_EQ(end.size(), 0u);
+  EXPECT_EQ(end.load(0).error().check, FaultCheck::Bounds);
+  EXPECT_EQ(end.store(0, 1).error().check, FaultCheck::Bounds);
+  EXPECT_FALSE(end.write_span(0, 1));
+  EXPECT_TRUE(end.read_span(0, 0)) << "an empty range at the end is in bounds";
+}
+
+TEST_F(CapRef, AdvancedPastTheEndFaultsOrLosesItsTag) {
+  Cap<std::uint32_t> past = words().advanced(20);
+  EXPECT_EQ(past.size(), 0u);
+  EXPECT_EQ(past.load(0).error().check, FaultCheck::Bounds);
+  EXPECT_EQ(past.store(0, 1).error().check, FaultCheck::Bounds);
+  // Far enough away the value is not representable: the model clears the tag.
+  Cap<std::uint32_t> far = words().advanced(std::size_t{1} << 30);
+  EXPECT_FALSE(far.capability().tag());
+  EXPECT_EQ(far.load(0).error().check, FaultCheck::Tag);
+}
+
+TEST_F(CapRef, AdvancedReadOnlyStaysReadOnly) {
+  Cap<const std::uint32_t> ro = words().read_only().advanced(2);
+  EXPECT_FALSE(ro.capability().permissions().has(Permission::Store));
+  EXPECT_EQ(ro.size(), 14u);
+  EXPECT_TRUE(ro.load(0));
+  Cap<std::uint32_t> sneaky(ro.capability(), &memory);
+  EXPECT_EQ(sneaky.store(0, 1).error().check, FaultCheck::Permission);
+}
+
+TEST_F(CapRef, AdvancedOfAnUnusableReferenceStaysUnusable) {
+  Cap<std::uint32_t> untagged(words_cap().clear_tag(), &memory);
+  EXPECT_FALSE(untagged.advanced(1).capability().tag());
+  EXPECT_EQ(untagged.advanced(1).load(0).error().check, FaultCheck::Tag);
+  const Capability key = Capability::root().restrict_permissions(Permission::Seal).set_value(77).set_bounds_exact(1);
+  Cap<const std::uint32_t> sealed(words_cap().seal(key), &memory);
+  EXPECT_FALSE(sealed.advanced(1).capability().tag()) << "SCVALUE on a sealed capability clears the tag";
+}
+
+// The fast path of advanced() builds the capability itself: it must be exactly the
+// model's SCVALUE, for every kind of bounds (exact and rounded, small and large).
+TEST_F(CapRef, AdvancedIsExactlyScvalue) {
+  std::vector<Capability> caps;
+  for (std::uint64_t length : {1, 3, 16, 64, 4095, 4097, 40001, 65000}) {
+    for (std::uint64_t offset : {0, 1, 16, 333}) {
+      caps.push_back(memory.root().set_value(memory.base() + offset).set_bounds(length).capability);
+    }
+  }
+  caps.push_back(memory.root());
+  caps.push_back(Capability::root().set_value(0x1234));
+  caps.push_back(Capability::root().set_value(0x00ff'ffff'ffff'fff0ull).set_bounds(0x100).capability);
+  caps.push_back(Capability::root().set_value(0x007f'ffff'ffff'fff0ull));  // bit 55 is near
+  for (const Capability& c : caps) {
+    const Cap<std::byte> bytes(c, &memory);
+    const std::uint64_t length = static_cast<std::uint64_t>(std::min<Uint128>(c.length(), 1u << 20));
+    const std::uint64_t increments[] = {
+        0, 1, 7, 16, length / 2, length - 1, length, length + 1, length + 4096, 0x10ull << 32, 0x80ull << 48};
+    for (std::uint64_t k : increments) {
+      const Cap<std::byte> moved = bytes.advanced(k);
+      const Cap<std::byte> expected(c.set_value(c.value() + k), &memory);
+      ASSERT_EQ(moved.capability(), expected.capability()) << c.to_string() << " + " << k;
+      ASSERT_EQ(moved.size(), expected.size()) << c.to_string() << " + " << k;
+      ASSERT_EQ(moved.read_span(0, moved.size()).has_value(), expected.read_span(0, expected.size()).has_value());
+    }
+  }
 }
 
 }  // namespace

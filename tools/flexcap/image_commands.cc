@@ -222,20 +222,13 @@ int attack(bool json, std::ostream& out, std::ostream& err) {
   namespace fs = std::filesystem;
   std::vector<std::string> lines;
   bool mismatch = false;
-  for (const char* driver : {"fcalls", "mprotect", "process", "cheri", "intel_pku"}) {
-    const fs::path image = fs::path(FLEXCAP_SAFETY_DIR) / (std::string("attacks_") + driver);
-    if (!fs::exists(image)) {
-      if (std::string(driver) == "intel_pku") {
-        const rt::BackendSupport pku = rt::backend_support(rt::Backend::IntelPku);
-        lines.push_back(
-            "{\"name\": \"*\", \"backend\": \"intel-pku\", \"outcome\": \"not-applicable\", "
-            "\"detail\": \"" +
-            (pku.available ? std::string("image not built") : pku.reason) + "\"}");
-      }
-      continue;
+  // Runs one image's attacks: one JSON line per verdict; a failed --check is a mismatch.
+  const auto collect = [&](const std::string& command) {
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) {
+      mismatch = true;
+      return;
     }
-    FILE* pipe = popen((shell_quote(image.string()) + " --check").c_str(), "r");
-    if (pipe == nullptr) continue;
     std::array<char, 4096> buffer{};
     std::string line;
     while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
@@ -248,6 +241,24 @@ int attack(bool json, std::ostream& out, std::ostream& err) {
     }
     const int status = pclose(pipe);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) mismatch = true;
+  };
+  for (const char* driver : {"fcalls", "mprotect", "process", "cheri", "intel_pku"}) {
+    const fs::path image = fs::path(FLEXCAP_SAFETY_DIR) / (std::string("attacks_") + driver);
+    if (!fs::exists(image)) {
+      if (std::string(driver) == "intel_pku") {
+        const rt::BackendSupport pku = rt::backend_support(rt::Backend::IntelPku);
+        lines.push_back(
+            "{\"name\": \"*\", \"backend\": \"intel-pku\", \"outcome\": \"not-applicable\", "
+            "\"detail\": \"" +
+            (pku.available ? std::string("image not built") : pku.reason) + "\"}");
+      }
+      continue;
+    }
+    collect(shell_quote(image.string()) + " --check");
+    // The ported-code demonstration (apps/sodium): an injected off-by-one write in a
+    // function ported to capabilities, and the same bug in its raw-pointer version.
+    const fs::path sodium = fs::path(FLEXCAP_SODIUM_IMAGES_DIR) / (std::string("sodium_") + driver);
+    if (fs::exists(sodium)) collect(shell_quote(sodium.string()) + " --attack --check");
   }
   if (json) {
     out << "{\"attacks\": [\n";

@@ -7,6 +7,7 @@
 //   flexcap image-header CONFIG ...   generate an image's header (used by the build)
 //   flexcap bench gates [--json]      what a gate costs on each backend (bench/gates)
 //   flexcap bench sqlite [--json]     SQLite, 5,000 INSERTs, on every configuration
+//   flexcap bench sodium [--json]     libsodium functions: raw, ported, sandboxed
 //   flexcap build CONFIG [--app NAME] build the image a configuration describes
 //   flexcap run CONFIG [-- ARGS]      build it if needed and run it
 //   flexcap audit CONFIG              what each compartment of that image can reach (JSON)
@@ -85,6 +86,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
 
+  auto* sodium_bench =
+      bench->add_subcommand("sodium", "libsodium functions ported to capabilities, raw / ported / sandboxed (apps/sodium)");
+  bool sodium_json = false;
+  int sodium_rounds = 5;
+  sodium_bench->add_flag("--json", sodium_json, "Print {\"results\": [...]} instead of a table");
+  sodium_bench->add_option("--rounds", sodium_rounds, "Interleaved rounds in each image (the median is reported)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   if (demo->parsed()) return flexcap::tools::demo(std::cout);
@@ -92,6 +102,7 @@ int main(int argc, char** argv) {
   if (check->parsed()) return flexcap::tools::cap_check(check_path, show, std::cout, std::cerr);
   if (decode->parsed()) return flexcap::tools::cap_decode(pesbt, cursor, tag, std::cout, std::cerr);
   if (sqlite_bench->parsed()) return flexcap::tools::bench_sqlite(sqlite_json, sqlite_rounds, std::cout, std::cerr);
+  if (sodium_bench->parsed()) return flexcap::tools::bench_sodium(sodium_json, sodium_rounds, std::cout, std::cerr);
   if (gates->parsed()) return flexcap::tools::bench_gates(gate_options, std::cout, std::cerr);
   if (header->parsed()) return flexcap::tools::image_header(config_path, libraries, out_path, std::cerr);
   if (build->parsed()) {

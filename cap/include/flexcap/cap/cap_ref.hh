@@ -142,12 +142,50 @@ class Cap {
   // The same memory without store permissions.
   Cap<const Element> read_only() const { return Cap<const Element>(capability_, memory_); }
 
+  // Pointer arithmetic: the reference `elements` elements further on, with the same
+  // bounds and permissions (SCVALUE to value + elements * sizeof(T)). As on Morello, the
+  // result may point outside its bounds (every access then faults), and the model
+  // clears its tag if the new value is not representable.
+  //
+  //   Cap<std::uint8_t> word3 = block.advanced(12);   // block + 12, still block's bounds
+  //
+  // Cheap where it matters (a cipher handing out a pointer per word): a tagged,
+  // unsealed reference moving to an address inside its bounds, without touching bits
+  // 63..55 of its value, keeps its bounds by construction (CHERI's invariant: bounds lie
+  // inside the representable region of every address between them), so SCVALUE would
+  // keep the tag and the cached reach just shrinks by `elements`: no bounds decoding.
+  // Anything else takes the model's own SCVALUE.
+  [[gnu::always_inline]] Cap advanced(std::size_t elements) const {
+    const std::uint64_t value = capability_.value() + static_cast<std::uint64_t>(elements) * sizeof(Element);
+    if (elements < in_bounds_count_ && capability_.tag() && !capability_.is_sealed() &&
+        ((capability_.value() ^ value) >> 55) == 0) [[likely]] {
+      // The capability is exactly what set_value(value) returns here (cap_ref_test.cc
+      // checks it). Each count is either 0 or in_bounds_count_ (see cache_reach()).
+      const std::size_t remaining = in_bounds_count_ - elements;
+      return Cap(Capability::unsafe_from_bits(capability_.pesbt(), value, true), memory_, data_ + elements, remaining,
+                 readable_count_ == 0 ? 0 : remaining, writable_count_ == 0 ? 0 : remaining);
+    }
+    return Cap(capability_.set_value(value), memory_);
+  }
+
  private:
   static constexpr Permissions kStorePermissions =
       Permission::Store | Permission::StoreCap | Permission::StoreLocalCap | Permission::MutableLoad;
 
   // The host address of element `index` (flags stripped: they are not address bits).
-  std::uint64_t address_of(std::size_t index) const { return capability_.address() + index * sizeof(Element); }
+  std::uint64_t address_of(std::size_t index) const {
+    return reinterpret_cast<std::uint64_t>(data_) + index * sizeof(Element);  // data_: the address, decoded once
+  }
+
+  // A reference whose reach is already known (advanced()).
+  Cap(const Capability& capability, TaggedMemory* memory, Element* data, std::size_t in_bounds_count,
+      std::size_t readable_count, std::size_t writable_count)
+      : capability_(capability),
+        memory_(memory),
+        data_(data),
+        in_bounds_count_(in_bounds_count),
+        readable_count_(readable_count),
+        writable_count_(writable_count) {}
 
   static bool range_ok(std::size_t first, std::size_t count, std::size_t limit) {
     return first <= limit && count <= limit - first;

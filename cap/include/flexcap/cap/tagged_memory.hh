@@ -57,7 +57,25 @@ class TaggedMemory {
   std::size_t tagged_granules() const;
   // What every data write does: clears the tags of every granule that [address,
   // address + size) touches. Addresses outside the region are ignored.
-  void clear_tags(std::uint64_t address, std::uint64_t size);
+  // Inline for the common cases, since ported code writes word by word: memory in
+  // which no tag was ever set (most data: one load), and a small write whose granules
+  // share one word of the tag bitmap (a load, and a store only if a tag was set).
+  [[gnu::always_inline]] void clear_tags(std::uint64_t address, std::uint64_t size) {
+    if (tags_ == nullptr || tags_[tag_words_] == 0) return;
+    const std::uint64_t offset = address - base_;
+    if (address >= base_ && size > 0 && size <= size_ && offset <= size_ - size) {
+      const std::uint64_t first = offset / kGranuleBytes;
+      const std::uint64_t last = (offset + size - 1) / kGranuleBytes;
+      if (first / 64 == last / 64) {
+        const std::uint64_t span = last - first + 1;
+        const std::uint64_t mask = (span == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << span) - 1) << (first % 64);
+        std::uint64_t& word = tags_[first / 64];
+        if ((word & mask) != 0) word &= ~mask;
+        return;
+      }
+    }
+    clear_tags_slow(address, size);
+  }
 
   // --- checked accesses through an authorising capability ---------------------------
   Expected<Capability, CapabilityFault> load_capability(const Capability& authority, std::uint64_t address) const;
@@ -82,6 +100,7 @@ class TaggedMemory {
   std::size_t size_ = 0;
   void* mapping_ = nullptr;
   std::size_t mapping_size_ = 0;
+  void clear_tags_slow(std::uint64_t address, std::uint64_t size);  // any range, clipped to the region
   std::uint64_t* tags_ = nullptr;  // bit i: granule i; mapped like the memory itself
   std::size_t tag_words_ = 0;
 };
