@@ -56,6 +56,14 @@ TEST(Gate, LetsTheCalleeWriteABuffer) {
 
 TEST(Gate, NestsCallsAToBToC) { EXPECT_EQ(value(rt::call<b::Exports::nested>(5)), 26); }
 
+// Benchmarks report the image's crossings: B's call to C counts too, even where B runs
+// in a process of its own.
+TEST(Gate, CountsEveryCrossingOfTheImage) {
+  const std::uint64_t before = rt::gate_crossings();
+  ASSERT_TRUE(rt::call<b::Exports::nested>(5));
+  EXPECT_EQ(rt::gate_crossings() - before, 2u);
+}
+
 TEST(Gate, LetsTheCalleeCallBackIntoTheCaller) { EXPECT_EQ(value(rt::call<b::Exports::callback>(5)), 11); }
 
 TEST(Gate, CarriesErrorCodesBack) {

@@ -203,6 +203,11 @@ void ProcessBackend::start(Runtime& rt) {
   const auto n = static_cast<std::size_t>(rt.compartment_count());
   void* boxes = mmap(nullptr, n * sizeof(Mailbox), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (boxes == MAP_FAILED) throw std::runtime_error("flexcap process backend: cannot map the mailboxes");
+  // The image's crossing counter, shared by all its processes (after the mailboxes).
+  void* counter = mmap(nullptr, sizeof(std::uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (counter == MAP_FAILED) throw std::runtime_error("flexcap process backend: cannot map the crossing counter");
+  *static_cast<std::uint64_t*>(counter) = *internal::g_gate_crossings;
+  internal::g_gate_crossings = static_cast<std::uint64_t*>(counter);
   for (std::size_t i = 0; i < n; ++i) {
     g_control->mailboxes.push_back(static_cast<Mailbox*>(boxes) + i);
     g_control->mailboxes.back()->owner_cpu.store(-1, std::memory_order_relaxed);  // not waited yet

@@ -173,7 +173,7 @@ auto cross_call(Args&&... args) -> GateResult<typename std::remove_cvref_t<declt
   using Ex = std::remove_cvref_t<decltype(E)>;
   using R = typename Ex::Result;
   Runtime& rt = Runtime::get();
-  ++internal::g_gate_crossings;
+  ++*internal::g_gate_crossings;
   GateFrame frame;
   if constexpr (Imported) frame.import = ImportSite<Caller, Callee, E>::index;
   frame.caller = Caller;

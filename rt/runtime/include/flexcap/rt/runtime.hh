@@ -141,7 +141,11 @@ namespace internal {
 inline Runtime* g_runtime = nullptr;  // the image's runtime: one per process, like a kernel
 inline thread_local int t_current = 0;
 inline thread_local GateFrame* t_innermost = nullptr;
-inline std::uint64_t g_gate_crossings = 0;  // cross-compartment calls made by this process
+// Cross-compartment calls made by the image. A counter of this process, unless a
+// backend runs compartments in several processes: it then points it at a word they
+// all share (one thread of control at a time, so plain increments suffice).
+inline std::uint64_t g_own_gate_crossings = 0;
+inline std::uint64_t* g_gate_crossings = &g_own_gate_crossings;
 [[noreturn]] void runtime_not_started();
 }  // namespace internal
 
@@ -210,9 +214,9 @@ T check(Expected<T, cap::CapabilityFault> result) {
 }
 void check(const Expected<void, cap::CapabilityFault>& result);
 
-// How many cross-compartment calls this process has made (what benchmarks report as
-// gate crossings).
-inline std::uint64_t gate_crossings() { return internal::g_gate_crossings; }
+// How many cross-compartment calls the image has made, in all its processes (what
+// benchmarks report as gate crossings).
+inline std::uint64_t gate_crossings() { return *internal::g_gate_crossings; }
 
 // Memory in the shared region: any compartment may be handed it.
 cap::Cap<std::byte> shared_alloc(std::size_t bytes);
