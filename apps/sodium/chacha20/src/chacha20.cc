@@ -1,23 +1,23 @@
 #include "flexcap/lib/sodium_chacha20.hh"
 
 #include <array>
-#include <bit>
 #include <cstring>
 #include <utility>
 
 #include "flexcap/lib/sodium_store32_le.hh"
 #include "flexcap/rt/call.hh"
 #include "flexcap/rt/runtime.hh"
+#include "flexcap/sodium/core.hh"
 
 namespace flexcap::lib::sodium_chacha20 {
 namespace {
 
-// ChaCha20 as D. J. Bernstein defines it ("ChaCha, a variant of Salsa20", 2008; RFC 8439
-// for the IETF layout): a 4x4 matrix of 32-bit words, 20 rounds, each 64-byte block of
-// key stream the rounds' output added to their input.
-constexpr std::size_t kBlockBytes = 64;
-constexpr std::size_t kWords = 16;
-using Words = std::array<std::uint32_t, kWords>;
+using ::flexcap::sodium::core::initial_words;
+using ::flexcap::sodium::core::kBlockBytes;
+using ::flexcap::sodium::core::key_stream;
+using ::flexcap::sodium::core::kWords;
+using ::flexcap::sodium::core::load32_le;
+using ::flexcap::sodium::core::Words;
 
 // The library's state: one block of shared memory for the last, partial block. Its
 // output words go through store32_le like every other, so they need a capability that
@@ -29,44 +29,6 @@ struct State {
     scratch = cap::Cap<std::uint8_t>(block.capability(), block.memory());
   }
 };
-
-std::uint32_t load32_le(const std::uint8_t* p) {
-  return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24;
-}
-
-void quarter_round(Words& x, std::size_t a, std::size_t b, std::size_t c, std::size_t d) {
-  x[a] += x[b];
-  x[d] = std::rotl(x[d] ^ x[a], 16);
-  x[c] += x[d];
-  x[b] = std::rotl(x[b] ^ x[c], 12);
-  x[a] += x[b];
-  x[d] = std::rotl(x[d] ^ x[a], 8);
-  x[c] += x[d];
-  x[b] = std::rotl(x[b] ^ x[c], 7);
-}
-
-Words key_stream(const Words& input) {
-  Words x = input;
-  for (int i = 0; i < 10; ++i) {  // 10 double rounds: columns, then diagonals
-    quarter_round(x, 0, 4, 8, 12);
-    quarter_round(x, 1, 5, 9, 13);
-    quarter_round(x, 2, 6, 10, 14);
-    quarter_round(x, 3, 7, 11, 15);
-    quarter_round(x, 0, 5, 10, 15);
-    quarter_round(x, 1, 6, 11, 12);
-    quarter_round(x, 2, 7, 8, 13);
-    quarter_round(x, 3, 4, 9, 14);
-  }
-  for (std::size_t i = 0; i < kWords; ++i) x[i] += input[i];
-  return x;
-}
-
-// Words 0..11: "expand 32-byte k" and the key, little-endian.
-Words initial_words(const std::span<const std::uint8_t> key) {
-  Words input{0x61707865, 0x3320646e, 0x79622d32, 0x6b206574};
-  for (std::size_t i = 0; i < 8; ++i) input[4 + i] = load32_le(key.data() + 4 * i);
-  return input;
-}
 
 // Every output word crosses to store32_le: a plain call when it is co-located, a gate
 // when it is in another compartment. A failed store faults this compartment too.
@@ -135,7 +97,7 @@ std::int32_t Exports::xor_ic_impl(cap::Cap<std::uint8_t> c, cap::Cap<const std::
                                   cap::Cap<const std::uint8_t> n, std::uint64_t ic, cap::Cap<const std::uint8_t> k) {
   if (c.size() < m.size() || n.size() != kNonceBytes || k.size() != kKeyBytes) return -1;
   if (m.size() == 0) return 0;
-  Words input = initial_words(rt::check(k.read_span(0, kKeyBytes)));
+  Words input = initial_words(rt::check(k.read_span(0, kKeyBytes)).data());
   const std::span<const std::uint8_t> nonce = rt::check(n.read_span(0, kNonceBytes));
   input[12] = static_cast<std::uint32_t>(ic);
   input[13] = static_cast<std::uint32_t>(ic >> 32);
@@ -153,7 +115,7 @@ std::int32_t Exports::ietf_xor_ic_impl(cap::Cap<std::uint8_t> c, cap::Cap<const 
   const std::uint64_t blocks = m.size() / kBlockBytes + (m.size() % kBlockBytes != 0 ? 1 : 0);
   if (blocks > (std::uint64_t{1} << 32) - ic) return -1;
   if (m.size() == 0) return 0;
-  Words input = initial_words(rt::check(k.read_span(0, kKeyBytes)));
+  Words input = initial_words(rt::check(k.read_span(0, kKeyBytes)).data());
   const std::span<const std::uint8_t> nonce = rt::check(n.read_span(0, kIetfNonceBytes));
   input[12] = ic;
   for (std::size_t i = 0; i < 3; ++i) input[13 + i] = load32_le(nonce.data() + 4 * i);

@@ -5,19 +5,13 @@
 #include <string_view>
 
 #include "flexcap/rt/runtime.hh"
+#include "flexcap/sodium/core.hh"
 
 namespace flexcap::lib::sodium_hex2bin {
 namespace {
 
-// The value of hex digit `c` (either case), or -1. No branch on the character: hex
-// input is often a key.
-int digit_value(unsigned char c) {
-  const unsigned decimal = c - unsigned{'0'};
-  const unsigned letter = (c | 0x20u) - unsigned{'a'};
-  const unsigned is_decimal = 0u - unsigned{decimal < 10};
-  const unsigned is_letter = 0u - unsigned{letter < 6};
-  return static_cast<int>((decimal & is_decimal) | ((letter + 10) & is_letter) | ~(is_decimal | is_letter));
-}
+using ::flexcap::sodium::core::digit_value;
+
 
 // libsodium tests strchr(ignore, c) != NULL, which also holds for c == '\0': strchr
 // finds the terminator. So with any `ignore` at all, a NUL in the input is skipped.

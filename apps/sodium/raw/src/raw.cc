@@ -1,6 +1,7 @@
 #include "flexcap/sodium/raw.hh"
 
-#include <bit>
+#include "flexcap/sodium/core.hh"
+
 #include <cstring>
 
 namespace flexcap::sodium::raw {
@@ -17,74 +18,31 @@ void store32_le(unsigned char* dst, std::uint32_t w) {
 
 namespace {
 
-std::uint32_t load32_le(const unsigned char* p) {
-  return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24;
-}
-
-void quarter_round(std::uint32_t* x, int a, int b, int c, int d) {
-  x[a] += x[b];
-  x[d] = std::rotl(x[d] ^ x[a], 16);
-  x[c] += x[d];
-  x[b] = std::rotl(x[b] ^ x[c], 12);
-  x[a] += x[b];
-  x[d] = std::rotl(x[d] ^ x[a], 8);
-  x[c] += x[d];
-  x[b] = std::rotl(x[b] ^ x[c], 7);
-}
-
-void key_stream(const std::uint32_t* input, std::uint32_t* x) {
-  std::memcpy(x, input, 16 * sizeof(std::uint32_t));
-  for (int i = 0; i < 10; ++i) {
-    quarter_round(x, 0, 4, 8, 12);
-    quarter_round(x, 1, 5, 9, 13);
-    quarter_round(x, 2, 6, 10, 14);
-    quarter_round(x, 3, 7, 11, 15);
-    quarter_round(x, 0, 5, 10, 15);
-    quarter_round(x, 1, 6, 11, 12);
-    quarter_round(x, 2, 7, 8, 13);
-    quarter_round(x, 3, 4, 9, 14);
-  }
-  for (int i = 0; i < 16; ++i) x[i] += input[i];
-}
-
-void initial_words(std::uint32_t* input, const unsigned char* k) {
-  input[0] = 0x61707865;
-  input[1] = 0x3320646e;
-  input[2] = 0x79622d32;
-  input[3] = 0x6b206574;
-  for (int i = 0; i < 8; ++i) input[4 + i] = load32_le(k + 4 * i);
-}
+using core::digit_value;
+using core::hex_digit;
+using core::initial_words;
+using core::key_stream;
+using core::load32_le;
+using core::Words;
 
 // The same steps as the ported xor_stream (apps/sodium/chacha20), on raw pointers:
 // every output word goes through store32_le.
-void xor_stream(unsigned char* c, const unsigned char* m, unsigned long long mlen, std::uint32_t* input,
-                bool wide_counter) {
-  std::uint32_t in_words[16];
-  std::uint32_t stream[16];
+void xor_stream(unsigned char* c, const unsigned char* m, unsigned long long mlen, Words input, bool wide_counter) {
+  Words in_words;
   for (; mlen >= 64; mlen -= 64, m += 64, c += 64) {
-    for (int i = 0; i < 16; ++i) in_words[i] = load32_le(m + 4 * i);
-    key_stream(input, stream);
-    for (int i = 0; i < 16; ++i) store32_le(c + 4 * i, stream[i] ^ in_words[i]);
+    for (std::size_t i = 0; i < 16; ++i) in_words[i] = load32_le(m + 4 * i);
+    const Words stream = key_stream(input);
+    for (std::size_t i = 0; i < 16; ++i) store32_le(c + 4 * i, stream[i] ^ in_words[i]);
     if (++input[12] == 0 && wide_counter) ++input[13];
   }
   if (mlen == 0) return;
   unsigned char padded[64] = {0};
   unsigned char block[64];
   std::memcpy(padded, m, mlen);
-  for (int i = 0; i < 16; ++i) in_words[i] = load32_le(padded + 4 * i);
-  key_stream(input, stream);
-  for (int i = 0; i < 16; ++i) store32_le(block + 4 * i, stream[i] ^ in_words[i]);
+  for (std::size_t i = 0; i < 16; ++i) in_words[i] = load32_le(padded + 4 * i);
+  const Words stream = key_stream(input);
+  for (std::size_t i = 0; i < 16; ++i) store32_le(block + 4 * i, stream[i] ^ in_words[i]);
   std::memcpy(c, block, mlen);
-}
-
-char digit(unsigned nibble) { return static_cast<char>(nibble + '0' + (((9u - nibble) >> 8) & ('a' - '0' - 10))); }
-
-int digit_value(unsigned char c) {
-  const unsigned decimal = c - unsigned{'0'};
-  const unsigned letter = (c | 0x20u) - unsigned{'a'};
-  const unsigned is_decimal = 0u - unsigned{decimal < 10};
-  const unsigned is_letter = 0u - unsigned{letter < 6};
-  return static_cast<int>((decimal & is_decimal) | ((letter + 10) & is_letter) | ~(is_decimal | is_letter));
 }
 
 }  // namespace
@@ -92,8 +50,8 @@ int digit_value(unsigned char c) {
 char* bin2hex(char* hex, std::size_t hex_maxlen, const unsigned char* bin, std::size_t bin_len) {
   if (hex_maxlen == 0 || bin_len > (hex_maxlen - 1) / 2) return nullptr;
   for (std::size_t i = 0; i < bin_len; ++i) {
-    hex[2 * i] = digit(bin[i] >> 4);
-    hex[2 * i + 1] = digit(bin[i] & 0xfu);
+    hex[2 * i] = hex_digit(bin[i] >> 4);
+    hex[2 * i + 1] = hex_digit(bin[i] & 0xfu);
   }
   hex[2 * bin_len] = '\0';
   return hex;
@@ -102,8 +60,8 @@ char* bin2hex(char* hex, std::size_t hex_maxlen, const unsigned char* bin, std::
 char* bin2hex_off_by_one(char* hex, std::size_t hex_maxlen, const unsigned char* bin, std::size_t bin_len) {
   if (hex_maxlen == 0 || bin_len > (hex_maxlen - 1) / 2) return nullptr;
   for (std::size_t i = 0; i < bin_len; ++i) {
-    hex[2 * i] = digit(bin[i] >> 4);
-    hex[2 * i + 1] = digit(bin[i] & 0xfu);
+    hex[2 * i] = hex_digit(bin[i] >> 4);
+    hex[2 * i + 1] = hex_digit(bin[i] & 0xfu);
   }
   hex[2 * bin_len + 1] = '\0';  // the injected bug: one past the terminator's place
   return hex;
@@ -155,8 +113,7 @@ int hex2bin(unsigned char* bin, std::size_t bin_maxlen, const char* hex, std::si
 int chacha20_xor_ic(unsigned char* c, const unsigned char* m, unsigned long long mlen, const unsigned char* n,
                     std::uint64_t ic, const unsigned char* k) {
   if (mlen == 0) return 0;
-  std::uint32_t input[16];
-  initial_words(input, k);
+  Words input = initial_words(k);
   input[12] = static_cast<std::uint32_t>(ic);
   input[13] = static_cast<std::uint32_t>(ic >> 32);
   input[14] = load32_le(n);
@@ -170,8 +127,7 @@ int chacha20_ietf_xor_ic(unsigned char* c, const unsigned char* m, unsigned long
   const unsigned long long blocks = mlen / 64 + (mlen % 64 != 0 ? 1 : 0);
   if (blocks > (1ull << 32) - ic) return -1;
   if (mlen == 0) return 0;
-  std::uint32_t input[16];
-  initial_words(input, k);
+  Words input = initial_words(k);
   input[12] = ic;
   for (int i = 0; i < 3; ++i) input[13 + i] = load32_le(n + 4 * i);
   xor_stream(c, m, mlen, input, false);
