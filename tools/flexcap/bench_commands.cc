@@ -1,6 +1,5 @@
 #include "bench_commands.hh"
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +16,7 @@
 #include <thread>
 
 #include "flexcap/rt/config.hh"
+#include "image_commands.hh"
 
 // Set by bench/gates/CMakeLists.txt. Without them (benchmarks not configured) the
 // command needs --images-dir and knows of no built driver.
@@ -160,12 +160,6 @@ std::optional<Measurement> to_measurement(const std::map<std::string, std::strin
   return m;
 }
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 // Runs one image and appends what it measured. False (with the reason on `err`) when the
 // image is missing, fails, or prints something that is not a measurement.
 bool run_image(const std::filesystem::path& image, bool quick, std::vector<Measurement>& results, std::ostream& err) {
@@ -176,22 +170,11 @@ bool run_image(const std::filesystem::path& image, bool quick, std::vector<Measu
   }
   if (isatty(STDERR_FILENO)) err << "running " << image.filename().string() << " ...\n" << std::flush;
   const std::string command = shell_quote(image.string()) + (quick ? " --quick" : "");
-  std::FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    err << "flexcap bench gates: cannot run " << image.string() << '\n';
-    return false;
-  }
-  std::string output;
-  char buffer[4096];
-  std::size_t count = 0;
-  while ((count = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, count);
-  const int status = pclose(pipe);
-  bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  int status = 0;
+  const std::vector<std::string> lines = output_lines(command, &status);
+  bool ok = status == 0;
   if (!ok) err << "flexcap bench gates: " << image.filename().string() << " failed (status " << status << ")\n";
-  std::istringstream lines(output);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty()) continue;
+  for (const std::string& line : lines) {
     auto fields = FlatJson(line).parse();
     auto m = fields ? to_measurement(*fields) : std::nullopt;
     if (!m) {

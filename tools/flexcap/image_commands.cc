@@ -121,13 +121,33 @@ int image_header(const std::string& config_path, const std::vector<std::string>&
   return 0;
 }
 
-namespace {
-
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
   return out + "'";
 }
+
+std::vector<std::string> output_lines(const std::string& command, int* exit_status) {
+  std::vector<std::string> lines;
+  *exit_status = -1;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return lines;
+  std::string output;
+  std::array<char, 4096> buffer{};
+  std::size_t count = 0;
+  while ((count = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), count);
+  const int status = pclose(pipe);
+  if (WIFEXITED(status)) *exit_status = WEXITSTATUS(status);
+  std::size_t begin = 0;
+  while (begin < output.size()) {
+    const std::size_t end = std::min(output.find('\n', begin), output.size());
+    if (end > begin) lines.push_back(output.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return lines;
+}
+
+namespace {
 
 // Runs a command with its output going to standard error (build logs are not results).
 int run_to_stderr(const std::string& command) {
@@ -224,23 +244,9 @@ int attack(bool json, std::ostream& out, std::ostream& err) {
   bool mismatch = false;
   // Runs one image's attacks: one JSON line per verdict; a failed --check is a mismatch.
   const auto collect = [&](const std::string& command) {
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) {
-      mismatch = true;
-      return;
-    }
-    std::array<char, 4096> buffer{};
-    std::string line;
-    while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
-      line += buffer.data();
-      if (!line.empty() && line.back() == '\n') {
-        line.pop_back();
-        lines.push_back(line);
-        line.clear();
-      }
-    }
-    const int status = pclose(pipe);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) mismatch = true;
+    int status = 0;
+    for (std::string& line : output_lines(command, &status)) lines.push_back(std::move(line));
+    if (status != 0) mismatch = true;
   };
   for (const char* driver : {"fcalls", "mprotect", "process", "cheri", "intel_pku"}) {
     const fs::path image = fs::path(FLEXCAP_SAFETY_DIR) / (std::string("attacks_") + driver);

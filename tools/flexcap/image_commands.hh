@@ -13,6 +13,14 @@ namespace flexcap::tools {
 int image_header(const std::string& config_path, const std::vector<std::string>& libraries, const std::string& out_path,
                  std::ostream& err);
 
+// `s` quoted for the shell, as one word.
+std::string shell_quote(const std::string& s);
+
+// Runs `command` through the shell and returns the lines it prints on standard output
+// (empty lines left out); *exit_status is its exit status, or -1 if it did not run to
+// an exit (could not start, or was killed).
+std::vector<std::string> output_lines(const std::string& command, int* exit_status);
+
 // The value of "key" in one line of JSON the images print (a string or a number, as
 // written): enough for their flat, one-object lines, not a JSON parser.
 std::string json_field(const std::string& line, const std::string& key);

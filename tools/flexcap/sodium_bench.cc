@@ -2,15 +2,12 @@
 // ported without a compartment, in one sandbox and one compartment per function, on
 // every backend built in this tree. Each image measures its raw baseline (and Debian's
 // libsodium) in its own process, interleaved with the ported runs.
-#include <sys/wait.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <ostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -61,14 +58,10 @@ const std::vector<Config> kConfigs = {
 
 bool run_image(const std::string& image, const Config& config, int rounds, std::vector<Row>& rows) {
   const std::string command =
-      "'" + image + "' --bench --rounds " + std::to_string(rounds) + " --divide " + std::to_string(config.divide);
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return false;
-  std::array<char, 1024> buffer{};
-  std::vector<std::string> lines;
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) lines.emplace_back(buffer.data());
-  const int status = pclose(pipe);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || lines.empty()) return false;
+      shell_quote(image) + " --bench --rounds " + std::to_string(rounds) + " --divide " + std::to_string(config.divide);
+  int status = 0;
+  const std::vector<std::string> lines = output_lines(command, &status);
+  if (status != 0 || lines.empty()) return false;
   for (const std::string& line : lines) {
     Row r;
     r.config = config.name;

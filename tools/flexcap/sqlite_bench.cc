@@ -1,9 +1,7 @@
 // `flexcap bench sqlite`: the FlexOS / Morello SQLite experiment on every configuration
 // built in this tree, each beside `none` (no isolation) measured in the same invocation.
-#include <sys/wait.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -25,13 +23,10 @@ struct Run {
 };
 
 bool run_once(const std::string& image, Run* run) {
-  FILE* pipe = popen(("'" + image + "' --bench").c_str(), "r");
-  if (pipe == nullptr) return false;
-  std::array<char, 1024> buffer{};
-  std::string line;
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) line += buffer.data();
-  const int status = pclose(pipe);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || line.empty()) return false;
+  int status = 0;
+  const std::vector<std::string> lines = output_lines(shell_quote(image) + " --bench", &status);
+  if (status != 0 || lines.empty()) return false;
+  const std::string& line = lines.front();
   run->config = json_field(line, "config");
   run->backend = json_field(line, "backend");
   run->compartments = std::stoi(json_field(line, "compartments"));
