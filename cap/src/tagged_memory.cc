@@ -61,10 +61,6 @@ TaggedMemory& TaggedMemory::operator=(TaggedMemory&& other) noexcept {
   return *this;
 }
 
-bool TaggedMemory::contains(std::uint64_t address, std::uint64_t size) const {
-  return address >= base_ && size <= size_ && address - base_ <= size_ - size;
-}
-
 Capability TaggedMemory::root() const { return Capability::root().set_value(base_).set_bounds_exact(size_); }
 
 bool TaggedMemory::tag(std::uint64_t address) const {

@@ -42,7 +42,9 @@ class TaggedMemory {
 
   std::uint64_t base() const { return base_; }
   std::size_t size() const { return size_; }
-  bool contains(std::uint64_t address, std::uint64_t size) const;
+  bool contains(std::uint64_t address, std::uint64_t size) const {
+    return address >= base_ && size <= size_ && address - base_ <= size_ - size;
+  }
   // Whether all of `c`'s (valid) bounds lie inside this region.
   bool holds(const Capability& c) const { return holds(c.bounds()); }
   // The same for bounds already decoded (a check against several regions decodes once).
@@ -62,8 +64,8 @@ class TaggedMemory {
   // share one word of the tag bitmap (a load, and a store only if a tag was set).
   [[gnu::always_inline]] void clear_tags(std::uint64_t address, std::uint64_t size) {
     if (tags_ == nullptr || tags_[tag_words_] == 0) return;
-    const std::uint64_t offset = address - base_;
-    if (address >= base_ && size > 0 && size <= size_ && offset <= size_ - size) {
+    if (size > 0 && contains(address, size)) {
+      const std::uint64_t offset = address - base_;
       const std::uint64_t first = offset / kGranuleBytes;
       const std::uint64_t last = (offset + size - 1) / kGranuleBytes;
       if (first / 64 == last / 64) {
