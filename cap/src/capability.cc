@@ -325,4 +325,18 @@ std::uint64_t representable_length(std::uint64_t length) {
   return (length + ~mask) & mask;
 }
 
+std::uint64_t representable_prefix(std::uint64_t base, std::uint64_t length) {
+  std::uint64_t n = length;
+  for (;;) {
+    const std::uint64_t mask = representable_alignment_mask(n);
+    if ((base & ~mask) != 0) {
+      n >>= 1;  // the base is not aligned enough for this length: a shorter one needs less
+    } else if ((n & ~mask) != 0) {
+      n &= mask;  // aligned base: round the length down to the alignment (then recheck)
+    } else {
+      return n;
+    }
+  }
+}
+
 }  // namespace flexcap::cap

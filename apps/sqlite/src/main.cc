@@ -1,9 +1,11 @@
 // The SQLite image's program: `flexcap run examples/sqlite/<config>.yaml -- [--db PATH]
 // [SQLFILE]`. Reads SQL from the file (or standard input), runs it against a database
-// on ramfs, and prints rows exactly as `sqlite3 -batch` does in its default list mode:
-// columns separated by `|`, NULL as nothing, no headers. Errors go to standard error,
-// the next statement runs anyway, and the exit status is 1 if any statement failed.
-// `--bench` runs the FlexOS/Morello workload instead (flexcap bench sqlite).
+// on ramfs, and prints what `sqlite3 -batch` prints, byte for byte (batch_shell.hh):
+// rows in list mode on standard output, errors on standard error; the next statement
+// runs anyway, and the exit status is 1 if any statement failed. When the file system
+// fails (a gate refused, its compartment faulted), a `flexcap:` line says why before
+// SQLite's own "disk I/O error". `--bench` runs the FlexOS/Morello workload instead
+// (flexcap bench sqlite).
 #include <sqlite3.h>
 
 #include <chrono>
@@ -11,9 +13,11 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <iterator>
-#include <sstream>
 #include <string>
+#include <string_view>
+#include <utility>
+
+#include "batch_shell.hh"
 
 #include "flexcap/lib/console.hh"
 #include "flexcap/lib/sqlite_vfs.hh"
@@ -22,29 +26,43 @@
 namespace {
 
 // Output goes to the console library, in blocks: rows are gathered here and handed over
-// as a read-only capability to exactly the gathered bytes, in the shared region.
+// as read-only capabilities to exactly the gathered bytes, in the shared region.
 class Output {
  public:
-  void add(const char* text, std::size_t n) {
-    pending_.append(text, n);
+  void add(std::string_view text) {
+    pending_.append(text);
     if (pending_.size() >= 16 * 1024) flush();
   }
-  void add(char c) { add(&c, 1); }
+  // Hands everything gathered to the console. If the console cannot take it, says so
+  // on standard error (the bytes are then lost, and the image exits with status 1).
   void flush() {
     if (pending_.empty()) return;
-    auto block = flexcap::rt::shared_alloc(pending_.size());
-    flexcap::rt::check(block.copy_in(
-        0, std::span<const std::byte>(reinterpret_cast<const std::byte*>(pending_.data()), pending_.size())));
-    const flexcap::cap::Cap<const char> text(
+    const std::string text = std::exchange(pending_, {});
+    auto block = flexcap::rt::shared_alloc(text.size());
+    flexcap::rt::check(
+        block.copy_in(0, std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size())));
+    const flexcap::cap::Cap<const char> all(
         block.capability().restrict_permissions(flexcap::cap::Permission::Load | flexcap::cap::Permission::Global),
         block.memory());
-    (void)flexcap::rt::call<flexcap::lib::console::Exports::write>(text);
+    // A block padded by the allocator is longer than the text: send exact windows.
+    for (std::size_t sent = 0; sent < text.size();) {
+      const std::size_t n = all.exact_count(sent, text.size() - sent);
+      const auto r = flexcap::rt::call<flexcap::lib::console::Exports::write>(flexcap::rt::check(all.slice(sent, n)));
+      if (!r || r->unsafe_unverified() != static_cast<std::int64_t>(n)) {
+        std::fprintf(stderr, "flexcap: %zu bytes of output were lost: %s\n", text.size() - sent,
+                     r ? "the console wrote fewer bytes than it was given" : r.error().describe().c_str());
+        lost_ = true;
+        break;
+      }
+      sent += n;
+    }
     flexcap::rt::shared_free(block);
-    pending_.clear();
   }
+  bool lost() const { return lost_; }
 
  private:
   std::string pending_;
+  bool lost_ = false;
 };
 
 Output& output() {
@@ -52,42 +70,13 @@ Output& output() {
   return out;
 }
 
-void print_row(sqlite3_stmt* statement) {
-  const int columns = sqlite3_column_count(statement);
-  for (int i = 0; i < columns; ++i) {
-    if (i > 0) output().add('|');
-    // As the CLI does in list mode: every value through sqlite3_column_text.
-    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, i));
-    if (text != nullptr) output().add(text, std::strlen(text));
+// Before anything goes to standard error: the rows printed so far go out first, then
+// the file system's own account of a failure, if SQLite's message is about to hide one.
+void before_error() {
+  output().flush();
+  if (const std::string why = flexcap::lib::sqlite::io_failure(); !why.empty()) {
+    std::fprintf(stderr, "flexcap: %s\n", why.c_str());
   }
-  output().add('\n');
-}
-
-// Runs every statement of one complete chunk, as the CLI's shell_exec does: an error
-// stops the rest of the chunk.
-bool run_chunk(sqlite3* db, const std::string& sql, int line) {
-  const char* tail = sql.c_str();
-  while (*tail != '\0') {
-    sqlite3_stmt* statement = nullptr;
-    const char* next = nullptr;
-    if (sqlite3_prepare_v2(db, tail, -1, &statement, &next) != SQLITE_OK) {
-      output().flush();
-      std::fprintf(stderr, "Parse error near line %d: %s\n", line, sqlite3_errmsg(db));
-      return false;
-    }
-    tail = next;
-    if (statement == nullptr) continue;  // whitespace or a comment
-    int rc;
-    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) print_row(statement);
-    if (rc != SQLITE_DONE) {
-      output().flush();
-      std::fprintf(stderr, "Runtime error near line %d: %s\n", line, sqlite3_errmsg(db));
-      sqlite3_finalize(statement);
-      return false;
-    }
-    sqlite3_finalize(statement);
-  }
-  return true;
 }
 
 // The FlexOS / Morello workload: a table, then 5,000 single-row INSERTs, each in its
@@ -120,7 +109,7 @@ int run_benchmark(sqlite3* db) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run_image(int argc, char** argv) {
   std::string db_path = "/flexcap.db";
   const char* sql_file = nullptr;
   bool benchmark = false;
@@ -159,25 +148,29 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::istream& in = sql_file != nullptr ? file : std::cin;
-  // Lines accumulate until they form complete statements, as in the CLI.
-  std::string chunk;
-  std::string line;
-  int line_number = 0;
-  int chunk_start = 1;
-  bool failed = false;
-  while (std::getline(in, line)) {
-    ++line_number;
-    if (chunk.empty()) chunk_start = line_number;
-    chunk += line;
-    chunk += '\n';
-    if (sqlite3_complete(chunk.c_str()) != 0) {
-      failed |= !run_chunk(db, chunk, chunk_start);
-      chunk.clear();
-    }
-  }
-  if (chunk.find_first_not_of(" \t\r\n") != std::string::npos) failed |= !run_chunk(db, chunk, chunk_start);
+  flexcap::apps::sqlite::BatchShell shell(db, [](std::string_view text) { output().add(text); }, before_error);
+  shell.run(sql_file != nullptr ? static_cast<std::istream&>(file) : std::cin);
   output().flush();
   sqlite3_close(db);
+  const bool failed = shell.errors() > 0 || output().lost();
   return failed ? 1 : 0;
+}
+
+// Nothing ends the image with an uncaught exception: a fault in this compartment, where
+// no gate contains it, is reported after the output gathered so far.
+int main(int argc, char** argv) {
+  std::string why;
+  try {
+    return run_image(argc, argv);
+  } catch (const flexcap::rt::CompartmentFault& fault) {
+    why = "fault in the SQLite image's own compartment: " + fault.cause;
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  try {
+    output().flush();
+  } catch (...) {  // the output's own failure must not hide the first one
+  }
+  std::fprintf(stderr, "flexcap: %s\n", why.c_str());
+  return 1;
 }

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
+#include <string>
+#include <utility>
 
 #include "flexcap/lib/ramfs.hh"
 #include "flexcap/lib/time.hh"
@@ -24,7 +27,8 @@ namespace clock = lib::time;
 
 constexpr std::size_t kTransfer = 64 * 1024;  // the shared buffer; larger transfers go in pieces
 
-// Shared memory for one transfer, reused by every call: paths and file data.
+// Shared memory for one transfer, reused by every call: paths and file data. 64 KiB is
+// a representable length, so the allocator aligns it and its capability is exact.
 cap::Cap<std::byte>& transfer_buffer() {
   static cap::Cap<std::byte> buffer = rt::shared_alloc(kTransfer);
   return buffer;
@@ -38,16 +42,11 @@ cap::Cap<const char> path_capability(const char* path) {
   return cap::Cap<const char>(buffer.capability().set_bounds_exact(n), buffer.memory());
 }
 
-// The result of a call into the file system, or `fallback` if the gate failed.
-template <class T, class R>
-T value_or(const R& r, T fallback) {
-  return r ? static_cast<T>(r->unsafe_unverified()) : fallback;
-}
-
 struct FlexcapFile {
   sqlite3_file base;  // must be first: SQLite casts between the two
   int fd;
-  int lock;
+  bool delete_on_close;
+  char path[ramfs::kMaxPath + 1];  // for delete_on_close
 };
 
 // Write coalescing. SQLite writes a journal record as three adjacent writes (page
@@ -66,114 +65,180 @@ struct PendingWrite {
 // gathered rather than sending its crashed predecessor's writes.
 struct AdaptorState {
   PendingWrite pending;
+  int temp_files = 0;      // names SQLite's anonymous temporary files
+  std::string last_fault;  // why the file system last failed, for io_failure()
 };
-PendingWrite& gathered() { return rt::library_state<HostLibrary, AdaptorState>().pending; }
+AdaptorState& adaptor() { return rt::library_state<HostLibrary, AdaptorState>(); }
 
-// Sends the gathered writes: true if the file system took them all (or there were none).
-bool send_pending() {
-  PendingWrite& pending = gathered();
-  if (pending.bytes == 0) return true;
-  cap::Cap<std::byte>& buffer = transfer_buffer();
-  // The file system only reads this buffer: a read-only capability to exactly the bytes.
-  const cap::Cap<const std::byte> window(buffer.capability().set_bounds_exact(pending.bytes), buffer.memory());
-  const auto r = rt::call<fs::Exports::write>(pending.fd, window, pending.offset);
-  const bool ok = value_or<std::int64_t>(r, -1) == static_cast<std::int64_t>(pending.bytes);
-  pending = {};
-  return ok;
+// The SQLite code for a failed call into the file system: the gate's error is kept, so
+// that the image can say why the statement failed, beside SQLite's own message.
+int gate_failure(const rt::GateError& error, int code) {
+  adaptor().last_fault = error.describe();
+  return code;
 }
 
+// What a file-system call's result means for SQLite: its own code for a full file
+// system, `io_error` for any other failure (a refused or faulted gate included).
+template <class R>
+int status_of(const R& r, std::int64_t expected, int io_error) {
+  if (!r) return gate_failure(r.error(), io_error);
+  const auto value = static_cast<std::int64_t>(r->unsafe_unverified());
+  if (value == expected) return SQLITE_OK;
+  return value == ramfs::kNoSpace ? SQLITE_FULL : io_error;
+}
+
+// Sends the gathered writes, each piece a read-only capability to exactly its bytes (a
+// transfer over 16 KiB whose length is not suitably aligned takes two pieces: one
+// capability cannot bound it exactly). SQLITE_OK if the file system took them all.
+int send_pending() {
+  PendingWrite& pending = adaptor().pending;
+  const PendingWrite sending = pending;
+  pending = {};
+  const cap::Cap<const std::byte> buffer = transfer_buffer().read_only();
+  for (std::size_t sent = 0; sent < sending.bytes;) {
+    const std::size_t n = buffer.exact_count(sent, sending.bytes - sent);
+    const auto window = rt::check(buffer.slice(sent, n));
+    const auto r = rt::call<fs::Exports::write>(sending.fd, window, sending.offset + sent);
+    if (const int status = status_of(r, static_cast<std::int64_t>(n), SQLITE_IOERR_WRITE); status != SQLITE_OK) {
+      return status;
+    }
+    sent += n;
+  }
+  return SQLITE_OK;
+}
+
+// Every method SQLite calls runs inside this: SQLite is C, and nothing may unwind
+// through its frames. A capability fault in the adaptor's own compartment (a
+// CompartmentFault) becomes the method's I/O error code, and the statement fails.
+template <class F>
+int contained(int io_error, F&& method) {
+  try {
+    return method();
+  } catch (const rt::CompartmentFault& fault) {
+    adaptor().last_fault = "fault in the SQLite VFS adaptor: " + fault.cause;
+  } catch (const std::exception& e) {
+    adaptor().last_fault = std::string("error in the SQLite VFS adaptor: ") + e.what();
+  }
+  adaptor().pending = {};
+  return io_error;
+}
+
+FlexcapFile* file_of(sqlite3_file* file) { return reinterpret_cast<FlexcapFile*>(file); }
+
 int x_close(sqlite3_file* file) {
-  auto* f = reinterpret_cast<FlexcapFile*>(file);
-  const bool sent = send_pending();
-  (void)rt::call<fs::Exports::close>(f->fd);
-  return sent ? SQLITE_OK : SQLITE_IOERR_WRITE;
+  return contained(SQLITE_IOERR_CLOSE, [&] {
+    FlexcapFile* f = file_of(file);
+    const int sent = send_pending();
+    const auto closed = rt::call<fs::Exports::close>(f->fd);
+    int status = sent != SQLITE_OK ? sent : status_of(closed, 0, SQLITE_IOERR_CLOSE);
+    if (f->delete_on_close) {
+      const auto removed = rt::call<fs::Exports::unlink>(path_capability(f->path));
+      if (status == SQLITE_OK) status = status_of(removed, 0, SQLITE_IOERR_DELETE);
+    }
+    return status;
+  });
 }
 
 int x_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
-  auto* f = reinterpret_cast<FlexcapFile*>(file);
-  if (!send_pending()) return SQLITE_IOERR_WRITE;
-  auto* into = static_cast<std::byte*>(out);
-  std::size_t done = 0;
-  const auto total = static_cast<std::size_t>(amount);
-  while (done < total) {
-    const std::size_t n = std::min(kTransfer, total - done);
-    cap::Cap<std::byte>& buffer = transfer_buffer();
-    const cap::Cap<std::byte> window(buffer.capability().set_bounds_exact(n), buffer.memory());
-    const auto r = rt::call<fs::Exports::read>(f->fd, window, static_cast<std::uint64_t>(offset) + done);
-    // Verify what the file system claims: a count within what was asked.
-    const std::int64_t got =
-        r ? r->verify([&](std::int64_t v) { return v >= 0 && static_cast<std::size_t>(v) <= n; }).value_or(-1) : -1;
-    if (got < 0) return SQLITE_IOERR_READ;
-    rt::check(window.copy_out(0, std::span<std::byte>(into + done, static_cast<std::size_t>(got))));
-    done += static_cast<std::size_t>(got);
-    if (static_cast<std::size_t>(got) < n) {
-      std::memset(into + done, 0, total - done);  // SQLite requires the rest zeroed
-      return SQLITE_IOERR_SHORT_READ;
+  return contained(SQLITE_IOERR_READ, [&] {
+    const FlexcapFile* f = file_of(file);
+    if (const int sent = send_pending(); sent != SQLITE_OK) return sent;
+    auto* into = static_cast<std::byte*>(out);
+    const auto total = static_cast<std::size_t>(amount);
+    const cap::Cap<std::byte>& buffer = transfer_buffer();
+    for (std::size_t done = 0; done < total;) {
+      const std::size_t n = buffer.exact_count(0, std::min(kTransfer, total - done));
+      const auto window = rt::check(buffer.slice(0, n));
+      const auto r = rt::call<fs::Exports::read>(f->fd, window, static_cast<std::uint64_t>(offset) + done);
+      if (!r) return gate_failure(r.error(), SQLITE_IOERR_READ);
+      // Verify what the file system claims: a count within what was asked.
+      const std::int64_t got =
+          r->verify([&](std::int64_t v) { return v >= 0 && static_cast<std::size_t>(v) <= n; }).value_or(-1);
+      if (got < 0) return SQLITE_IOERR_READ;
+      rt::check(window.copy_out(0, std::span<std::byte>(into + done, static_cast<std::size_t>(got))));
+      done += static_cast<std::size_t>(got);
+      if (static_cast<std::size_t>(got) < n) {
+        std::memset(into + done, 0, total - done);  // SQLite requires the rest zeroed
+        return SQLITE_IOERR_SHORT_READ;
+      }
     }
-  }
-  return SQLITE_OK;
+    return SQLITE_OK;
+  });
 }
 
 int x_write(sqlite3_file* file, const void* in, int amount, sqlite3_int64 offset) {
-  auto* f = reinterpret_cast<FlexcapFile*>(file);
-  const auto* from = static_cast<const std::byte*>(in);
-  const auto at = static_cast<std::uint64_t>(offset);
-  const auto total = static_cast<std::size_t>(amount);
-  PendingWrite& pending = gathered();
-  const bool continues = pending.bytes > 0 && pending.fd == f->fd && pending.offset + pending.bytes == at;
-  if (!continues || pending.bytes + total > kTransfer) {
-    if (!send_pending()) return SQLITE_IOERR_WRITE;
-  }
-  std::size_t done = 0;
-  while (done < total) {
-    if (pending.bytes == kTransfer && !send_pending()) return SQLITE_IOERR_WRITE;
-    if (pending.bytes == 0) pending = {f->fd, at + done, 0};
-    const std::size_t n = std::min(kTransfer - pending.bytes, total - done);
-    rt::check(transfer_buffer().copy_in(pending.bytes, std::span<const std::byte>(from + done, n)));
-    pending.bytes += n;
-    done += n;
-  }
-  return SQLITE_OK;
+  return contained(SQLITE_IOERR_WRITE, [&] {
+    const FlexcapFile* f = file_of(file);
+    const auto* from = static_cast<const std::byte*>(in);
+    const auto at = static_cast<std::uint64_t>(offset);
+    const auto total = static_cast<std::size_t>(amount);
+    PendingWrite& pending = adaptor().pending;
+    const bool continues = pending.bytes > 0 && pending.fd == f->fd && pending.offset + pending.bytes == at;
+    if (!continues || pending.bytes + total > kTransfer) {
+      if (const int sent = send_pending(); sent != SQLITE_OK) return sent;
+    }
+    for (std::size_t done = 0; done < total;) {
+      if (pending.bytes == kTransfer) {
+        if (const int sent = send_pending(); sent != SQLITE_OK) return sent;
+      }
+      if (pending.bytes == 0) pending = {f->fd, at + done, 0};
+      const std::size_t n = std::min(kTransfer - pending.bytes, total - done);
+      rt::check(transfer_buffer().copy_in(pending.bytes, std::span<const std::byte>(from + done, n)));
+      pending.bytes += n;
+      done += n;
+    }
+    return SQLITE_OK;
+  });
 }
 
 int x_truncate(sqlite3_file* file, sqlite3_int64 size) {
-  auto* f = reinterpret_cast<FlexcapFile*>(file);
-  if (!send_pending()) return SQLITE_IOERR_WRITE;
-  const auto r = rt::call<fs::Exports::truncate>(f->fd, static_cast<std::uint64_t>(size));
-  return value_or<int>(r, -1) == 0 ? SQLITE_OK : SQLITE_IOERR_TRUNCATE;
+  return contained(SQLITE_IOERR_TRUNCATE, [&] {
+    if (const int sent = send_pending(); sent != SQLITE_OK) return sent;
+    const auto r = rt::call<fs::Exports::truncate>(file_of(file)->fd, static_cast<std::uint64_t>(size));
+    return status_of(r, 0, SQLITE_IOERR_TRUNCATE);
+  });
 }
 
 int x_sync(sqlite3_file* file, int) {
-  auto* f = reinterpret_cast<FlexcapFile*>(file);
-  if (!send_pending()) return SQLITE_IOERR_WRITE;
-  return value_or<int>(rt::call<fs::Exports::sync>(f->fd), -1) == 0 ? SQLITE_OK : SQLITE_IOERR_FSYNC;
+  return contained(SQLITE_IOERR_FSYNC, [&] {
+    if (const int sent = send_pending(); sent != SQLITE_OK) return sent;
+    return status_of(rt::call<fs::Exports::sync>(file_of(file)->fd), 0, SQLITE_IOERR_FSYNC);
+  });
 }
 
 int x_file_size(sqlite3_file* file, sqlite3_int64* size) {
-  auto* f = reinterpret_cast<FlexcapFile*>(file);
-  if (!send_pending()) return SQLITE_IOERR_WRITE;
-  const std::int64_t n = value_or<std::int64_t>(rt::call<fs::Exports::size>(f->fd), -1);
-  if (n < 0) return SQLITE_IOERR_FSTAT;
-  *size = n;
-  return SQLITE_OK;
+  return contained(SQLITE_IOERR_FSTAT, [&] {
+    if (const int sent = send_pending(); sent != SQLITE_OK) return sent;
+    const auto r = rt::call<fs::Exports::size>(file_of(file)->fd);
+    if (!r) return gate_failure(r.error(), SQLITE_IOERR_FSTAT);
+    const std::int64_t n = r->verify([](std::int64_t v) { return v >= 0; }).value_or(-1);
+    if (n < 0) return SQLITE_IOERR_FSTAT;
+    *size = n;
+    return SQLITE_OK;
+  });
 }
 
 // The lock levels live in vfs (one process runs SQLite: remembering them is enough).
 int x_lock(sqlite3_file* file, int level) {
-  auto* f = reinterpret_cast<FlexcapFile*>(file);
-  if (!send_pending()) return SQLITE_IOERR_WRITE;
-  return value_or<int>(rt::call<fs::Exports::lock>(f->fd, level), -1) == 0 ? SQLITE_OK : SQLITE_IOERR_LOCK;
+  return contained(SQLITE_IOERR_LOCK, [&] {
+    if (const int sent = send_pending(); sent != SQLITE_OK) return sent;
+    return status_of(rt::call<fs::Exports::lock>(file_of(file)->fd, level), 0, SQLITE_IOERR_LOCK);
+  });
 }
 int x_unlock(sqlite3_file* file, int level) {
-  auto* f = reinterpret_cast<FlexcapFile*>(file);
-  if (!send_pending()) return SQLITE_IOERR_WRITE;
-  return value_or<int>(rt::call<fs::Exports::lock>(f->fd, level), -1) == 0 ? SQLITE_OK : SQLITE_IOERR_UNLOCK;
+  return contained(SQLITE_IOERR_UNLOCK, [&] {
+    if (const int sent = send_pending(); sent != SQLITE_OK) return sent;
+    return status_of(rt::call<fs::Exports::lock>(file_of(file)->fd, level), 0, SQLITE_IOERR_UNLOCK);
+  });
 }
 int x_check_reserved(sqlite3_file* file, int* reserved) {
-  auto* f = reinterpret_cast<FlexcapFile*>(file);
-  if (!send_pending()) return SQLITE_IOERR_WRITE;
-  *reserved = value_or<int>(rt::call<fs::Exports::reserved>(f->fd), 0);
-  return SQLITE_OK;
+  return contained(SQLITE_IOERR_CHECKRESERVEDLOCK, [&] {
+    if (const int sent = send_pending(); sent != SQLITE_OK) return sent;
+    const auto r = rt::call<fs::Exports::reserved>(file_of(file)->fd);
+    if (!r) return gate_failure(r.error(), SQLITE_IOERR_CHECKRESERVEDLOCK);
+    *reserved = r->unsafe_unverified() != 0 ? 1 : 0;
+    return SQLITE_OK;
+  });
 }
 int x_file_control(sqlite3_file*, int, void*) { return SQLITE_NOTFOUND; }
 int x_sector_size(sqlite3_file*) { return 512; }
@@ -183,7 +248,8 @@ int x_sector_size(sqlite3_file*) { return 512; }
 // rewriting the journal header; isolated overwrites spare it padding sectors.
 int x_device_characteristics(sqlite3_file*) {
   static const int characteristics = [] {
-    const std::int32_t g = value_or<std::int32_t>(rt::call<fs::Exports::guarantees>(), 0);
+    const auto r = rt::call<fs::Exports::guarantees>();
+    const std::int32_t g = r ? r->unsafe_unverified() : 0;  // no guarantee claimed: SQLite's safest path
     return ((g & fs::kWritesInOrder) != 0 ? SQLITE_IOCAP_SEQUENTIAL : 0) |
            ((g & fs::kAppendSafe) != 0 ? SQLITE_IOCAP_SAFE_APPEND : 0) |
            ((g & fs::kOverwriteIsolated) != 0 ? SQLITE_IOCAP_POWERSAFE_OVERWRITE : 0);
@@ -211,37 +277,47 @@ const sqlite3_io_methods kIoMethods = {1,
                                        nullptr,
                                        nullptr};
 
-int temp_counter = 0;
-
 int x_open(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* out_flags) {
-  auto* f = reinterpret_cast<FlexcapFile*>(file);
+  FlexcapFile* f = file_of(file);
   f->base.pMethods = nullptr;
-  char temp[64];
-  if (name == nullptr) {  // a temporary file SQLite names itself
-    sqlite3_snprintf(sizeof(temp), temp, "/tmp/flexcap-temp-%d", ++temp_counter);
-    name = temp;
-  }
-  if (!send_pending()) return SQLITE_IOERR_WRITE;
-  const int create = (flags & SQLITE_OPEN_CREATE) != 0 ? 1 : 0;
-  const int fd = value_or<int>(rt::call<fs::Exports::open>(path_capability(name), create), -1);
-  if (fd < 0) return SQLITE_CANTOPEN;
-  f->fd = fd;
-  f->lock = SQLITE_LOCK_NONE;
-  f->base.pMethods = &kIoMethods;
-  if (out_flags != nullptr) *out_flags = flags;
-  return SQLITE_OK;
+  return contained(SQLITE_CANTOPEN, [&] {
+    if (name == nullptr) {  // a temporary file SQLite names itself (and deletes on close)
+      sqlite3_snprintf(sizeof(f->path), f->path, "/tmp/flexcap-temp-%d", ++adaptor().temp_files);
+    } else {
+      sqlite3_snprintf(sizeof(f->path), f->path, "%s", name);
+    }
+    if (const int sent = send_pending(); sent != SQLITE_OK) return sent;
+    const int create = (flags & SQLITE_OPEN_CREATE) != 0 ? 1 : 0;
+    const auto r = rt::call<fs::Exports::open>(path_capability(f->path), create);
+    if (!r) return gate_failure(r.error(), SQLITE_CANTOPEN);
+    const int fd = r->unsafe_unverified();
+    if (fd < 0) return fd == ramfs::kNoSpace ? SQLITE_FULL : SQLITE_CANTOPEN;
+    f->fd = fd;
+    f->delete_on_close = (flags & SQLITE_OPEN_DELETEONCLOSE) != 0;
+    f->base.pMethods = &kIoMethods;
+    if (out_flags != nullptr) *out_flags = flags;
+    return SQLITE_OK;
+  });
 }
 
 int x_delete(sqlite3_vfs*, const char* name, int) {
-  if (!send_pending()) return SQLITE_IOERR_WRITE;
-  (void)rt::call<fs::Exports::unlink>(path_capability(name));
-  return SQLITE_OK;
+  return contained(SQLITE_IOERR_DELETE, [&] {
+    if (const int sent = send_pending(); sent != SQLITE_OK) return sent;
+    const auto r = rt::call<fs::Exports::unlink>(path_capability(name));
+    if (!r) return gate_failure(r.error(), SQLITE_IOERR_DELETE);
+    const std::int32_t v = r->unsafe_unverified();
+    return v == 0 || v == ramfs::kNotFound ? SQLITE_OK : SQLITE_IOERR_DELETE;
+  });
 }
 
 int x_access(sqlite3_vfs*, const char* name, int, int* result) {
-  if (!send_pending()) return SQLITE_IOERR_WRITE;
-  *result = value_or<int>(rt::call<fs::Exports::access>(path_capability(name)), 0);
-  return SQLITE_OK;
+  return contained(SQLITE_IOERR_ACCESS, [&] {
+    if (const int sent = send_pending(); sent != SQLITE_OK) return sent;
+    const auto r = rt::call<fs::Exports::access>(path_capability(name));
+    if (!r) return gate_failure(r.error(), SQLITE_IOERR_ACCESS);
+    *result = r->unsafe_unverified() == 1 ? 1 : 0;
+    return SQLITE_OK;
+  });
 }
 
 int x_full_pathname(sqlite3_vfs*, const char* name, int size, char* out) {
@@ -255,14 +331,19 @@ int x_randomness(sqlite3_vfs*, int bytes, char* out) {
 }
 
 int x_sleep(sqlite3_vfs*, int microseconds) {
-  (void)rt::call<clock::Exports::sleep_us>(std::int64_t{microseconds});
-  return microseconds;
+  return contained(0, [&] {
+    (void)rt::call<clock::Exports::sleep_us>(std::int64_t{microseconds});
+    return microseconds;
+  });
 }
 
 int x_current_time(sqlite3_vfs*, double* now) {
-  const std::int64_t ms = value_or<std::int64_t>(rt::call<clock::Exports::now_ms>(), 0);
-  *now = 2440587.5 + static_cast<double>(ms) / 86400000.0;  // Julian day
-  return SQLITE_OK;
+  return contained(SQLITE_ERROR, [&] {
+    const auto r = rt::call<clock::Exports::now_ms>();
+    if (!r) return gate_failure(r.error(), SQLITE_ERROR);
+    *now = 2440587.5 + static_cast<double>(r->unsafe_unverified()) / 86400000.0;  // Julian day
+    return SQLITE_OK;
+  });
 }
 
 int x_get_last_error(sqlite3_vfs*, int, char*) { return 0; }
@@ -293,5 +374,7 @@ sqlite3_vfs kVfs = {1,
 }  // namespace
 
 int register_flexcap_vfs() { return sqlite3_vfs_register(&kVfs, 1); }
+
+std::string io_failure() { return std::exchange(adaptor().last_fault, {}); }
 
 }  // namespace flexcap::lib::sqlite

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "flexcap/rt/memory_access.hh"
 #include "flexcap/rt/runtime.hh"
 
 namespace flexcap::lib::ramfs {
@@ -13,22 +14,30 @@ namespace {
 constexpr std::size_t kMaxFiles = 64;
 constexpr std::size_t kMaxOpen = 64;
 
-// A file's bytes are one block of the compartment's heap, grown by doubling.
+// A file's bytes live in fixed-size chunks of the compartment's heap, found through a
+// table of chunk pointers. Growing a file never copies it (a file can use nearly all of
+// the heap, not a third of it as with a doubled block), and a chunk that was never
+// written is a hole that reads as zeros.
+constexpr std::uint64_t kChunk = 32 * 1024;
+
 struct File {
   std::array<char, kMaxPath + 1> name{};
-  std::byte* data = nullptr;
+  std::byte** chunks = nullptr;  // chunk_slots entries, nullptr for a hole
+  std::uint64_t chunk_slots = 0;
   std::uint64_t size = 0;
-  std::uint64_t capacity = 0;
   bool used = false;
 };
 
 struct State {
   std::array<File, kMaxFiles> files;
   std::array<int, kMaxOpen> open;  // descriptor -> file index, -1 when free
+  std::int64_t writes_before_fault = -1;  // the fault_after test switch; -1 when off
   State() { open.fill(-1); }
 };
 
 State& state() { return rt::library_state<Library, State>(); }
+
+rt::Heap& heap() { return rt::Runtime::get().compartment(rt::Runtime::current()).heap(); }
 
 // The path, read through its capability: at most kMaxPath characters.
 std::string_view path_of(const cap::Cap<const char>& path, std::array<char, kMaxPath + 1>& buffer) {
@@ -52,16 +61,68 @@ File* file_of(std::int32_t fd) {
   return index < 0 ? nullptr : &state().files[static_cast<std::size_t>(index)];
 }
 
-bool reserve(File& f, std::uint64_t bytes) {
-  if (bytes <= f.capacity) return true;
-  const std::uint64_t capacity = std::max<std::uint64_t>(bytes, std::max<std::uint64_t>(4096, f.capacity * 2));
-  auto grown = rt::private_alloc(capacity);  // faults the compartment if the heap is full
-  auto* data = reinterpret_cast<std::byte*>(grown.capability().address());
-  if (f.size > 0) std::memcpy(data, f.data, f.size);
-  if (f.data != nullptr) rt::Runtime::get().compartment(rt::Runtime::current()).heap().free(f.data);
-  f.data = data;
-  f.capacity = capacity;
+std::uint64_t chunks_for(std::uint64_t bytes) { return (bytes + kChunk - 1) / kChunk; }
+
+// Makes room in the table for a file of `bytes` bytes. False when the heap is full.
+bool reserve_slots(File& f, std::uint64_t bytes) {
+  const std::uint64_t needed = chunks_for(bytes);
+  if (needed <= f.chunk_slots) return true;
+  const std::uint64_t slots = std::max<std::uint64_t>(needed, std::max<std::uint64_t>(8, f.chunk_slots * 2));
+  auto** table = static_cast<std::byte**>(heap().allocate(slots * sizeof(std::byte*)));
+  if (table == nullptr) return false;
+  std::fill(table, table + slots, nullptr);
+  if (f.chunks != nullptr) {
+    std::copy(f.chunks, f.chunks + f.chunk_slots, table);
+    heap().free(f.chunks);
+  }
+  f.chunks = table;
+  f.chunk_slots = slots;
   return true;
+}
+
+// Allocates every chunk that [offset, offset + n) touches, zeroed. All or nothing from
+// the caller's point of view: on failure the chunks already made stay (as zeros, which
+// is what the holes they fill read as), and the file's contents and size are unchanged.
+bool materialise(File& f, std::uint64_t offset, std::uint64_t n) {
+  if (n == 0) return true;
+  if (!reserve_slots(f, offset + n)) return false;
+  for (std::uint64_t c = offset / kChunk; c <= (offset + n - 1) / kChunk; ++c) {
+    if (f.chunks[c] != nullptr) continue;
+    auto* chunk = static_cast<std::byte*>(heap().allocate(kChunk));
+    if (chunk == nullptr) return false;
+    std::memset(chunk, 0, kChunk);
+    f.chunks[c] = chunk;
+  }
+  return true;
+}
+
+// Frees every chunk wholly past `bytes`, and zeroes the rest of the last one, so that
+// growing the file again reads zeros there.
+void release_after(File& f, std::uint64_t bytes) {
+  for (std::uint64_t c = chunks_for(bytes); c < f.chunk_slots; ++c) {
+    if (f.chunks[c] != nullptr) heap().free(f.chunks[c]);
+    f.chunks[c] = nullptr;
+  }
+  if (bytes % kChunk != 0 && f.chunks != nullptr && f.chunks[bytes / kChunk] != nullptr) {
+    std::memset(f.chunks[bytes / kChunk] + bytes % kChunk, 0, kChunk - bytes % kChunk);
+  }
+}
+
+void release(File& f) {
+  release_after(f, 0);
+  if (f.chunks != nullptr) heap().free(f.chunks);
+  f = File{};
+}
+
+// The test switch: a wild read, as a memory bug in the file system would make.
+void fault_if_armed() {
+  std::int64_t& left = state().writes_before_fault;
+  if (left < 0) return;
+  if (left-- > 0) return;
+  left = -1;
+  volatile std::uint64_t wild = 8;
+  volatile std::uint64_t sink = rt::hybrid_load<std::uint64_t>(wild);
+  (void)sink;
 }
 
 }  // namespace
@@ -98,21 +159,35 @@ std::int32_t Exports::close_impl(std::int32_t fd) {
 }
 
 std::int64_t Exports::read_impl(std::int32_t fd, cap::Cap<std::byte> out, std::uint64_t offset) {
-  File* f = file_of(fd);
+  const File* f = file_of(fd);
   if (f == nullptr) return kBadDescriptor;
   if (offset >= f->size) return 0;
   const std::uint64_t n = std::min<std::uint64_t>(out.size(), f->size - offset);
-  rt::check(out.copy_in(0, std::span<const std::byte>(f->data + offset, n)));
+  static constexpr std::array<std::byte, kChunk> kZeros{};
+  for (std::uint64_t done = 0; done < n;) {
+    const std::uint64_t at = offset + done;
+    const std::uint64_t piece = std::min(n - done, kChunk - at % kChunk);
+    const std::byte* chunk = f->chunks[at / kChunk];
+    const std::byte* from = chunk != nullptr ? chunk + at % kChunk : kZeros.data();
+    rt::check(out.copy_in(done, std::span<const std::byte>(from, piece)));
+    done += piece;
+  }
   return static_cast<std::int64_t>(n);
 }
 
 std::int64_t Exports::write_impl(std::int32_t fd, cap::Cap<const std::byte> in, std::uint64_t offset) {
   File* f = file_of(fd);
   if (f == nullptr) return kBadDescriptor;
+  fault_if_armed();
   const std::uint64_t n = in.size();
-  reserve(*f, offset + n);
-  if (offset > f->size) std::memset(f->data + f->size, 0, offset - f->size);
-  rt::check(in.copy_out(0, std::span<std::byte>(f->data + offset, n)));
+  if (offset + n < offset) return kInvalid;
+  if (!materialise(*f, offset, n)) return kNoSpace;
+  for (std::uint64_t done = 0; done < n;) {
+    const std::uint64_t at = offset + done;
+    const std::uint64_t piece = std::min(n - done, kChunk - at % kChunk);
+    rt::check(in.copy_out(done, std::span<std::byte>(f->chunks[at / kChunk] + at % kChunk, piece)));
+    done += piece;
+  }
   f->size = std::max(f->size, offset + n);
   return static_cast<std::int64_t>(n);
 }
@@ -120,14 +195,18 @@ std::int64_t Exports::write_impl(std::int32_t fd, cap::Cap<const std::byte> in, 
 std::int32_t Exports::truncate_impl(std::int32_t fd, std::uint64_t new_size) {
   File* f = file_of(fd);
   if (f == nullptr) return static_cast<std::int32_t>(kBadDescriptor);
-  reserve(*f, new_size);
-  if (new_size > f->size) std::memset(f->data + f->size, 0, new_size - f->size);
+  // Growing leaves holes (zeros, no memory); only the table must have room.
+  if (new_size > f->size) {
+    if (!reserve_slots(*f, new_size)) return static_cast<std::int32_t>(kNoSpace);
+  } else {
+    release_after(*f, new_size);
+  }
   f->size = new_size;
   return 0;
 }
 
 std::int64_t Exports::size_impl(std::int32_t fd) {
-  File* f = file_of(fd);
+  const File* f = file_of(fd);
   return f == nullptr ? kBadDescriptor : static_cast<std::int64_t>(f->size);
 }
 
@@ -135,18 +214,21 @@ std::int32_t Exports::remove_impl(cap::Cap<const char> path) {
   std::array<char, kMaxPath + 1> buffer;
   const int index = find(path_of(path, buffer));
   if (index < 0) return static_cast<std::int32_t>(kNotFound);
-  File& f = state().files[static_cast<std::size_t>(index)];
   for (int& slot : state().open) {
     if (slot == index) slot = -1;
   }
-  if (f.data != nullptr) rt::Runtime::get().compartment(rt::Runtime::current()).heap().free(f.data);
-  f = File{};
+  release(state().files[static_cast<std::size_t>(index)]);
   return 0;
 }
 
 std::int32_t Exports::exists_impl(cap::Cap<const char> path) {
   std::array<char, kMaxPath + 1> buffer;
   return find(path_of(path, buffer)) >= 0 ? 1 : 0;
+}
+
+std::int32_t Exports::fault_after_impl(std::int32_t writes) {
+  state().writes_before_fault = writes < 0 ? -1 : writes;
+  return 0;
 }
 
 }  // namespace flexcap::lib::ramfs

@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "flexcap/rt/runtime.hh"
@@ -29,11 +31,32 @@ Heap::Heap(std::byte* begin, std::size_t bytes) : begin_(begin), size_(bytes) {
 
 Heap::Block*& Heap::head() const { return *reinterpret_cast<Block**>(begin_); }
 
-void* Heap::allocate(std::size_t bytes) {
+void* Heap::allocate(std::size_t bytes, std::size_t alignment) {
   const std::size_t need = round_up(bytes == 0 ? 1 : bytes);
+  alignment = std::max(alignment, kAlign);
+  const auto align_up = [alignment](std::byte* p) {
+    return reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(p) + alignment - 1) & ~(alignment - 1));
+  };
   Block** link = &head();
   for (Block* b = head(); b != nullptr; link = &b->next_free, b = b->next_free) {
-    if (b->size < need) continue;
+    auto* payload = reinterpret_cast<std::byte*>(b + 1);
+    std::byte* const end = payload + b->size;
+    std::byte* start = align_up(payload);
+    // A payload moved up for alignment leaves the front as a free block of its own, so
+    // the gap must hold a header and a minimal payload.
+    if (start != payload && static_cast<std::size_t>(start - payload) < sizeof(Block) + kAlign) {
+      start = align_up(payload + sizeof(Block) + kAlign);
+    }
+    if (start > end || static_cast<std::size_t>(end - start) < need) continue;
+    if (start != payload) {
+      auto* aligned = reinterpret_cast<Block*>(start) - 1;
+      aligned->size = static_cast<std::size_t>(end - start);
+      aligned->next_free = b->next_free;
+      b->size = static_cast<std::size_t>(reinterpret_cast<std::byte*>(aligned) - payload);
+      b->next_free = aligned;
+      link = &b->next_free;
+      b = aligned;
+    }
     if (b->size >= need + sizeof(Block) + kAlign) {  // split: the rest stays free
       auto* rest = reinterpret_cast<Block*>(reinterpret_cast<std::byte*>(b + 1) + need);
       rest->size = b->size - need - sizeof(Block);

@@ -1,6 +1,8 @@
 #include "flexcap/rt/runtime.hh"
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 namespace flexcap::rt {
@@ -91,14 +93,30 @@ void check(const Expected<void, cap::CapabilityFault>& result) {
   if (!result) throw CompartmentFault{result.error().address, result.error().describe()};
 }
 
+namespace {
+
+// A block laid out as a CHERI allocator lays it out: its length padded to a
+// representable one and its address aligned for that length, so that the capability
+// derived from `authority` is exact. Without this, the bounds of a large block would
+// round outwards over its neighbour or the heap's own headers.
+std::optional<cap::Cap<std::byte>> bounded_block(Heap& heap, const cap::Capability& authority,
+                                                 cap::TaggedMemory& memory, std::size_t bytes) {
+  const std::uint64_t length = cap::representable_length(bytes);
+  const std::uint64_t alignment = ~cap::representable_alignment_mask(bytes) + 1;  // 0 when any will do
+  void* p = heap.allocate(length, std::max<std::uint64_t>(alignment, 16));
+  if (p == nullptr) return std::nullopt;
+  const auto address = reinterpret_cast<std::uint64_t>(p);
+  return cap::Cap<std::byte>(authority.set_value(address).set_bounds_exact(length), &memory);
+}
+
+}  // namespace
+
 cap::Cap<std::byte> shared_alloc(std::size_t bytes) {
   Runtime& rt = Runtime::get();
-  void* p = rt.shared_heap().allocate(bytes);
-  if (p == nullptr)
-    throw CompartmentFault{0, "the shared region is exhausted (" + std::to_string(bytes) + " bytes asked)"};
   const cap::Capability whole = rt.shared().root().restrict_permissions(cap::Permissions::data());
-  const auto address = reinterpret_cast<std::uint64_t>(p);
-  return cap::Cap<std::byte>(whole.set_value(address).set_bounds(bytes).capability, &rt.shared());
+  auto block = bounded_block(rt.shared_heap(), whole, rt.shared(), bytes);
+  if (!block) throw CompartmentFault{0, "the shared region is exhausted (" + std::to_string(bytes) + " bytes asked)"};
+  return *block;
 }
 
 void shared_free(const cap::Cap<std::byte>& block) {
@@ -107,13 +125,12 @@ void shared_free(const cap::Cap<std::byte>& block) {
 
 cap::Cap<std::byte> private_alloc(std::size_t bytes) {
   Compartment& c = Runtime::get().compartment(Runtime::current());
-  void* p = c.heap().allocate(bytes);
-  if (p == nullptr) {
+  auto block = bounded_block(c.heap(), c.data_capability(), c.memory(), bytes);
+  if (!block) {
     throw CompartmentFault{0, "the heap of compartment '" + std::string(c.name()) + "' is exhausted (" +
                                   std::to_string(bytes) + " bytes asked): raise its heap: in the configuration"};
   }
-  const auto address = reinterpret_cast<std::uint64_t>(p);
-  return cap::Cap<std::byte>(c.data_capability().set_value(address).set_bounds(bytes).capability, &c.memory());
+  return *block;
 }
 
 int library_slot(std::string_view library) {

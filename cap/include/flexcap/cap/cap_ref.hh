@@ -139,6 +139,18 @@ class Cap {
     return Cap(narrowed, memory_);
   }
 
+  // How many elements, at most `count`, from element `first` slice() can bound exactly:
+  // `count` when that range is representable, fewer when it is long and unaligned. A
+  // transfer of any length goes as a loop of such slices, never as one padded capability.
+  std::size_t exact_count(std::size_t first, std::size_t count) const {
+    std::uint64_t bytes = count * sizeof(Element);
+    // Rounding down to whole elements can leave a length that needs checking again.
+    while (representable_prefix(address_of(first), bytes) != bytes) {
+      bytes = representable_prefix(address_of(first), bytes) / sizeof(Element) * sizeof(Element);
+    }
+    return static_cast<std::size_t>(bytes / sizeof(Element));
+  }
+
   // The same memory without store permissions.
   Cap<const Element> read_only() const { return Cap<const Element>(capability_, memory_); }
 

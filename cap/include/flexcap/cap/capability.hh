@@ -243,6 +243,11 @@ inline SetBoundsResult Capability::set_bounds(Uint128 length) const {
 std::uint64_t representable_length(std::uint64_t length);
 // RRMASK: the mask that aligns a base so that `length` bytes from it are representable.
 std::uint64_t representable_alignment_mask(std::uint64_t length);
+// How many of the `length` bytes from `base` one capability can bound exactly: all of
+// them when [base, base + length) is representable, otherwise a shorter prefix (lengths
+// up to 2^12 are exact anywhere; longer ones need an aligned base and length). A large
+// transfer goes as a few such windows instead of one capability with padded bounds.
+std::uint64_t representable_prefix(std::uint64_t base, std::uint64_t length);
 
 // Hexadecimal of a 65-bit number, lower case, no leading zeros (the vectors' format).
 std::string to_hex(Uint128 value);

@@ -13,4 +13,9 @@ namespace flexcap::lib::sqlite {
 // Registers the "flexcap" VFS and makes it SQLite's default. Returns an SQLite code.
 int register_flexcap_vfs();
 
+// Why the last failed file operation failed, when the cause was FlexCap's rather than
+// SQLite's (a gate refused or the file system's compartment faulted): a sentence, or
+// "" if there was none since the last call. SQLite itself only says "disk I/O error".
+std::string io_failure();
+
 }  // namespace flexcap::lib::sqlite

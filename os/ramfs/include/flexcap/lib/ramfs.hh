@@ -1,4 +1,5 @@
-// ramfs — an in-memory file system whose files live in its compartment's heap.
+// ramfs — an in-memory file system whose files live in its compartment's heap, in
+// chunks (a file may fill nearly the whole heap; a full heap is kNoSpace, not a fault).
 //
 // Capability-native: a path is a Cap<const char> bounded to exactly its characters;
 // data moves as Cap<std::byte> (read: the callee writes it) or Cap<const std::byte>
@@ -30,6 +31,7 @@ class Exports {
   static std::int64_t size_impl(std::int32_t fd);
   static std::int32_t remove_impl(cap::Cap<const char> path);
   static std::int32_t exists_impl(cap::Cap<const char> path);
+  static std::int32_t fault_after_impl(std::int32_t writes);
 
  public:
   FLEXCAP_EXPORT(open, open_impl);  // create != 0 creates a missing file
@@ -40,6 +42,10 @@ class Exports {
   FLEXCAP_EXPORT(size, size_impl);
   FLEXCAP_EXPORT(remove, remove_impl);
   FLEXCAP_EXPORT(exists, exists_impl);  // 1 or 0
+  // Test switch (the fault-containment tests): after `writes` more writes, the next one
+  // faults as a wild read in the file system would; -1 disarms it. Only images whose
+  // code calls it can reach it (the cheri switcher grants no entry to anyone else).
+  FLEXCAP_EXPORT(fault_after, fault_after_impl);
 };
 
 }  // namespace flexcap::lib::ramfs

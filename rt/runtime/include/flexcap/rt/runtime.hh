@@ -62,8 +62,9 @@ class Heap {
  public:
   Heap() = default;
   Heap(std::byte* begin, std::size_t bytes);
-  // 16-byte aligned (the capability granule); nullptr when the heap is exhausted.
-  void* allocate(std::size_t bytes);
+  // Aligned to `alignment` (a power of two; at least 16, the capability granule);
+  // nullptr when the heap has no such block.
+  void* allocate(std::size_t bytes, std::size_t alignment = 16);
   void free(void* p);
   std::size_t bytes_in_use() const;
 
@@ -218,12 +219,16 @@ void check(const Expected<void, cap::CapabilityFault>& result);
 // benchmarks report as gate crossings).
 inline std::uint64_t gate_crossings() { return *internal::g_gate_crossings; }
 
-// Memory in the shared region: any compartment may be handed it.
+// Memory in the shared region: any compartment may be handed it. As from a CHERI
+// allocator, the reference is exact: `bytes` long when that length is representable,
+// otherwise padded to the next representable length (RRLEN) at an address aligned for
+// it (RRMASK), so that no capability to a block ever reaches beyond the block.
 cap::Cap<std::byte> shared_alloc(std::size_t bytes);
 void shared_free(const cap::Cap<std::byte>& block);
 
 // The running compartment's own memory, as a capability-checked reference to `bytes`
-// fresh bytes of its heap. Faults the compartment when the heap is exhausted.
+// fresh bytes of its heap (bounded as shared_alloc's are). Faults the compartment when
+// the heap is exhausted.
 cap::Cap<std::byte> private_alloc(std::size_t bytes);
 
 // The index of `library` in the image (generated table).

@@ -1,0 +1,71 @@
+// The compartment heap and the bounded blocks that shared_alloc / private_alloc hand out.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "flexcap/rt/runtime.hh"
+
+namespace flexcap::rt {
+namespace {
+
+TEST(Heap, AlignsWhenAskedAndKeepsTheGapUsable) {
+  std::vector<std::byte> region(1 << 20);
+  auto* begin = reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(region.data()) + 15) & ~std::uintptr_t{15});
+  Heap heap(begin, (1 << 20) - 16);
+  const std::size_t before = heap.bytes_in_use();
+  void* small = heap.allocate(40);
+  void* aligned = heap.allocate(70000, 4096);
+  ASSERT_NE(aligned, nullptr);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(aligned) % 4096, 0u);
+  // The gap in front of the aligned block went back to the free list: a small block fits in it.
+  void* gap = heap.allocate(32);
+  EXPECT_LT(gap, aligned);
+  heap.free(small);
+  heap.free(aligned);
+  heap.free(gap);
+  EXPECT_EQ(heap.bytes_in_use(), before) << "every block merged back";
+  EXPECT_EQ(heap.allocate(2 << 20), nullptr) << "larger than the heap";
+}
+
+// One compartment and the shared region, as an image's start-up makes them.
+Runtime& runtime() {
+  static const CompartmentSpec compartments[] = {{"only", 8ull << 20, Sharing::Capability, RestartPolicy::Never}};
+  static const LibrarySpec libraries[] = {{"test", 0}};
+  static Runtime& rt = Runtime::start(ImageSpec{"heap_test", Backend::Fcall, compartments, libraries, 0});
+  return rt;
+}
+
+TEST(BoundedBlocks, AreExactForEveryLengthAndNeverOverlap) {
+  runtime();
+  std::vector<cap::Cap<std::byte>> blocks;
+  for (std::size_t bytes : {std::size_t{1}, std::size_t{4104}, std::size_t{16385}, std::size_t{36936},
+                            std::size_t{65536}, std::size_t{100001}, std::size_t{1234567}}) {
+    for (const cap::Cap<std::byte>& block : {shared_alloc(bytes), private_alloc(bytes)}) {
+      const cap::Capability c = block.capability();
+      ASSERT_TRUE(c.tag()) << bytes;
+      EXPECT_EQ(c.base(), c.address()) << bytes;
+      EXPECT_EQ(c.length(), cap::representable_length(bytes)) << bytes << ": padded exactly as RRLEN says";
+      EXPECT_GE(block.size(), bytes);
+      for (const cap::Cap<std::byte>& other : blocks) {
+        const cap::Capability o = other.capability();
+        EXPECT_TRUE(c.top() <= o.base() || o.top() <= c.base()) << c.to_string() << " overlaps " << o.to_string();
+      }
+      blocks.push_back(block);
+    }
+  }
+  for (std::size_t i = 0; i < blocks.size(); i += 2) shared_free(blocks[i]);
+}
+
+TEST(BoundedBlocks, AnExhaustedHeapFaultsWithTheFix) {
+  runtime();
+  try {
+    (void)private_alloc(64ull << 20);
+    FAIL() << "a block larger than the heap was handed out";
+  } catch (const CompartmentFault& fault) {
+    EXPECT_NE(fault.cause.find("raise its heap"), std::string::npos) << fault.cause;
+  }
+}
+
+}  // namespace
+}  // namespace flexcap::rt
