@@ -14,9 +14,11 @@
 #   between co-located libraries is a plain call, and with this the compiler may inline
 #   it across source files too (ported code calling a small function per word needs it).
 #
-# flexcap_application(NAME LIBRARIES lib... MAIN_LIBRARY lib SOURCES src... [LINK target...])
+# flexcap_application(NAME LIBRARIES lib... MAIN_LIBRARY lib SOURCES src... [LINK target...]
+#                     [LINK_TIME_OPTIMIZATION])
 #   Declares an application: what `flexcap build CONFIG` builds for a configuration in
-#   examples/NAME/ (or any configuration, with --app NAME).
+#   examples/NAME/ (or any configuration, with --app NAME). LINK targets must be visible
+#   from the top directory (imported targets are made global: see CMakeLists.txt).
 include_guard(GLOBAL)
 
 # Link-time optimisation where asked for: optimised builds without sanitizers.
@@ -81,28 +83,39 @@ function(flexcap_image target)
 endfunction()
 
 function(flexcap_application name)
-  cmake_parse_arguments(ARG "" "MAIN_LIBRARY" "LIBRARIES;SOURCES;LINK" ${ARGN})
+  cmake_parse_arguments(ARG "LINK_TIME_OPTIMIZATION" "MAIN_LIBRARY" "LIBRARIES;SOURCES;LINK" ${ARGN})
   list(TRANSFORM ARG_SOURCES PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/)
   set_property(GLOBAL PROPERTY FLEXCAP_APPLICATION_${name}_LIBRARIES ${ARG_LIBRARIES})
   set_property(GLOBAL PROPERTY FLEXCAP_APPLICATION_${name}_MAIN ${ARG_MAIN_LIBRARY})
   set_property(GLOBAL PROPERTY FLEXCAP_APPLICATION_${name}_SOURCES ${ARG_SOURCES})
   set_property(GLOBAL PROPERTY FLEXCAP_APPLICATION_${name}_LINK ${ARG_LINK})
+  set_property(GLOBAL PROPERTY FLEXCAP_APPLICATION_${name}_LTO ${ARG_LINK_TIME_OPTIMIZATION})
   set_property(GLOBAL APPEND PROPERTY FLEXCAP_APPLICATIONS ${name})
 endfunction()
 
-# The image `flexcap build` asked for: application FLEXCAP_IMAGE_APP with configuration
-# FLEXCAP_IMAGE_CONFIG, as the target flexcap_user_image.
-function(flexcap_user_image)
-  get_property(applications GLOBAL PROPERTY FLEXCAP_APPLICATIONS)
-  if(NOT FLEXCAP_IMAGE_APP IN_LIST applications)
-    list(JOIN applications ", " known)
-    message(FATAL_ERROR "FlexCap: unknown application '${FLEXCAP_IMAGE_APP}'. The applications are: ${known}. "
-                        "Put the configuration in examples/<application>/ or pass --app.")
+# flexcap_user_image(NAME APPLICATION CONFIG): an image `flexcap build` asked for, the
+# target image.NAME, built as bin/NAME. `flexcap build` lists them in the file named
+# by FLEXCAP_USER_IMAGES (one call each) and builds them all in one tree.
+function(flexcap_user_image name application config)
+  if(NOT EXISTS ${config})
+    return()  # its configuration was removed since: `flexcap build` forgets it next time
   endif()
-  get_property(libraries GLOBAL PROPERTY FLEXCAP_APPLICATION_${FLEXCAP_IMAGE_APP}_LIBRARIES)
-  get_property(main GLOBAL PROPERTY FLEXCAP_APPLICATION_${FLEXCAP_IMAGE_APP}_MAIN)
-  get_property(sources GLOBAL PROPERTY FLEXCAP_APPLICATION_${FLEXCAP_IMAGE_APP}_SOURCES)
-  get_property(link GLOBAL PROPERTY FLEXCAP_APPLICATION_${FLEXCAP_IMAGE_APP}_LINK)
-  flexcap_image(flexcap_user_image CONFIG ${FLEXCAP_IMAGE_CONFIG} LIBRARIES ${libraries} MAIN_LIBRARY ${main}
-                SOURCES ${sources} LINK ${link})
+  get_property(applications GLOBAL PROPERTY FLEXCAP_APPLICATIONS)
+  if(NOT application IN_LIST applications)
+    list(JOIN applications ", " known)
+    message(FATAL_ERROR "FlexCap: unknown application '${application}' for ${config}. The applications are: "
+                        "${known}. Put the configuration in examples/<application>/ or pass --app.")
+  endif()
+  get_property(libraries GLOBAL PROPERTY FLEXCAP_APPLICATION_${application}_LIBRARIES)
+  get_property(main GLOBAL PROPERTY FLEXCAP_APPLICATION_${application}_MAIN)
+  get_property(sources GLOBAL PROPERTY FLEXCAP_APPLICATION_${application}_SOURCES)
+  get_property(link GLOBAL PROPERTY FLEXCAP_APPLICATION_${application}_LINK)
+  get_property(lto GLOBAL PROPERTY FLEXCAP_APPLICATION_${application}_LTO)
+  set(options)
+  if(lto)
+    set(options LINK_TIME_OPTIMIZATION)
+  endif()
+  flexcap_image(image.${name} CONFIG ${config} LIBRARIES ${libraries} MAIN_LIBRARY ${main} SOURCES ${sources}
+                LINK ${link} ${options})
+  set_target_properties(image.${name} PROPERTIES OUTPUT_NAME ${name} RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 endfunction()

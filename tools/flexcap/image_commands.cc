@@ -1,11 +1,15 @@
 #include "image_commands.hh"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -149,10 +153,23 @@ std::vector<std::string> output_lines(const std::string& command, int* exit_stat
 
 namespace {
 
-// Runs a command with its output going to standard error (build logs are not results).
-int run_to_stderr(const std::string& command) {
-  const int status = std::system((command + " 1>&2").c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+// Runs a build command. Its output goes to standard error (`flexcap build`: the user
+// asked for a build), or to `log` (`flexcap run`: a script reading the image's own
+// standard error must not find a compiler's in it); a failed quiet build then shows the
+// end of its log.
+int run_build_step(const std::string& command, const std::string& log, std::ostream& err) {
+  const std::string redirect = log.empty() ? " 1>&2" : " >>" + shell_quote(log) + " 2>&1";
+  const int status = std::system((command + redirect).c_str());
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  if (code != 0 && !log.empty()) {
+    std::ifstream in(log);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    const std::size_t from = lines.size() > 40 ? lines.size() - 40 : 0;
+    for (std::size_t i = from; i < lines.size(); ++i) err << lines[i] << '\n';
+    err << "flexcap: the build's whole output is in " << log << '\n';
+  }
+  return code;
 }
 
 }  // namespace
@@ -169,59 +186,169 @@ std::string json_field(const std::string& line, const std::string& key) {
   return line.substr(begin, line.find_first_of(",}", begin) - begin);
 }
 
-int build_image(const std::string& config_path, const std::string& app, std::string* binary, std::ostream& err) {
+namespace {
+
+// The images `flexcap build` made share one build tree (cap, rt and the tool are built
+// once for all of them); this file lists them, one CMake line each:
+//   flexcap_user_image([==[NAME]==] [==[APP]==] [==[/abs/config.yaml]==])
+// and the tree re-configures when it changes.
+constexpr const char* kRegistry = "images.cmake";
+
+struct ImageEntry {
+  std::string name;
+  std::string application;
+  std::string config;
+};
+
+std::vector<ImageEntry> read_registry(const std::filesystem::path& file) {
+  std::vector<ImageEntry> entries;
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    for (std::size_t at = line.find("[==["); at != std::string::npos; at = line.find("[==[", at)) {
+      const std::size_t end = line.find("]==]", at);
+      if (end == std::string::npos) break;
+      fields.push_back(line.substr(at + 4, end - at - 4));
+      at = end + 4;
+    }
+    if (fields.size() == 3) entries.push_back({fields[0], fields[1], fields[2]});
+  }
+  return entries;
+}
+
+bool write_registry(const std::filesystem::path& file, const std::vector<ImageEntry>& entries) {
+  const std::filesystem::path temporary = file.string() + ".new";
+  {
+    std::ofstream out(temporary);
+    out << "# The images `flexcap build` built in this tree (written by flexcap; see cmake/FlexcapImage.cmake).\n";
+    for (const ImageEntry& e : entries) {
+      out << "flexcap_user_image([==[" << e.name << "]==] [==[" << e.application << "]==] [==[" << e.config
+          << "]==])\n";
+    }
+    if (!out) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(temporary, file, ec);
+  return !ec;
+}
+
+// A file name made of the characters CMake allows in a target name.
+std::string target_safe(std::string s) {
+  for (char& c : s) {
+    if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '_' && c != '-' && c != '.' && c != '+') c = '_';
+  }
+  return s;
+}
+
+std::string short_hash(const std::string& s) {
+  std::uint32_t h = 2166136261u;  // FNV-1a: stable across runs and machines
+  for (unsigned char c : s) h = (h ^ c) * 16777619u;
+  char text[9];
+  std::snprintf(text, sizeof(text), "%08x", h);
+  return text;
+}
+
+// Held while the images' tree is configured or built: ninja must not run twice at once
+// in one tree (ctest -j, or two `flexcap run` side by side). Released when the file is
+// closed, which exec does (close-on-exec).
+class TreeLock {
+ public:
+  explicit TreeLock(const std::filesystem::path& file) : fd_(open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
+    if (fd_ >= 0) flock(fd_, LOCK_EX);
+  }
+  ~TreeLock() {
+    if (fd_ >= 0) close(fd_);
+  }
+  TreeLock(const TreeLock&) = delete;
+  TreeLock& operator=(const TreeLock&) = delete;
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+int build_image(const std::string& config_path, const std::string& app, BuildOutput output, std::string* binary,
+                std::ostream& err) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  const fs::path config = fs::absolute(config_path, ec);
+  const fs::path config = fs::weakly_canonical(fs::absolute(config_path, ec), ec);
   if (!fs::is_regular_file(config)) {
     err << "flexcap: cannot read configuration '" << config_path << "': check the path\n";
     return 1;
   }
   // Check the configuration here first: its errors read better than a failed build.
-  auto parsed = rt::load_config(config.string(), {});
-  if (!parsed) {
-    // Libraries are checked when the image is generated; report only the rest here.
-    bool fatal = false;
-    for (const rt::ConfigError& e : parsed.error()) {
-      if (e.message.find("library") != std::string::npos) continue;
-      err << e.describe() << '\n';
-      fatal = true;
-    }
-    if (fatal) {
-      err << "flexcap: nothing was built from " << config_path << '\n';
-      return 1;
-    }
+  // Library names are checked when the image is generated (its build knows them).
+  auto parsed = rt::load_config(config.string(), {}, rt::LibraryCheck::Unchecked);
+  std::vector<rt::ConfigError> errors = parsed ? rt::check_runnable(*parsed) : parsed.error();
+  for (const rt::ConfigError& e : errors) err << e.describe() << '\n';
+  const bool fatal = !errors.empty();
+  if (fatal) {
+    err << "flexcap: nothing was built from " << config_path << '\n';
+    return 1;
   }
   const std::string application = app.empty() ? config.parent_path().filename().string() : app;
   const fs::path source = FLEXCAP_SOURCE_DIR;
-  // FLEXCAP_IMAGES_DIR moves the image build directories (the tests keep theirs in the
-  // build tree).
+  // FLEXCAP_IMAGES_DIR moves the images' build tree (the tests keep theirs in the build
+  // tree).
   const char* images = std::getenv("FLEXCAP_IMAGES_DIR");
   const fs::path root = images != nullptr ? fs::path(images) : source / "build" / "images";
-  const fs::path dir = root / (application + "-" + config.stem().string());
-  if (!fs::exists(dir / "build.ninja")) {
-    const std::string configure = "cmake -S " + shell_quote(source.string()) + " -B " + shell_quote(dir.string()) +
-                                  " -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLEXCAP_BENCHMARKS=OFF" +
-                                  " -DFLEXCAP_IMAGE_APP=" + shell_quote(application) +
-                                  " -DFLEXCAP_IMAGE_CONFIG=" + shell_quote(config.string());
-    if (run_to_stderr(configure) != 0) {
-      fs::remove(dir / "CMakeCache.txt", ec);  // let the next attempt configure afresh
-      err << "flexcap: could not configure the image's build in " << dir.string() << '\n';
+  fs::create_directories(root, ec);
+  if (ec) {
+    err << "flexcap: cannot create the images' build directory " << root.string() << ": " << ec.message() << '\n';
+    return 1;
+  }
+  const TreeLock lock(root / ".lock");
+  const std::string log = output == BuildOutput::Stream ? "" : (root / "last-build.log").string();
+  if (!log.empty()) {
+    fs::remove(log, ec);
+    if (isatty(STDERR_FILENO) != 0) err << "flexcap: building the image if needed (log: " << log << ")\n";
+  }
+
+  // The image's name: APP-STEM, unless another configuration already has that name.
+  // Images whose configuration is gone are forgotten (the tree would not configure).
+  std::vector<ImageEntry> entries = read_registry(root / kRegistry);
+  const bool pruned = std::erase_if(entries, [](const ImageEntry& e) { return !fs::is_regular_file(e.config); }) > 0;
+  std::string name = target_safe(application + "-" + config.stem().string());
+  const auto same_name = [&](const ImageEntry& e) { return e.name == name; };
+  const auto it = std::find_if(entries.begin(), entries.end(), same_name);
+  bool registered = it != entries.end() && it->config == config.string() && it->application == application;
+  if (it != entries.end() && !registered) {
+    name.append("-").append(short_hash(application + "\n" + config.string()));
+    registered = std::any_of(entries.begin(), entries.end(), same_name);
+  }
+  const bool configured = fs::exists(root / "build.ninja");
+  if (!registered || !configured || pruned) {
+    std::vector<ImageEntry> updated = entries;
+    if (!registered) updated.push_back({name, application, config.string()});
+    if (!write_registry(root / kRegistry, updated)) {
+      err << "flexcap: cannot write " << (root / kRegistry).string() << '\n';
+      return 1;
+    }
+    const std::string configure = "cmake -S " + shell_quote(source.string()) + " -B " + shell_quote(root.string()) +
+                                  " -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLEXCAP_TESTS=OFF -DFLEXCAP_BENCHMARKS=OFF" +
+                                  " -DFLEXCAP_USER_IMAGES=" + shell_quote((root / kRegistry).string());
+    if (run_build_step(configure, log, err) != 0) {
+      write_registry(root / kRegistry, entries);  // forget the image that broke it: the next run starts clean
+      err << "flexcap: could not configure the build of " << config_path << " (application '" << application << "') in "
+          << root.string() << " (see above)\n";
       return 1;
     }
   }
-  if (run_to_stderr("cmake --build " + shell_quote(dir.string()) + " --target flexcap_user_image") != 0) {
+  const std::string build = "cmake --build " + shell_quote(root.string()) + " --target " + shell_quote("image." + name);
+  if (run_build_step(build, log, err) != 0) {
     err << "flexcap: the image for " << config_path << " did not build (see above)\n";
     return 1;
   }
-  *binary = (dir / "flexcap_user_image").string();
+  *binary = (root / "bin" / name).string();
   return 0;
 }
 
 int run_image(const std::string& config_path, const std::string& app, const std::vector<std::string>& args,
               std::ostream& err) {
   std::string binary;
-  if (const int status = build_image(config_path, app, &binary, err); status != 0) return status;
+  if (const int status = build_image(config_path, app, BuildOutput::Quiet, &binary, err); status != 0) return status;
   std::vector<char*> argv;
   argv.push_back(binary.data());
   std::vector<std::string> copies = args;

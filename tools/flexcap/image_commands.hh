@@ -26,11 +26,17 @@ std::vector<std::string> output_lines(const std::string& command, int* exit_stat
 std::string json_field(const std::string& line, const std::string& key);
 
 // `flexcap build CONFIG [--app NAME]`: builds the image of application NAME (default:
-// the name of the configuration's folder, as in examples/NAME/x.yaml) for CONFIG, in
-// a build directory of its own (build/images/NAME-STEM). Sets *binary on success.
-int build_image(const std::string& config_path, const std::string& app, std::string* binary, std::ostream& err);
+// the name of the configuration's folder, as in examples/NAME/x.yaml) for CONFIG, as
+// build/images/bin/NAME-STEM. All such images share one build tree (build/images, or
+// $FLEXCAP_IMAGES_DIR), which lists them in images.cmake. Sets *binary on success.
+// The build's own output goes to standard error (Stream), or to last-build.log in that
+// tree (Quiet: shown only if the build fails).
+enum class BuildOutput { Stream, Quiet };
+int build_image(const std::string& config_path, const std::string& app, BuildOutput output, std::string* binary,
+                std::ostream& err);
 
-// `flexcap run CONFIG [--app NAME] [-- ARGS]`: builds if needed, then runs the image.
+// `flexcap run CONFIG [--app NAME] [-- ARGS]`: builds if needed (quietly), then runs
+// the image: what it prints is the image's own output.
 int run_image(const std::string& config_path, const std::string& app, const std::vector<std::string>& args,
               std::ostream& err);
 

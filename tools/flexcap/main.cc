@@ -86,8 +86,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
 
-  auto* sodium_bench =
-      bench->add_subcommand("sodium", "libsodium functions ported to capabilities, raw / ported / sandboxed (apps/sodium)");
+  auto* sodium_bench = bench->add_subcommand(
+      "sodium", "libsodium functions ported to capabilities, raw / ported / sandboxed (apps/sodium)");
   bool sodium_json = false;
   int sodium_rounds = 5;
   sodium_bench->add_flag("--json", sodium_json, "Print {\"results\": [...]} instead of a table");
@@ -107,7 +107,8 @@ int main(int argc, char** argv) {
   if (header->parsed()) return flexcap::tools::image_header(config_path, libraries, out_path, std::cerr);
   if (build->parsed()) {
     std::string binary;
-    const int status = flexcap::tools::build_image(image_config, image_app, &binary, std::cerr);
+    const int status =
+        flexcap::tools::build_image(image_config, image_app, flexcap::tools::BuildOutput::Stream, &binary, std::cerr);
     if (status == 0) std::cout << binary << "\n";
     return status;
   }

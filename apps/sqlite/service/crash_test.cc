@@ -2,11 +2,16 @@
 // files are in ramfs in compartment `fs`. It commits rows, leaves a transaction open,
 // then crashes SQLite's compartment. The crash comes back as an error; ramfs still holds
 // the database; the restarted SQLite compartment reopens it and finds exactly the
-// committed rows (the open transaction rolled back from its journal).
+// committed rows (the open transaction rolled back from its journal). Then the file
+// system's compartment faults in the middle of a statement: that statement fails with
+// SQLite's I/O error, and SQLite's compartment keeps running.
+#include <sqlite3.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
 
+#include "flexcap/lib/ramfs.hh"
 #include "flexcap/lib/sqlite_service.hh"
 #include "flexcap/rt/call.hh"
 
@@ -56,6 +61,16 @@ int main() {
   if (count->unsafe_unverified() != 100 || negative->unsafe_unverified() != 0) {
     return fail("the committed rows did not survive exactly");
   }
+  // The file system faults on its next write: the INSERT's commit reaches it.
+  if (!call<flexcap::lib::ramfs::Exports::fault_after>(0)) return fail("arming the file system's fault");
+  auto failed = call<db::Exports::exec>(text("INSERT INTO t VALUES (1000);"));
+  if (!failed) return fail("SQLite's compartment did not survive the file system's fault");
+  if ((failed->unsafe_unverified() & 0xff) != SQLITE_IOERR) return fail("the statement did not fail with SQLITE_IOERR");
+  std::printf("file system faulted: the statement failed with \"%s\" (%d)\n",
+              sqlite3_errstr(failed->unsafe_unverified()), failed->unsafe_unverified());
+  auto answer = call<db::Exports::count>(text("SELECT 41 + 1;"));
+  if (!answer || answer->unsafe_unverified() != 42) return fail("SQLite's compartment stopped answering");
+  std::printf("SQLite's compartment still runs statements: 41 + 1 = 42\n");
   std::printf("ok\n");
   return 0;
 }

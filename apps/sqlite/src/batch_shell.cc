@@ -21,7 +21,7 @@ struct Scan {
   bool ends_in_semi = false;  // the last text outside quotes and comments was `;`
 
   bool plain() const { return closer == 0; }
-  bool blank() const { return closer == 0 && !dark; }              // QSS_PLAINWHITE
+  bool blank() const { return closer == 0 && !dark; }                   // QSS_PLAINWHITE
   bool semicolon_ended() const { return closer == 0 && ends_in_semi; }  // QSS_SEMITERM
   bool start() const { return closer == 0 && !dark && !ends_in_semi; }
 

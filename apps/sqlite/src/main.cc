@@ -18,7 +18,6 @@
 #include <utility>
 
 #include "batch_shell.hh"
-
 #include "flexcap/lib/console.hh"
 #include "flexcap/lib/sqlite_vfs.hh"
 #include "flexcap/rt/call.hh"
@@ -148,7 +147,8 @@ int run_image(int argc, char** argv) {
       return 1;
     }
   }
-  flexcap::apps::sqlite::BatchShell shell(db, [](std::string_view text) { output().add(text); }, before_error);
+  flexcap::apps::sqlite::BatchShell shell(
+      db, [](std::string_view text) { output().add(text); }, before_error);
   shell.run(sql_file != nullptr ? static_cast<std::istream&>(file) : std::cin);
   output().flush();
   sqlite3_close(db);

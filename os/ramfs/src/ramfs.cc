@@ -30,7 +30,7 @@ struct File {
 
 struct State {
   std::array<File, kMaxFiles> files;
-  std::array<int, kMaxOpen> open;  // descriptor -> file index, -1 when free
+  std::array<int, kMaxOpen> open;         // descriptor -> file index, -1 when free
   std::int64_t writes_before_fault = -1;  // the fault_after test switch; -1 when off
   State() { open.fill(-1); }
 };

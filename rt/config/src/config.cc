@@ -146,7 +146,8 @@ struct CompartmentEntry {
 
 class Reader {
  public:
-  Reader(const std::string& path, const std::vector<KnownLibrary>& known) : path_(path), known_(known) {
+  Reader(const std::string& path, const std::vector<KnownLibrary>& known, LibraryCheck check)
+      : path_(path), known_(known), check_(check) {
     for (const KnownLibrary& library : known_) known_names_.push_back(library.name);
   }
 
@@ -503,7 +504,8 @@ class Reader {
       return;
     }
     each_entry(map, "`libraries`", [&](const YAML::Node& name_node, const YAML::Node& value, const std::string& name) {
-      const bool known = std::find(known_names_.begin(), known_names_.end(), name) != known_names_.end();
+      const bool known = check_ == LibraryCheck::Unchecked ||
+                         std::find(known_names_.begin(), known_names_.end(), name) != known_names_.end();
       if (!known) {
         add(name_node.Mark(), "unknown library '" + name + "'" + did_you_mean(name, known_names_),
             known_names_.empty() ? "this build knows no libraries; remove the entry"
@@ -586,6 +588,7 @@ class Reader {
 
   const std::string& path_;
   const std::vector<KnownLibrary>& known_;
+  const LibraryCheck check_;
   std::vector<std::string> known_names_;
   Config config_;
   std::vector<ConfigError> errors_;
@@ -639,12 +642,14 @@ std::string ConfigError::describe() const {
 }
 
 Expected<Config, std::vector<ConfigError>> parse_config(std::string_view text, const std::string& path,
-                                                        const std::vector<KnownLibrary>& known_libraries) {
-  return Reader(path, known_libraries).read(text);
+                                                        const std::vector<KnownLibrary>& known_libraries,
+                                                        LibraryCheck check) {
+  return Reader(path, known_libraries, check).read(text);
 }
 
 Expected<Config, std::vector<ConfigError>> load_config(const std::string& path,
-                                                       const std::vector<KnownLibrary>& known_libraries) {
+                                                       const std::vector<KnownLibrary>& known_libraries,
+                                                       LibraryCheck check) {
   std::string text;
   std::FILE* file = std::fopen(path.c_str(), "rb");
   int error = file ? 0 : errno;
@@ -659,7 +664,7 @@ Expected<Config, std::vector<ConfigError>> load_config(const std::string& path,
     return Unexpected(std::vector<ConfigError>{
         {{path, 0, 0}, "cannot read configuration '" + path + "': " + errno_text(error), "check the path"}});
   }
-  return parse_config(text, path, known_libraries);
+  return parse_config(text, path, known_libraries, check);
 }
 
 namespace {

@@ -655,6 +655,19 @@ TEST(LoadConfig, ErrorsNameTheFile) {
   EXPECT_EQ(config.error().front().describe().rfind(path + ":", 0), 0u) << config.error().front().describe();
 }
 
+TEST(LoadConfig, UncheckedLibrariesAreTakenAsGivenButTheRestIsChecked) {
+  // What `flexcap build` reads before the image's build knows the application's libraries.
+  auto config = parse_config(kTwoCompartments, "test.yaml", {}, LibraryCheck::Unchecked);
+  ASSERT_TRUE(config) << describe_all(config.error());
+  EXPECT_EQ(config->compartment_of("vfs"), "fs");
+  auto bad = parse_config("compartments: [{name: app, default: true, mechanism: {driver: fcals}}]\n"
+                          "libraries: {anything: {compartment: app}}\n",
+                          "test.yaml", {}, LibraryCheck::Unchecked);
+  ASSERT_FALSE(bad);
+  ASSERT_EQ(bad.error().size(), 1u) << describe_all(bad.error());
+  EXPECT_TRUE(contains(bad.error().front().message, "fcals")) << describe_all(bad.error());
+}
+
 // --- Whether this machine can run it ------------------------------------------------
 
 TEST(BackendSupport, PortableBackendsRunHere) {

@@ -11,7 +11,8 @@ namespace {
 
 TEST(Heap, AlignsWhenAskedAndKeepsTheGapUsable) {
   std::vector<std::byte> region(1 << 20);
-  auto* begin = reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(region.data()) + 15) & ~std::uintptr_t{15});
+  auto* begin =
+      reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(region.data()) + 15) & ~std::uintptr_t{15});
   Heap heap(begin, (1 << 20) - 16);
   const std::size_t before = heap.bytes_in_use();
   void* small = heap.allocate(40);

@@ -15,7 +15,8 @@ sed 's/driver: mprotect/driver: mprotekt/' "$source/examples/attacks/mprotect.ya
 [[ $? == 1 ]] || fail "a bad configuration should exit 1"
 grep -q "bad.yaml:6:15: .*mprotekt" "$tmp/err" || fail "no file:line:column for the bad driver: $(cat "$tmp/err")"
 grep -q "Fix:" "$tmp/err" || fail "no fix suggested: $(cat "$tmp/err")"
-[[ ! -e $images/attacks-bad ]] || fail "something was built from a bad configuration"
+[[ ! -e $images/bin/attacks-bad ]] || fail "something was built from a bad configuration"
+! grep -q attacks-bad "$images/images.cmake" 2>/dev/null || fail "a bad configuration was added to the images' tree"
 
 # The audit of the cheri attack image: what each compartment can reach.
 "$flexcap" audit "$source/examples/attacks/cheri.yaml" >"$tmp/audit.json" 2>"$tmp/err" ||

@@ -104,13 +104,20 @@ struct KnownLibrary {
   std::vector<std::string> must_stay_with;
 };
 
+// Whether library names are checked against the libraries the build knows. `Unchecked`
+// is for a reader that does not know them yet (`flexcap build`, before the image's
+// build says which libraries its application has): every name is taken as given.
+enum class LibraryCheck { Known, Unchecked };
+
 // Parses and validates `text` (read from `path`, used in messages) against the
 // libraries the build knows. Returns every error found, not just the first.
 Expected<Config, std::vector<ConfigError>> parse_config(std::string_view text, const std::string& path,
-                                                        const std::vector<KnownLibrary>& known_libraries);
+                                                        const std::vector<KnownLibrary>& known_libraries,
+                                                        LibraryCheck check = LibraryCheck::Known);
 // Reads `path` and parses it; a missing or unreadable file is an error too.
 Expected<Config, std::vector<ConfigError>> load_config(const std::string& path,
-                                                       const std::vector<KnownLibrary>& known_libraries);
+                                                       const std::vector<KnownLibrary>& known_libraries,
+                                                       LibraryCheck check = LibraryCheck::Known);
 
 // Whether this machine can run `backend`, and if not, why (e.g. "this CPU has no
 // protection keys (PKU): pkey_alloc failed with ENOSPC/EINVAL").

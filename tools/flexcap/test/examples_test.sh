@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Every configuration shipped under examples/, built and run through the real
+# `flexcap run`, as a user runs them after the README's first command; then a user's own
+# configuration of SQLite, edited and run again. Prints how long the first build, each
+# image and the rebuild after an edit took (reported, not asserted).
+#   examples_test.sh FLEXCAP SOURCE IMAGES_DIR
+set -u
+flexcap=$1 source=$2 images=$3
+export FLEXCAP_IMAGES_DIR=$images
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+now() { date +%s.%N; }
+elapsed() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }
+
+# Whether this machine runs intel-pku: the error an intel-pku example must give otherwise.
+pku_reason=$("$flexcap" build "$source/examples/attacks/intel-pku.yaml" 2>&1 >/dev/null | grep -o 'this CPU has no protection keys[^;]*')
+
+# run NAME EXPECTED_STATUS CONFIG [ARGS...]: `flexcap run CONFIG -- ARGS`, stdout in
+# $tmp/NAME.out, stderr in $tmp/NAME.err.
+run() {
+  local name=$1 expected=$2 config=$3
+  shift 3
+  local start
+  start=$(now)
+  "$flexcap" run "$config" -- "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
+  local status=$?
+  echo "  $(elapsed "$start") s  $name (status $status)"
+  if [[ $status != "$expected" ]]; then
+    fail "$name: exit status $status, expected $expected: $(grep -v '^\[' "$tmp/$name.err" | tail -5)"
+    return 1
+  fi
+}
+
+# An intel-pku example on a machine without PKU: refused before anything is built,
+# with the reason and the fix. Returns 0 when the example should run instead.
+refused_without_pku() {
+  local name=$1 config=$2
+  [[ -n $pku_reason ]] || return 1
+  "$flexcap" run "$config" >"$tmp/$name.out" 2>"$tmp/$name.err"
+  local status=$?
+  if [[ $status != 1 ]] || ! grep -q "no protection keys.*Fix:" "$tmp/$name.err"; then
+    fail "$name: expected the no-PKU refusal, got status $status: $(cat "$tmp/$name.err")"
+  else
+    echo "  refused  $name: $pku_reason"
+  fi
+  return 0
+}
+
+echo "The base (cap, rt, the tool), built once for every image:"
+start=$(now)
+run first-build 0 "$source/examples/sqlite/none.yaml" "$source/apps/sqlite/test/corpus/01_basics.sql"
+echo "  first build and run: $(elapsed "$start") s"
+
+echo "examples/sqlite (each against sqlite3 -batch):"
+script=$source/apps/sqlite/test/corpus/07_constraint_errors.sql
+sqlite3 -batch :memory: <"$script" >"$tmp/expected.out" 2>"$tmp/expected.err"
+for config in "$source"/examples/sqlite/*.yaml; do
+  name=sqlite-$(basename "$config" .yaml)
+  [[ $name == *intel-pku* ]] && refused_without_pku "$name" "$config" && continue
+  run "$name" 1 "$config" "$script" || continue
+  cmp -s "$tmp/expected.out" "$tmp/$name.out" || fail "$name: stdout differs from sqlite3's"
+  cmp -s "$tmp/expected.err" "$tmp/$name.err" || fail "$name: stderr differs from sqlite3's"
+done
+
+echo "examples/sqlite-crash:"
+for config in "$source"/examples/sqlite-crash/*.yaml; do
+  name=sqlite-crash-$(basename "$config" .yaml)
+  run "$name" 0 "$config" || continue
+  grep -q "^ok$" "$tmp/$name.out" || fail "$name: no ok: $(cat "$tmp/$name.out")"
+done
+
+echo "examples/sodium (a sliver of the benchmark, and the injected off-by-one):"
+for config in "$source"/examples/sodium/*.yaml; do
+  name=sodium-$(basename "$config" .yaml)
+  [[ $name == *intel-pku* ]] && refused_without_pku "$name" "$config" && continue
+  run "$name" 0 "$config" --bench --divide 512 --rounds 1 || continue
+  [[ $(grep -c '"workload"' "$tmp/$name.out") -ge 2 ]] || fail "$name: no benchmark lines: $(cat "$tmp/$name.out")"
+  [[ $name == sodium-none ]] && continue  # one compartment: nothing to contain the attack
+  run "$name-attack" 0 "$config" --attack --check
+done
+
+echo "examples/conformance (the backend conformance suite):"
+for config in "$source"/examples/conformance/*.yaml; do
+  name=conformance-$(basename "$config" .yaml)
+  [[ $name == *intel-pku* ]] && refused_without_pku "$name" "$config" && continue
+  run "$name" 0 "$config" || continue
+  grep -q "PASSED" "$tmp/$name.out" || fail "$name: no PASSED line"
+done
+
+echo "examples/attacks (verdicts as expected):"
+for config in "$source"/examples/attacks/*.yaml; do
+  name=attacks-$(basename "$config" .yaml)
+  [[ $name == *intel-pku* ]] && refused_without_pku "$name" "$config" && continue
+  run "$name" 0 "$config" --check || continue
+  [[ $(grep -c '"outcome"' "$tmp/$name.out") -ge 9 ]] || fail "$name: expected the attack verdicts"
+done
+
+echo "A user's own configuration: SQLite, then vfs and ramfs split into two compartments:"
+mkdir -p "$tmp/mine"
+cp "$source/examples/sqlite/mprotect.yaml" "$tmp/mine/layout.yaml"
+printf 'CREATE TABLE t(x);\nINSERT INTO t VALUES (1), (2);\nSELECT sum(x) FROM t;\n' >"$tmp/mine/q.sql"
+start=$(now)
+"$flexcap" run --app sqlite "$tmp/mine/layout.yaml" -- "$tmp/mine/q.sql" >"$tmp/mine.out" 2>"$tmp/mine.err" ||
+  fail "a copied configuration did not run: $(tail -5 "$tmp/mine.err")"
+echo "  $(elapsed "$start") s  a copy of examples/sqlite/mprotect.yaml, outside examples/, with --app sqlite"
+[[ $(cat "$tmp/mine.out") == 3 ]] || fail "the copied configuration's image printed '$(cat "$tmp/mine.out")', expected 3"
+cat >"$tmp/mine/layout.yaml" <<'EOF'
+compartments:
+  - name: sqlite
+    mechanism: { driver: mprotect }
+    default: true
+  - name: vfs
+    mechanism: { driver: mprotect }
+    heap: 1MiB
+  - name: ramfs
+    mechanism: { driver: mprotect }
+    heap: 32MiB
+libraries:
+  vfs: { compartment: vfs }
+  ramfs: { compartment: ramfs }
+EOF
+start=$(now)
+"$flexcap" run --app sqlite "$tmp/mine/layout.yaml" -- "$tmp/mine/q.sql" >"$tmp/mine.out" 2>"$tmp/mine.err" ||
+  fail "the edited configuration did not run: $(tail -5 "$tmp/mine.err")"
+echo "  rebuild after the edit and run: $(elapsed "$start") s"
+[[ $(cat "$tmp/mine.out") == 3 ]] || fail "the edited image printed '$(cat "$tmp/mine.out")', expected 3"
+"$flexcap" audit --app sqlite "$tmp/mine/layout.yaml" >"$tmp/audit.json" 2>/dev/null || fail "audit of the edited image"
+python3 - "$tmp/audit.json" <<'PY' || fail "the edited image's audit: $(cat "$tmp/audit.json")"
+import json, sys
+audit = json.load(open(sys.argv[1]))
+placed = {c["name"]: c["libraries"] for c in audit["compartments"]}
+assert placed["vfs"] == ["vfs"] and placed["ramfs"] == ["ramfs"], placed
+imports = {(c["name"], i["compartment"], i["function"]) for c in audit["compartments"] for i in c["imports"]}
+assert ("vfs", "ramfs", "write") in imports, imports
+PY
+
+((failures == 0)) && echo "every example ran" || echo "$failures failures"
+((failures == 0))
