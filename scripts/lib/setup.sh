@@ -3,7 +3,7 @@
 # rebuilds only what changed.
 
 # Debian 12 packages the build and the tests use.
-FLEXCAP_PACKAGES=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libcli11-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libsodium-dev pkg-config clang libclang-rt-14-dev)
+FLEXCAP_PACKAGES=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libcli11-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libsodium-dev pkg-config clang libclang-rt-14-dev llvm-14-dev python3)
 
 install_dependencies() {
   local missing=()

@@ -41,10 +41,11 @@ BUDGET_SMALL = 150_000
 
 class Stmt:
     """One SQL statement. text: the statement on one line, ending with ';' (layout
-    'raw': its own lines). fails: sqlite3 must report an error for it. select: read-only
-    with a literal output, so it may stand after a failing statement on the same line
-    (where sqlite3 skips it). layout: None (the renderer chooses), 'line' (one line of
-    its own), 'multi' (over several lines), 'raw' (text already has its lines)."""
+    'raw': its own lines). fails: sqlite3 must report an error for it. select: a query
+    nothing later depends on, so it may stand after a failing statement on the same
+    line, where sqlite3 skips it (the rest of a failed chunk does not run). layout: None
+    (the renderer chooses), 'line' (not split), 'multi' (over several lines), 'raw'
+    (text already has its lines)."""
 
     __slots__ = ('text', 'fails', 'select', 'layout')
 
@@ -56,11 +57,10 @@ class Stmt:
 
 
 def safe_split_points(text):
-    """Offsets of spaces in text that are outside quotes and brackets: a line break
+    """Offsets of spaces in text that are outside quoted strings and names: a line break
     there does not change the statement."""
     points = []
     quote = None
-    depth = 0
     for i, ch in enumerate(text):
         if quote:
             if ch == quote:
@@ -70,10 +70,6 @@ def safe_split_points(text):
             quote = ch
         elif ch == '[':
             quote = ']'
-        elif ch == '(':
-            depth += 1
-        elif ch == ')':
-            depth -= 1
         elif ch == ' ' and 0 < i < len(text) - 1:
             points.append(i)
     return points
@@ -466,7 +462,7 @@ class Gen:
             if t == 't1' and not everything:
                 self.emit(self.checksum(t, self.t1_src(1.3)), select=True)
             else:
-                self.emit(self.checksum(t), select=True)
+                self.emit(self.checksum(t), select=not everything)
         if 't1' in tables and self.chance(0.3):
             self.emit("SELECT count(*), total(k) FROM t1 WHERE k >= 0;", select=True)   # through t1_k
         if 't1' in tables and self.chance(0.2):
@@ -637,7 +633,7 @@ class Gen:
         self.emit(self.dml_t1_insert(self.ri(500, 5000) if self.full else self.ri(200, 1000)))
         self.checksums(['t1'])
 
-    def failing_statement(self, in_txn=False):
+    def failing_statement(self):
         """A statement that fails at run time without ending a transaction."""
         x = self.ri(0, 9)
         if x == 0:
@@ -702,7 +698,7 @@ class Gen:
                     # Rolled back to and kept open: the enclosing COMMIT/ROLLBACK ends it.
                     self.emit(f"ROLLBACK TO {name};")
             elif x == 7:
-                self.fail(self.failing_statement(in_txn=True))
+                self.fail(self.failing_statement())
             elif x == 8:
                 self.fail(self.pick(["VACUUM;", "BEGIN;", "BEGIN IMMEDIATE;"]))
             else:
@@ -714,7 +710,7 @@ class Gen:
         stack = []
         self.txn_body(0, stack)
         if self.chance(0.5):
-            self.fail(self.failing_statement(in_txn=True))
+            self.fail(self.failing_statement())
             self.checksums(['t1'])
         if end is None:
             end = self.pick(['COMMIT', 'ROLLBACK'])
@@ -739,6 +735,7 @@ class Gen:
         self.checksums(tables)
         self.emit(f"ROLLBACK TO {inner};")
         self.checksums(tables)
+        self.emit(f"RELEASE {inner};")
         if self.chance(0.3):
             self.fail(f"RELEASE no_such_sp{self.sp_serial};")
         x = self.ri(0, 2)
@@ -803,9 +800,12 @@ class Gen:
         if self.chance(0.8):
             self.emit(f"DROP TABLE {name};")
 
-    def sort_query(self):
-        t = self.pick(['t1', 't1', 't1', 'w', 'bl'])
-        x = self.ri(0, 9)
+    def sort_query(self, x=None):
+        """A sort larger than the page cache, on an unindexed expression; prints only
+        aggregates of the sorted order or a LIMIT/OFFSET window of it."""
+        t = 't1' if x is not None else self.pick(['t1', 't1', 't1', 'w', 'bl'])
+        if x is None:
+            x = self.ri(0, 9)
         if t == 'w':
             return (f"SELECT id, a, substr(pad, 1, 10), length(pad) FROM w ORDER BY substr(pad, {self.ri(2, 50)}, 8) DESC, "
                     f"a, id LIMIT {self.ri(2, 5)} OFFSET {self.ri(0, 1000)};")
@@ -841,9 +841,11 @@ class Gen:
         return (f"SELECT count(*), sum(a.id * b.id % 997) FROM w AS a JOIN w AS b ON a.a = b.a + 1 "
                 f"WHERE a.id % {self.ri(3, 10)} = 0;")
 
-    def step_sorts(self):
-        for _ in range(self.ri(1, 3)):
-            self.emit(self.sort_query(), select=True)
+    def step_sorts(self, kinds=None):
+        if kinds is None:
+            kinds = [None] * self.ri(1, 3)
+        for x in kinds:
+            self.emit(self.sort_query(x), select=True)
 
     def step_blobs(self):
         sql, tables = self.dml_bl(self.ri(100, 1000)), ['bl']
@@ -896,7 +898,6 @@ class Gen:
             self.constraint_failure(kind)
 
     def constraint_failure(self, kind):
-        r = self.rng
         if kind == 'unique':
             self.fail(self.pick([
                 f"INSERT INTO t1 SELECT * FROM t1 WHERE id = {self.ri(1, 10)};",
@@ -918,7 +919,6 @@ class Gen:
                 f"UPDATE t1 SET k = -{self.ri(1, 99)} WHERE id = {self.ri(1, 10)};",
                 self.late_failure('check'),
                 f"INSERT INTO t1 (k, name) VALUES (-5, 'neg{self.ri(0, 99)}');",
-                f"UPDATE w SET a = -1 WHERE id = {self.ri(1, 10)};",
             ]))
             self.checksums(['t1'])
         else:
@@ -941,7 +941,7 @@ class Gen:
         self.emit("BEGIN;")
         sql, tables = self.random_dml()
         self.emit(sql)
-        self.fail(self.failing_statement(in_txn=True))
+        self.fail(self.failing_statement())
         self.checksums(tables)
         self.emit(self.pick(["COMMIT;", "ROLLBACK;"]))
         self.checksums(tables)
@@ -949,31 +949,35 @@ class Gen:
     def parse_error(self, form):
         """A statement that fails to prepare. form: 'mid' (the error in the middle of
         the statement), 'long' (one line over 80 characters), 'multi' (over several
-        lines), 'missing' (no such table or column)."""
-        r = self.rng
+        lines), 'early' (before column 25), 'missing table', 'missing column', 'missing'
+        (either)."""
         n = self.ri(1, 500)
-        mid = [
-            f"SELECT id, k FROM t1 WHER id < {n};",
+        # Errors before column 25 of the statement: the marker "^--- error here".
+        early = [
+            f"SELECT id FROM t1 WHER id < {n};",
             f"SELECT count(*) FORM t1 WHERE k > {n};",
             f"SELECT id FROM t1 ORDR BY id LIMIT 1;",
-            f"UPDATE t1 SET k = k + 1 WHERE id < {n} );",
             f"SELECT id, , k FROM t1 LIMIT 2;",
             f"SELECT (1 + 2)) FROM t1 LIMIT 1;",
-            f"SELECT id FROM t1 WHERE id = {n} {n};",
-            f"SELECT id FROM t1 LIMIT 1 WHERE id > 3;",
-            f"SELECT count(*) FROM t1 GROUP id;",
             f"INSERT INTO w (id, a) VALUSE ({n}, 1);",
             f"DELETE t1 WHERE id = {n};",
             f"UPDTE t1 SET k = 0 WHERE id = {n};",
             f"SELECT 1 + ;",
-            f"SELECT id FROM w WHERE a IN (1, 2,, 3);",
             f"CREATE TABEL x{n} (a);",
             f"SELECT 1 FROM t1 WHERE id = (SELECT id, k FROM t1);",
             f"SELECT substr() FROM t1;",
-            f"SELECT count(*) FROM t1 ORDER BY {self.ri(3, 9)};",
         ]
-        if form == 'mid':
-            return Stmt(self.pick(mid), fails=True)
+        mid = early + [
+            f"SELECT count(*) FROM t1 GROUP id;",
+            f"UPDATE t1 SET k = k + 1 WHERE id < {n} );",
+            f"SELECT id FROM t1 WHERE id = {n} {n};",
+            f"SELECT id FROM t1 LIMIT 1 WHERE id > 3;",
+            f"SELECT id FROM w WHERE a IN (1, 2,, 3);",
+            f"SELECT count(*) FROM t1 ORDER BY {self.ri(3, 9)};",
+            f"SELECT id, k, grp, name FROM t1 WHERE grp = {n} ORDER BY k, id LIMT 4;",
+        ]
+        if form in ('mid', 'early'):
+            return Stmt(self.pick(early if form == 'early' else mid), fails=True)
         if form == 'long':
             # One line over 80 characters; the columns before the error vary in length, so
             # that it falls before column 25 (marker "^--- error here"), between 25 and 50
@@ -1001,18 +1005,22 @@ class Gen:
                 f"DELETE FROM bl WHERE id IN (SELECT id FROM bl WHERE length(b) > {n} ORDER BY id LIMT 3);",
             ])
             return Stmt(text, fails=True, layout='multi')
-        # Missing table or column.
+        if form == 'missing table' or (form == 'missing' and self.chance(0.5)):
+            return Stmt(self.pick([
+                f"SELECT count(*) FROM t1_missing;",
+                f"INSERT INTO nosuch SELECT * FROM t1;",
+                f"DELETE FROM gone WHERE id = {n};",
+                f"DROP TABLE nosuch_{n};",
+                f"SELECT count(*) FROM tmp{self.temp_serial + 1};",
+                f"UPDATE t1 SET k = 0 WHERE id IN (SELECT id FROM ghost);",
+            ]), fails=True)
         return Stmt(self.pick([
-            f"SELECT count(*) FROM t1_missing;",
-            f"INSERT INTO nosuch SELECT * FROM t1;",
-            f"DELETE FROM gone WHERE id = {n};",
             f"UPDATE t1 SET nocol = 1 WHERE id = {n};",
             f"SELECT id, knot FROM t1 ORDER BY id LIMIT 1;",
             f"SELECT t1.zz, w.a FROM t1, w WHERE t1.id = w.id LIMIT 1;",
             f"CREATE INDEX ix_bad ON t1(nocol);",
-            f"DROP TABLE nosuch_{n};",
-            f"SELECT nosuchfn(id) FROM t1 LIMIT 1;",
-            f"SELECT count(*) FROM tmp{self.temp_serial + 1};",
+            f"SELECT count(*) FROM w WHERE pad = 'x' AND nope > {n};",
+            f"INSERT INTO w (id, a, nothere) VALUES ({n}, 1, 2);",
         ]), fails=True)
 
     def step_parse_errors(self, forms=None):
@@ -1037,6 +1045,7 @@ class Gen:
             f"RELEASE nosp{self.ri(1, 9)};",
             "CREATE TABLE t1 (x);",
             "CREATE INDEX t1_k ON t1(k);",
+            f"UPDATE w SET a = -1 WHERE id = {self.ri(1, 10)};",
         ]))
 
     # -- the script ------------------------------------------------------------------
@@ -1048,12 +1057,15 @@ class Gen:
         required = [
             self.step_crash_pattern, self.step_crash_pattern, self.step_big_update, self.step_big_delete,
             self.step_insert_select, lambda: self.step_transaction('COMMIT'),
+            # ORDER BY ... LIMIT/OFFSET, a window function, GROUP BY, DISTINCT:
+            lambda: self.step_sorts([0, self.pick([1, 5, 6])]), lambda: self.step_sorts([2, self.pick([3, 4])]),
             lambda: self.step_transaction('ROLLBACK'), self.step_savepoints, self.step_vacuum,
             self.step_temp_table, self.step_sorts, self.step_sorts, self.step_blobs,
             lambda: self.constraint_failure('unique'), lambda: self.constraint_failure('notnull'),
             lambda: self.constraint_failure('check'), lambda: self.constraint_failure('fk'),
-            lambda: self.step_parse_errors(['mid']), lambda: self.step_parse_errors(['long']),
-            lambda: self.step_parse_errors(['multi']), lambda: self.step_parse_errors(['missing']),
+            lambda: self.step_parse_errors(['early', 'early']), lambda: self.step_parse_errors(['long']),
+            lambda: self.step_parse_errors(['multi']), lambda: self.step_parse_errors(['missing table']),
+            lambda: self.step_parse_errors(['missing column']),
             self.step_fail_in_txn,
         ]
         extra_pool = [
@@ -1069,9 +1081,10 @@ class Gen:
         for s in steps:
             s()
             self.end_step()
-        self.emit("PRAGMA integrity_check;", select=True)
+        # Never on a line after a failing statement (which would skip them).
+        self.emit("PRAGMA integrity_check;")
         self.checksums(['t1', 'w', 'bl', 'p', 'c', 't2', 'audit'], everything=True)
-        self.emit(f"SELECT 'end of seed {self.seed}';", select=True)
+        self.emit(f"SELECT 'end of seed {self.seed}';")
         self.end_step()
 
         rend = Renderer(r)
