@@ -12,14 +12,20 @@
 //   flexcap run CONFIG [-- ARGS]      build it if needed and run it
 //   flexcap audit CONFIG              what each compartment of that image can reach (JSON)
 //   flexcap attack [--json]           the attack suite on every backend
+//   flexcap cc [--abi hybrid] ARGS    clang-14 with the hybrid pass (C for compartments)
 #include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "bench_commands.hh"
 #include "cap_commands.hh"
+#include "cc_command.hh"
 #include "image_commands.hh"
 
 int main(int argc, char** argv) {
+  // `flexcap cc` takes the compiler's own flags: they go to clang as they are.
+  if (argc > 1 && std::string_view(argv[1]) == "cc") {
+    return flexcap::tools::cc_command(std::vector<std::string>(argv + 2, argv + argc), std::cerr);
+  }
   CLI::App app{"FlexCap: compartments isolated by Morello capabilities, tailored at build time"};
   app.require_subcommand(1);
 
@@ -74,6 +80,7 @@ int main(int argc, char** argv) {
     command->add_option("--app", image_app, "The application (default: the configuration's folder name)");
   }
   run->add_option("ARGS", image_args, "Arguments for the application");
+  app.add_subcommand("cc", "clang-14 with the hybrid pass: flexcap cc [--abi hybrid|plain] CLANG-ARGS... (--help)");
   auto* attack = app.add_subcommand("attack", "Run the attack suite on every backend this machine can run");
   bool attack_json = false;
   attack->add_flag("--json", attack_json, "Print {\"attacks\": [...]} instead of a table");

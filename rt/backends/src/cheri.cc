@@ -1,5 +1,6 @@
 #include <stdexcept>
 
+#include "flexcap/cc/hybrid_runtime.hh"
 #include "flexcap/rt/backends.hh"
 
 namespace flexcap::rt {
@@ -18,6 +19,7 @@ struct Switcher {
   std::vector<std::size_t> export_of_import;   // imports()[i] calls exports[export_of_import[i]]
   std::vector<cap::Capability> keys;           // keys[c]: unseals compartment c's entries
   std::vector<CapabilityRegisters> registers;  // registers[c]: loaded when c runs
+  std::vector<cc::HybridState> hybrid;         // hybrid[c]: c's DDC and PCC for its hybrid code
 };
 
 Switcher* g_switcher = nullptr;
@@ -45,6 +47,7 @@ CapabilityRegisters registers_for(Runtime& rt, int index) {
               .set_value(c.memory().base() + c.memory().size() - stack_bytes)
               .set_bounds_exact(stack_bytes)
               .clear_permissions(cap::Permission::Global);
+  r.pcc = cc::executable_text();
   r.table = index;
   return r;
 }
@@ -58,7 +61,10 @@ bool unseals(const cap::Capability& entry, int callee) {
   return entry.tag() && entry.is_sealed() && !entry.is_sentry() && entry.object_type() == object_type_of(callee);
 }
 
-void load_registers(int index) { t_registers = g_switcher->registers[static_cast<std::size_t>(index)]; }
+void load_registers(int index) {
+  t_registers = g_switcher->registers[static_cast<std::size_t>(index)];
+  cc::install_hybrid_state(g_switcher->hybrid[static_cast<std::size_t>(index)]);
+}
 
 }  // namespace
 
@@ -89,6 +95,7 @@ void CheriBackend::start(Runtime& rt) {
       throw std::logic_error("flexcap cheri backend: an unsealing key is not valid: " + key.to_string());
     }
     g_switcher->registers.push_back(registers_for(rt, i));
+    g_switcher->hybrid.push_back(cc::hybrid_state(g_switcher->registers.back().ddc, g_switcher->registers.back().pcc));
   }
   // One entry descriptor per imported export, sealed with the object type of the
   // compartment that implements it. A caller's table holds the sealed entry of an

@@ -95,14 +95,15 @@ struct ProcessBackend {
     return MprotectBackend::check_argument(rt, frame, c);  // the same rule: only shared memory crosses
   }
   static std::optional<GateError> invoke(Runtime&, const GateFrame&) { return std::nullopt; }
-  static void remote_call(Runtime& rt, GateFrame& frame, std::uint32_t entry, const std::byte* in,
-                          std::size_t in_bytes, std::byte* out);
+  static void remote_call(Runtime& rt, GateFrame& frame, std::uint32_t entry, const std::byte* in, std::size_t in_bytes,
+                          std::byte* out);
 };
 
 // The capability registers of the running compartment on the cheri backend.
 struct CapabilityRegisters {
   cap::Capability ddc;  // default data capability: the compartment's own region
   cap::Capability csp;  // stack capability: the compartment's stack area
+  cap::Capability pcc;  // program counter capability: the code it may branch to (the image's text)
   int table = 0;        // which compartment's capability table (sealed imports) is live
 };
 const CapabilityRegisters& capability_registers();

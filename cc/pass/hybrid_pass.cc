@@ -1,0 +1,393 @@
+// The hybrid pass: unmodified C, checked as Morello checks hybrid code.
+//
+// Morello checks every load and store of hybrid code against the default data
+// capability (DDC) and every branch against the program counter capability (PCC). This
+// pass inserts the same checks in software, in line, before every memory access of the
+// module: loads, stores, atomics, memory intrinsics (memcpy, memmove, memset: struct
+// copies included), by-value arguments, masked and gathered vector accesses, and
+// indirect calls. Each check compares the address with the running compartment's
+// window (cc/runtime/include/flexcap/cc/hybrid_abi.h); only a failed comparison calls
+// the runtime, which decides exactly and raises the capability fault.
+//
+//   flexcap cc --abi hybrid -O2 -c x.c -o x.o      (clang-14 with this plugin; report in x.o.hybrid.json)
+//
+// Choices, after AddressSanitizer's (its interesting operands, its handling of memory
+// intrinsics) and the calibration in shared/notes/hybrid-calibration.md:
+// - The window is read once per function, at its entry. The DDC changes only when the
+//   switcher enters another compartment, and it is restored before a call returns, so
+//   within one activation of a function it is constant.
+// - An access is exempt only where it provably stays inside the current stack frame:
+//   a constant offset into a fixed-size alloca of this function. (The runtime runs
+//   hybrid code on a stack inside its DDC; that is what makes the exemption sound.)
+// - The fast path is `address - base > length - size`, one subtraction and one
+//   comparison per access, with `length - size` computed once per function; the
+//   runtime publishes no window shorter than 64 bytes, so it cannot wrap for constant
+//   sizes up to 64. A variable size (memcpy's n) also checks `n > length`.
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "llvm/Analysis/ValueTracking.h"
+#include "llvm/IR/DataLayout.h"
+#include "llvm/IR/Function.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/InstIterator.h"
+#include "llvm/IR/Instructions.h"
+#include "llvm/IR/IntrinsicInst.h"
+#include "llvm/IR/MDBuilder.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IR/PassManager.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Passes/PassPlugin.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Transforms/Utils/BasicBlockUtils.h"
+
+using namespace llvm;
+
+namespace {
+
+cl::opt<std::string> ReportPath("flexcap-hybrid-report",
+                                cl::desc("Append this module's counts of checked and exempted accesses (one JSON "
+                                         "line) to this file"),
+                                cl::init(""));
+cl::opt<bool> CountChecks("flexcap-hybrid-count",
+                          cl::desc("Count every check made at run time (flexcap bench hybrid's checks_executed)"),
+                          cl::init(false));
+cl::opt<bool> StackExemption("flexcap-hybrid-stack-exemption",
+                             cl::desc("Exempt accesses that provably stay inside the current stack frame"),
+                             cl::init(true));
+
+// The names and layout of hybrid_abi.h.
+constexpr const char* kRegisters = "flexcap_hybrid_registers";
+constexpr const char* kSlowCheck = "flexcap_hybrid_slow_check";
+enum Window : unsigned { kLoadWindow = 0, kStoreWindow = 1, kExecuteWindow = 2 };
+enum AccessKind : unsigned { kLoad = 0, kStore = 1, kLoadStore = 2, kExecute = 3 };
+constexpr unsigned kChecksField = 6;            // the i64 after the three windows
+constexpr std::uint64_t kMaxConstantSize = 64;  // hybrid_abi.h: no window is shorter
+
+// What the pass did to one module, for the report.
+struct Counts {
+  std::uint64_t loads = 0, stores = 0, atomics = 0, intrinsics = 0, byval = 0, masked = 0, indirect_calls = 0;
+  std::uint64_t exempted = 0;
+  std::uint64_t checked() const { return loads + stores + atomics + intrinsics + byval + masked + indirect_calls; }
+};
+
+// One memory operand to check: [Pointer, Pointer + Size) for Kind, before Before.
+// Size is a constant (ConstantSize) or a value (Dynamic, e.g. memcpy's length).
+struct Operand {
+  Instruction* Before;
+  Value* Pointer;
+  AccessKind Kind;
+  std::uint64_t ConstantSize = 0;
+  Value* Dynamic = nullptr;
+  Value* Enabled = nullptr;  // for a masked lane: the lane's mask bit (checked only when set)
+};
+
+class Instrumenter {
+ public:
+  explicit Instrumenter(Module& Mod)
+      : M(Mod), DL(Mod.getDataLayout()), Ctx(Mod.getContext()), I64(Type::getInt64Ty(Ctx)), I32(Type::getInt32Ty(Ctx)) {
+    auto* RegistersTy = ArrayType::get(I64, 7);
+    Registers = M.getGlobalVariable(kRegisters);
+    if (Registers == nullptr) {
+      Registers = new GlobalVariable(M, RegistersTy, /*isConstant=*/false, GlobalValue::ExternalLinkage, nullptr,
+                                     kRegisters, nullptr, GlobalValue::InitialExecTLSModel);
+    }
+    SlowCheck = M.getOrInsertFunction(kSlowCheck, FunctionType::get(Type::getVoidTy(Ctx), {I64, I64, I32}, false));
+    if (auto* F = dyn_cast<Function>(SlowCheck.getCallee())) {
+      F->addFnAttr(Attribute::Cold);
+      F->addFnAttr(Attribute::NoInline);
+    }
+    Unlikely = MDBuilder(Ctx).createBranchWeights(1, 1u << 20);
+  }
+
+  Counts run() {
+    for (Function& F : M) {
+      if (F.isDeclaration() || F.hasFnAttribute(Attribute::Naked) || F.getName().startswith("flexcap_hybrid_")) {
+        continue;
+      }
+      instrument(F);
+    }
+    return Total;
+  }
+
+ private:
+  // --- Which operands an instruction has -----------------------------------------------
+
+  void collect(Instruction& I, SmallVectorImpl<Operand>& Out) {
+    if (auto* LI = dyn_cast<LoadInst>(&I)) {
+      add(Out, &I, LI->getPointerOperand(), kLoad, LI->getType(), Total.loads);
+    } else if (auto* SI = dyn_cast<StoreInst>(&I)) {
+      add(Out, &I, SI->getPointerOperand(), kStore, SI->getValueOperand()->getType(), Total.stores);
+    } else if (auto* RMW = dyn_cast<AtomicRMWInst>(&I)) {
+      add(Out, &I, RMW->getPointerOperand(), kLoadStore, RMW->getValOperand()->getType(), Total.atomics);
+    } else if (auto* CX = dyn_cast<AtomicCmpXchgInst>(&I)) {
+      add(Out, &I, CX->getPointerOperand(), kLoadStore, CX->getNewValOperand()->getType(), Total.atomics);
+    } else if (auto* MT = dyn_cast<MemTransferInst>(&I)) {
+      addRange(Out, &I, MT->getRawSource(), kLoad, MT->getLength(), Total.intrinsics);
+      addRange(Out, &I, MT->getRawDest(), kStore, MT->getLength(), Total.intrinsics);
+    } else if (auto* MS = dyn_cast<MemSetInst>(&I)) {
+      addRange(Out, &I, MS->getRawDest(), kStore, MS->getLength(), Total.intrinsics);
+    } else if (auto* II = dyn_cast<IntrinsicInst>(&I)) {
+      collectMasked(*II, Out);
+    } else if (auto* CB = dyn_cast<CallBase>(&I)) {
+      for (unsigned A = 0; A < CB->arg_size(); ++A) {
+        // A by-value argument is copied from this pointer by the call itself.
+        if (Type* T = CB->getParamByValType(A)) add(Out, &I, CB->getArgOperand(A), kLoad, T, Total.byval);
+      }
+      if (CB->isIndirectCall()) {
+        Out.push_back({&I, CB->getCalledOperand(), kExecute, 1});
+        ++Total.indirect_calls;
+      }
+    }
+  }
+
+  // Masked vector accesses: each active lane is an access of one element.
+  void collectMasked(IntrinsicInst& II, SmallVectorImpl<Operand>& Out) {
+    Value* Pointer = nullptr;
+    Value* Mask = nullptr;
+    Type* VectorTy = nullptr;
+    AccessKind Kind = kLoad;
+    bool Gather = false;
+    switch (II.getIntrinsicID()) {
+      case Intrinsic::masked_load:
+        Pointer = II.getArgOperand(0), Mask = II.getArgOperand(2), VectorTy = II.getType();
+        break;
+      case Intrinsic::masked_store:
+        Pointer = II.getArgOperand(1), Mask = II.getArgOperand(3), VectorTy = II.getArgOperand(0)->getType();
+        Kind = kStore;
+        break;
+      case Intrinsic::masked_gather:
+        Pointer = II.getArgOperand(0), Mask = II.getArgOperand(2), VectorTy = II.getType(), Gather = true;
+        break;
+      case Intrinsic::masked_scatter:
+        Pointer = II.getArgOperand(1), Mask = II.getArgOperand(3), VectorTy = II.getArgOperand(0)->getType();
+        Kind = kStore, Gather = true;
+        break;
+      case Intrinsic::masked_expandload:
+      case Intrinsic::masked_compressstore: {
+        // Contiguous: as many elements as the mask has set bits.
+        const bool Load = II.getIntrinsicID() == Intrinsic::masked_expandload;
+        Pointer = II.getArgOperand(Load ? 0 : 1);
+        Mask = II.getArgOperand(Load ? 1 : 2);
+        auto* VT = cast<FixedVectorType>(Load ? II.getType() : II.getArgOperand(0)->getType());
+        IRBuilder<> B(&II);
+        Value* Bits = B.CreateBitCast(Mask, B.getIntNTy(VT->getNumElements()));
+        Value* Count = B.CreateZExt(B.CreateUnaryIntrinsic(Intrinsic::ctpop, Bits), I64);
+        Value* Bytes = B.CreateMul(Count, ConstantInt::get(I64, DL.getTypeStoreSize(VT->getElementType())));
+        Out.push_back({&II, Pointer, Load ? kLoad : kStore, 0, Bytes});
+        ++Total.masked;
+        return;
+      }
+      default: return;
+    }
+    auto* VT = dyn_cast<FixedVectorType>(VectorTy);
+    if (VT == nullptr) return;  // scalable vectors do not occur on x86
+    const std::uint64_t Element = DL.getTypeStoreSize(VT->getElementType());
+    IRBuilder<> B(&II);
+    for (unsigned Lane = 0; Lane < VT->getNumElements(); ++Lane) {
+      Value* LanePointer =
+          Gather ? B.CreateExtractElement(Pointer, Lane)
+                 : B.CreateConstGEP1_64(B.getInt8Ty(), B.CreatePointerCast(Pointer, B.getInt8PtrTy()), Lane * Element);
+      Value* Active = B.CreateExtractElement(Mask, Lane);
+      Out.push_back({&II, LanePointer, Kind, Element, nullptr, Active});
+    }
+    ++Total.masked;
+  }
+
+  void add(SmallVectorImpl<Operand>& Out, Instruction* I, Value* Pointer, AccessKind Kind, Type* T,
+           std::uint64_t& Counter) {
+    if (Pointer->getType()->getPointerAddressSpace() != 0) return;  // segment-relative (TLS): not DDC-checked
+    const std::uint64_t Size = DL.getTypeStoreSize(T).getFixedSize();
+    if (Size == 0) return;
+    if (exempt(Pointer, Size)) {
+      ++Total.exempted;
+      return;
+    }
+    if (Size <= kMaxConstantSize) {
+      Out.push_back({I, Pointer, Kind, Size});
+    } else {
+      Out.push_back({I, Pointer, Kind, 0, ConstantInt::get(I64, Size)});
+    }
+    ++Counter;
+  }
+
+  void addRange(SmallVectorImpl<Operand>& Out, Instruction* I, Value* Pointer, AccessKind Kind, Value* Length,
+                std::uint64_t& Counter) {
+    if (Pointer->getType()->getPointerAddressSpace() != 0) return;
+    if (auto* C = dyn_cast<ConstantInt>(Length)) {
+      const std::uint64_t Size = C->getZExtValue();
+      if (Size == 0) return;
+      if (exempt(Pointer, Size)) {
+        ++Total.exempted;
+        return;
+      }
+      if (Size <= kMaxConstantSize) {
+        Out.push_back({I, Pointer, Kind, Size});
+        ++Counter;
+        return;
+      }
+    }
+    Out.push_back({I, Pointer, Kind, 0, Length});
+    ++Counter;
+  }
+
+  // Provably inside the current stack frame: a constant offset into a fixed-size alloca
+  // of this function, with the whole access inside it.
+  bool exempt(Value* Pointer, std::uint64_t Size) {
+    if (!StackExemption) return false;
+    int64_t Offset = 0;
+    Value* Base = GetPointerBaseWithConstantOffset(Pointer, Offset, DL);
+    auto* Alloca = dyn_cast<AllocaInst>(Base);
+    if (Alloca == nullptr || !Alloca->isStaticAlloca()) return false;
+    const Optional<TypeSize> Allocated = Alloca->getAllocationSizeInBits(DL);
+    if (!Allocated || Allocated->isScalable()) return false;
+    const std::uint64_t Bytes = Allocated->getFixedSize() / 8;
+    return Offset >= 0 && static_cast<std::uint64_t>(Offset) <= Bytes &&
+           Size <= Bytes - static_cast<std::uint64_t>(Offset);
+  }
+
+  // --- The checks -------------------------------------------------------------------------
+
+  // The windows an operand is checked against.
+  static SmallVector<unsigned, 2> windowsOf(AccessKind Kind) {
+    switch (Kind) {
+      case kLoad: return {kLoadWindow};
+      case kStore: return {kStoreWindow};
+      case kLoadStore: return {kLoadWindow, kStoreWindow};
+      case kExecute: return {kExecuteWindow};
+    }
+    return {};
+  }
+
+  // Loads, at the function's entry, every window field and `length - size` that its
+  // checks use: once per function, before any check (so they dominate all of them).
+  void prepare(Function& F, ArrayRef<Operand> Operands) {
+    Fields.clear();
+    Limits.clear();
+    Instruction* Point = &*F.getEntryBlock().getFirstInsertionPt();
+    while (isa<AllocaInst>(Point)) Point = Point->getNextNode();
+    IRBuilder<> B(Point);
+    for (const Operand& Op : Operands) {
+      for (unsigned Window : windowsOf(Op.Kind)) {
+        for (unsigned Index : {2 * Window, 2 * Window + 1}) {
+          if (Fields.count(Index) != 0) continue;
+          Value* Address = B.CreateConstInBoundsGEP2_32(Registers->getValueType(), Registers, 0, Index);
+          Fields[Index] = B.CreateLoad(I64, Address, "flexcap.window");
+        }
+        if (Op.Dynamic == nullptr && Limits.count({Window, Op.ConstantSize}) == 0) {
+          Limits[{Window, Op.ConstantSize}] =
+              B.CreateSub(Fields[2 * Window + 1], ConstantInt::get(I64, Op.ConstantSize), "flexcap.limit");
+        }
+      }
+    }
+  }
+
+  Value* field(unsigned Index) { return Fields.at(Index); }
+  Value* limit(unsigned Window, std::uint64_t Size) { return Limits.at({Window, Size}); }
+
+  // Whether [Address, Address + size) leaves the window (an i1 computed before B's point).
+  Value* outside(IRBuilder<>& B, unsigned Window, Value* Address, const Operand& Op) {
+    Value* Offset = B.CreateSub(Address, field(2 * Window));
+    if (Op.Dynamic == nullptr) return B.CreateICmpUGT(Offset, limit(Window, Op.ConstantSize));
+    // A variable size: it must fit the window at all, and it may be zero (no access).
+    Value* Length = field(2 * Window + 1);
+    Value* Size = B.CreateZExtOrTrunc(Op.Dynamic, I64);
+    Value* TooLong = B.CreateICmpUGT(Size, Length);
+    Value* Beyond = B.CreateICmpUGT(Offset, B.CreateSub(Length, Size));
+    return B.CreateAnd(B.CreateICmpNE(Size, ConstantInt::get(I64, 0)), B.CreateOr(TooLong, Beyond));
+  }
+
+  void check(const Operand& Op) {
+    IRBuilder<> B(Op.Before);
+    Value* Address = B.CreatePtrToInt(Op.Pointer, I64);
+    Value* Bad = nullptr;
+    switch (Op.Kind) {
+      case kLoad: Bad = outside(B, kLoadWindow, Address, Op); break;
+      case kStore: Bad = outside(B, kStoreWindow, Address, Op); break;
+      case kLoadStore:
+        Bad = B.CreateOr(outside(B, kLoadWindow, Address, Op), outside(B, kStoreWindow, Address, Op));
+        break;
+      case kExecute: Bad = outside(B, kExecuteWindow, Address, Op); break;
+    }
+    if (Op.Enabled != nullptr) Bad = B.CreateAnd(Bad, Op.Enabled);
+    if (CountChecks) {
+      Value* Counter = B.CreateConstInBoundsGEP2_32(Registers->getValueType(), Registers, 0, kChecksField);
+      B.CreateStore(B.CreateAdd(B.CreateLoad(I64, Counter), ConstantInt::get(I64, 1)), Counter);
+    }
+    Instruction* Then = SplitBlockAndInsertIfThen(Bad, Op.Before, /*Unreachable=*/false, Unlikely);
+    IRBuilder<> Slow(Then);
+    Value* Size = Op.Dynamic != nullptr ? Slow.CreateZExtOrTrunc(Op.Dynamic, I64)
+                                        : static_cast<Value*>(ConstantInt::get(I64, Op.ConstantSize));
+    Slow.CreateCall(SlowCheck, {Address, Size, ConstantInt::get(I32, Op.Kind)});
+  }
+
+  void instrument(Function& F) {
+    SmallVector<Operand, 64> Operands;
+    for (Instruction& I : instructions(F)) collect(I, Operands);
+    if (Operands.empty()) return;
+    prepare(F, Operands);
+    for (const Operand& Op : Operands) check(Op);
+    // What earlier passes inferred no longer holds: the function now reads the registers
+    // and may raise a capability fault (a C++ exception unwinding through it).
+    for (Attribute::AttrKind Kind :
+         {Attribute::ReadNone, Attribute::ReadOnly, Attribute::WriteOnly, Attribute::ArgMemOnly,
+          Attribute::InaccessibleMemOnly, Attribute::InaccessibleMemOrArgMemOnly, Attribute::NoUnwind}) {
+      F.removeFnAttr(Kind);
+    }
+  }
+
+  Module& M;
+  const DataLayout& DL;
+  LLVMContext& Ctx;
+  Type* I64;
+  Type* I32;
+  GlobalVariable* Registers = nullptr;
+  FunctionCallee SlowCheck;
+  MDNode* Unlikely = nullptr;
+  std::map<unsigned, Value*> Fields;
+  std::map<std::pair<unsigned, std::uint64_t>, Value*> Limits;
+  Counts Total;
+};
+
+void report(const Module& M, const Counts& C) {
+  if (ReportPath.empty()) return;
+  std::ofstream Out(ReportPath, std::ios::app);
+  Out << "{\"file\": \"" << M.getSourceFileName() << "\", \"instrumented\": " << C.checked()
+      << ", \"exempted\": " << C.exempted << ", \"loads\": " << C.loads << ", \"stores\": " << C.stores
+      << ", \"atomics\": " << C.atomics << ", \"intrinsics\": " << C.intrinsics << ", \"byval\": " << C.byval
+      << ", \"masked\": " << C.masked << ", \"indirect_calls\": " << C.indirect_calls << "}\n";
+}
+
+struct HybridPass : PassInfoMixin<HybridPass> {
+  PreservedAnalyses run(Module& M, ModuleAnalysisManager&) {
+    // The runtime is what instrumented code calls: checking its own accesses against the
+    // DDC would make the switcher depend on what it installs.
+    if (const GlobalVariable* R = M.getGlobalVariable(kRegisters); R != nullptr && !R->isDeclaration()) {
+      report_fatal_error(Twine("flexcap hybrid pass: ") + M.getSourceFileName() +
+                         " defines the hybrid runtime's registers; the runtime must not be instrumented");
+    }
+    const Counts C = Instrumenter(M).run();
+    report(M, C);
+    return C.checked() == 0 ? PreservedAnalyses::all() : PreservedAnalyses::none();
+  }
+  static bool isRequired() { return true; }  // also at -O0, and in optnone functions
+};
+
+}  // namespace
+
+extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
+  return {LLVM_PLUGIN_API_VERSION, "FlexcapHybrid", LLVM_VERSION_STRING, [](PassBuilder& PB) {
+            PB.registerOptimizerLastEPCallback(
+                [](ModulePassManager& MPM, OptimizationLevel) { MPM.addPass(HybridPass()); });
+            PB.registerPipelineParsingCallback(
+                [](StringRef Name, ModulePassManager& MPM, ArrayRef<PassBuilder::PipelineElement>) {
+                  if (Name != "flexcap-hybrid") return false;
+                  MPM.addPass(HybridPass());
+                  return true;
+                });
+          }};
+}

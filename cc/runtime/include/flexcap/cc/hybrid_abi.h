@@ -1,0 +1,63 @@
+/* flexcap/cc/hybrid_abi.h — the contract between code compiled hybrid and FlexCap.
+ *
+ * On Morello, hybrid code's ordinary loads and stores are checked by the hardware
+ * against the default data capability (DDC), and its branches against the program
+ * counter capability (PCC). FlexCap's pass (cc/pass) makes unmodified C behave the same
+ * in software: before every access it compares the address with the window below, in
+ * line, and only when that comparison fails does it call flexcap_hybrid_slow_check,
+ * which decides exactly as the capability model does and raises the capability fault.
+ *
+ * The windows are the fast form of the capabilities the switcher installs: a window is
+ * [base, base + length) where the capability is tagged, unsealed and has the access's
+ * permission. Only the runtime writes them (cc/runtime, called by the cheri switcher);
+ * it is never instrumented itself, and the pass refuses to instrument it.
+ *
+ * Invariant the pass relies on: every published length is at least 64, so that
+ * `length - size` cannot wrap for a constant access of up to 64 bytes. A capability that
+ * allows nothing, or less than 64 bytes, is published as kFlexcapDeniedWindow, which no
+ * user-space address passes; the slow path then decides precisely. This header is C so
+ * that C code (and the pass's assumptions) can be checked against it.
+ */
+#ifndef FLEXCAP_CC_HYBRID_ABI_H
+#define FLEXCAP_CC_HYBRID_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct flexcap_hybrid_window {
+  uint64_t base;
+  uint64_t length;
+};
+
+/* Field order and sizes are the pass's too (cc/pass/hybrid_pass.cc). */
+struct flexcap_hybrid_registers {
+  struct flexcap_hybrid_window load;     /* DDC, for loads */
+  struct flexcap_hybrid_window store;    /* DDC, for stores */
+  struct flexcap_hybrid_window execute;  /* PCC, for indirect calls */
+  uint64_t checks;                       /* checks made, in builds compiled to count them */
+};
+
+/* The running code's windows (this thread's). */
+extern __thread struct flexcap_hybrid_registers flexcap_hybrid_registers;
+
+/* The kinds of access the pass checks. */
+enum flexcap_hybrid_access {
+  FLEXCAP_HYBRID_LOAD = 0,
+  FLEXCAP_HYBRID_STORE = 1,
+  FLEXCAP_HYBRID_LOAD_STORE = 2, /* atomics: read-modify-write, compare-exchange */
+  FLEXCAP_HYBRID_EXECUTE = 3     /* an indirect call's target */
+};
+
+/* Called when the in-line comparison fails: returns if the model allows the access
+ * after all (a capability shorter than 64 bytes), else raises the capability fault that
+ * Cap<T> would raise (the gate into the compartment turns it into a GateError). */
+void flexcap_hybrid_slow_check(uint64_t address, uint64_t size, uint32_t access);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FLEXCAP_CC_HYBRID_ABI_H */

@@ -1,0 +1,69 @@
+/* One function per kind of access that the hybrid pass checks. Compiled with
+ * `flexcap cc --abi hybrid` (hybrid_access_test.cc runs each one byte inside and one
+ * byte outside the DDC). Nothing here knows about FlexCap: it is ordinary C. */
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef uint8_t v16 __attribute__((vector_size(16)));
+typedef uint8_t v32 __attribute__((vector_size(32)));
+
+uint8_t load_1(const uint8_t* p) { return *p; }
+uint16_t load_2(const uint16_t* p) { return *p; }
+uint32_t load_4(const uint32_t* p) { return *p; }
+uint64_t load_8(const uint64_t* p) { return *p; }
+/* volatile: the whole vector is read (the optimizer would narrow an unused part). */
+uint8_t load_16(const v16* p) {
+  const v16 v = *(const volatile v16*)p;
+  return (uint8_t)(v[0] + v[15]);
+}
+uint8_t load_32(const v32* p) {
+  const v32 v = *(const volatile v32*)p;
+  return (uint8_t)(v[0] + v[31]);
+}
+
+void store_1(uint8_t* p) { *p = 1; }
+void store_2(uint16_t* p) { *p = 2; }
+void store_4(uint32_t* p) { *p = 4; }
+void store_8(uint64_t* p) { *p = 8; }
+void store_16(v16* p) { *p = (v16){16}; }
+void store_32(v32* p) { *p = (v32){32}; }
+
+int atomic_add(int* p) { return __atomic_fetch_add(p, 1, __ATOMIC_SEQ_CST); }
+int atomic_compare_exchange(int* p) {
+  int expected = 0;
+  return __atomic_compare_exchange_n(p, &expected, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+void copy(char* to, const char* from, size_t n) { memcpy(to, from, n); }
+void move(char* to, const char* from, size_t n) { memmove(to, from, n); }
+void fill(char* to, size_t n) { memset(to, 7, n); }
+
+struct record {
+  char bytes[48];
+};
+void copy_struct(struct record* to, const struct record* from) { *to = *from; }
+
+/* A by-value argument: the call copies the struct from where `from` points. */
+static __attribute__((noinline)) int first_byte(struct record r) { return r.bytes[0]; }
+int pass_by_value(const struct record* from) { return first_byte(*from); }
+
+/* Variadic: the pointer arrives through va_arg, then is read. */
+int read_variadic(int count, ...) {
+  va_list arguments;
+  va_start(arguments, count);
+  int sum = 0;
+  for (int i = 0; i < count; ++i) sum += *va_arg(arguments, const uint8_t*);
+  va_end(arguments);
+  return sum;
+}
+
+int call_indirect(int (*function)(int), int argument) { return function(argument); }
+int twice(int x) { return 2 * x; }
+
+/* Stays inside its own stack frame: exempt from checks. */
+int frame_only(int i) {
+  int local[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  local[3] = i;
+  return local[3] + local[5];
+}

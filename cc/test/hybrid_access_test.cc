@@ -1,0 +1,198 @@
+// The hybrid pass on each kind of access (access_kinds.c, compiled with the plugin):
+// one byte inside the DDC succeeds, one byte outside raises the capability fault that
+// Cap<T> raises, with the same text. The code runs on a stack inside its DDC, as the
+// runtime runs hybrid code.
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <span>
+#include <string>
+
+#include "flexcap/cap/access.hh"
+#include "flexcap/cc/hybrid_runtime.hh"
+#include "flexcap/rt/runtime.hh"
+#include "flexcap/rt/stack.hh"
+
+extern "C" {
+typedef std::uint8_t v16 __attribute__((vector_size(16)));
+typedef std::uint8_t v32 __attribute__((vector_size(32)));
+std::uint8_t load_1(const std::uint8_t*);
+std::uint16_t load_2(const std::uint16_t*);
+std::uint32_t load_4(const std::uint32_t*);
+std::uint64_t load_8(const std::uint64_t*);
+std::uint8_t load_16(const v16*);
+std::uint8_t load_32(const v32*);
+void store_1(std::uint8_t*);
+void store_2(std::uint16_t*);
+void store_4(std::uint32_t*);
+void store_8(std::uint64_t*);
+void store_16(v16*);
+void store_32(v32*);
+int atomic_add(int*);
+int atomic_compare_exchange(int*);
+void copy(char*, const char*, std::size_t);
+void move(char*, const char*, std::size_t);
+void fill(char*, std::size_t);
+struct record {
+  char bytes[48];
+};
+void copy_struct(record*, const record*);
+int pass_by_value(const record*);
+int read_variadic(int, ...);
+int call_indirect(int (*)(int), int);
+int twice(int);
+int frame_only(int);
+}
+
+namespace flexcap::cc {
+namespace {
+
+// A compartment's region: its stack at the bottom, its data above, and one more page
+// mapped beyond the DDC so that an unchecked access would not fault by itself.
+class HybridAccess : public ::testing::Test {
+ protected:
+  static constexpr std::size_t kBytes = 1 << 20;
+  void SetUp() override {
+    void* p = mmap(nullptr, kBytes + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(p, MAP_FAILED);
+    base_ = static_cast<std::byte*>(p);
+    ddc_ = unconfined_ddc().set_value(reinterpret_cast<std::uint64_t>(base_)).set_bounds_exact(kBytes);
+    ASSERT_TRUE(ddc_.tag());
+    state_ = hybrid_state(ddc_, executable_text());
+  }
+  void TearDown() override { munmap(base_, kBytes + 4096); }
+
+  std::byte* top() const { return base_ + kBytes; }
+
+  // Runs `body` as hybrid code of this region: its DDC installed, on its stack. Returns
+  // the fault's text, or "" if it ran without one.
+  std::string run(const std::function<void()>& body) {
+    std::string fault;
+    install_hybrid_state(state_);
+    rt::run_on_stack(std::span<std::byte>(base_, 256 * 1024), [&] {
+      try {
+        body();
+      } catch (const rt::CompartmentFault& f) {
+        fault = f.cause;
+      }
+    });
+    uninstall_hybrid_state();
+    return fault;
+  }
+
+  // What Cap<T> says of the same access through the same DDC.
+  std::string expected(cap::Access access, const void* at, std::size_t size) const {
+    auto r = cap::check_access(ddc_, access, reinterpret_cast<std::uint64_t>(at), size);
+    return r ? "" : r.error().describe();
+  }
+
+  // The access of `size` bytes at the top of the DDC, then one byte further on.
+  template <class T>
+  void inside_then_outside(cap::Access access, std::size_t size, const std::function<void(T*)>& access_at) {
+    auto* inside = reinterpret_cast<T*>(top() - size);
+    auto* outside = reinterpret_cast<T*>(top() - size + 1);
+    EXPECT_EQ(run([&] { access_at(inside); }), "") << size << " bytes ending at the DDC's top";
+    const std::string fault = run([&] { access_at(outside); });
+    EXPECT_EQ(fault, expected(access, outside, size)) << size << " bytes, one past the DDC";
+    EXPECT_NE(fault.find("capability bounds fault"), std::string::npos) << fault;
+  }
+
+  std::byte* base_ = nullptr;
+  cap::Capability ddc_;
+  HybridState state_;
+};
+
+TEST_F(HybridAccess, LoadsOfEverySize) {
+  using cap::Access;
+  inside_then_outside<std::uint8_t>(Access::Load, 1, [](std::uint8_t* p) { (void)load_1(p); });
+  inside_then_outside<std::uint16_t>(Access::Load, 2, [](std::uint16_t* p) { (void)load_2(p); });
+  inside_then_outside<std::uint32_t>(Access::Load, 4, [](std::uint32_t* p) { (void)load_4(p); });
+  inside_then_outside<std::uint64_t>(Access::Load, 8, [](std::uint64_t* p) { (void)load_8(p); });
+  inside_then_outside<v16>(Access::Load, 16, [](v16* p) { (void)load_16(p); });
+  inside_then_outside<v32>(Access::Load, 32, [](v32* p) { (void)load_32(p); });
+}
+
+TEST_F(HybridAccess, StoresOfEverySize) {
+  using cap::Access;
+  inside_then_outside<std::uint8_t>(Access::Store, 1, [](std::uint8_t* p) { store_1(p); });
+  inside_then_outside<std::uint16_t>(Access::Store, 2, [](std::uint16_t* p) { store_2(p); });
+  inside_then_outside<std::uint32_t>(Access::Store, 4, [](std::uint32_t* p) { store_4(p); });
+  inside_then_outside<std::uint64_t>(Access::Store, 8, [](std::uint64_t* p) { store_8(p); });
+  inside_then_outside<v16>(Access::Store, 16, [](v16* p) { store_16(p); });
+  inside_then_outside<v32>(Access::Store, 32, [](v32* p) { store_32(p); });
+}
+
+TEST_F(HybridAccess, AtomicsNeedTheWholeRange) {
+  inside_then_outside<int>(cap::Access::Load, 4, [](int* p) { (void)atomic_add(p); });
+  inside_then_outside<int>(cap::Access::Load, 4, [](int* p) { (void)atomic_compare_exchange(p); });
+}
+
+TEST_F(HybridAccess, MemoryIntrinsicsCheckBothRanges) {
+  char* middle = reinterpret_cast<char*>(top() - 4096);
+  inside_then_outside<char>(cap::Access::Store, 100, [&](char* p) { copy(p, middle, 100); });
+  inside_then_outside<char>(cap::Access::Load, 100, [&](char* p) { copy(middle, p, 100); });
+  inside_then_outside<char>(cap::Access::Store, 100, [&](char* p) { move(p, middle, 100); });
+  inside_then_outside<char>(cap::Access::Store, 5000, [&](char* p) { fill(p, 5000); });
+  // A length of zero touches nothing, wherever it points.
+  EXPECT_EQ(run([&] { copy(reinterpret_cast<char*>(top() + 64), middle, 0); }), "");
+  // A length larger than the whole DDC, from inside it: the check cannot wrap around.
+  const std::string fault = run([&] { fill(middle, ~std::size_t{0} - 100); });
+  EXPECT_NE(fault.find("capability bounds fault"), std::string::npos) << fault;
+}
+
+TEST_F(HybridAccess, StructCopyAndByValueArguments) {
+  const auto record_at_top = [&](std::size_t shift) {
+    return reinterpret_cast<record*>(top() - sizeof(record) + shift);
+  };
+  const record* source = reinterpret_cast<const record*>(top() - 8192);
+  EXPECT_EQ(run([&] { copy_struct(record_at_top(0), source); }), "");
+  EXPECT_EQ(run([&] { copy_struct(record_at_top(1), source); }),
+            expected(cap::Access::Store, record_at_top(1), sizeof(record)));
+  EXPECT_EQ(run([&] { (void)pass_by_value(record_at_top(0)); }), "");
+  EXPECT_EQ(run([&] { (void)pass_by_value(record_at_top(1)); }),
+            expected(cap::Access::Load, record_at_top(1), sizeof(record)));
+}
+
+TEST_F(HybridAccess, VariadicArguments) {
+  const auto* last = reinterpret_cast<const std::uint8_t*>(top() - 1);
+  const auto* beyond = reinterpret_cast<const std::uint8_t*>(top());
+  EXPECT_EQ(run([&] { (void)read_variadic(2, last, last); }), "");
+  EXPECT_EQ(run([&] { (void)read_variadic(2, last, beyond); }), expected(cap::Access::Load, beyond, 1));
+}
+
+TEST_F(HybridAccess, IndirectCallsStayInThePcc) {
+  int result = 0;
+  EXPECT_EQ(run([&] { result = call_indirect(twice, 21); }), "");
+  EXPECT_EQ(result, 42);
+  // A "function" in the data region: refused before the branch, as PCC refuses it.
+  auto* data = reinterpret_cast<int (*)(int)>(top() - 64);
+  const std::string fault = run([&] { (void)call_indirect(data, 1); });
+  EXPECT_NE(fault.find("capability bounds fault: execute"), std::string::npos) << fault;
+}
+
+TEST_F(HybridAccess, BelowTheDdcToo) {
+  auto* below = reinterpret_cast<std::uint64_t*>(base_ - 8);
+  EXPECT_EQ(run([&] { (void)load_8(below); }), expected(cap::Access::Load, below, 8));
+}
+
+TEST_F(HybridAccess, AReadOnlyDdcRefusesStores) {
+  state_ = hybrid_state(ddc_.restrict_permissions(cap::Permission::Load | cap::Permission::Global), executable_text());
+  auto* at = reinterpret_cast<std::uint64_t*>(top() - 64);
+  EXPECT_EQ(run([&] { (void)load_8(at); }), "");
+  const std::string fault = run([&] { store_8(at); });
+  EXPECT_NE(fault.find("capability permission fault"), std::string::npos) << fault;
+}
+
+TEST_F(HybridAccess, UnconfinedCodeRunsAnywhere) {
+  // Before any switcher installs a DDC (and on backends without capabilities), hybrid
+  // code is checked against a DDC that covers everything.
+  std::uint64_t outside_any_region = 5;
+  EXPECT_EQ(load_8(&outside_any_region), 5u);
+  EXPECT_EQ(frame_only(4), 9);
+}
+
+}  // namespace
+}  // namespace flexcap::cc

@@ -1,0 +1,31 @@
+// flexcap/rt/stack.hh — running code on a stack of the runtime's choosing.
+//
+// On Morello a compartment's stack lies inside its DDC, so that its own stack accesses
+// pass the DDC check like any other. FlexCap gives hybrid code the same: the runtime
+// runs it on a stack carved from the compartment's region.
+//
+//   rt::run_on_stack(stack, [&] { result = hybrid_function(argument); });
+//
+// An exception thrown on that stack (a capability fault) unwinds back across the
+// switch to the caller's stack: the switch keeps a frame pointer chain the unwinder
+// follows.
+#pragma once
+
+#include <cstddef>
+#include <span>
+
+namespace flexcap::rt {
+
+namespace internal {
+void run_on_stack(std::span<std::byte> stack, void (*body)(void*), void* argument);
+}
+
+// Runs `body()` with the stack pointer at the top of `stack` (16-byte aligned), then
+// returns on the caller's stack. `stack` must stay valid and unused meanwhile.
+template <class Body>
+void run_on_stack(std::span<std::byte> stack, Body&& body) {
+  internal::run_on_stack(
+      stack, [](void* b) { (*static_cast<std::remove_reference_t<Body>*>(b))(); }, &body);
+}
+
+}  // namespace flexcap::rt

@@ -1,0 +1,73 @@
+#include "cc_command.hh"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <ostream>
+
+namespace flexcap::tools {
+
+int cc_command(const std::vector<std::string>& args, std::ostream& err) {
+  std::string abi = "hybrid";
+  bool count_checks = false;
+  bool stack_exemption = true;
+  std::size_t first = 0;
+  for (; first < args.size(); ++first) {
+    const std::string& a = args[first];
+    if (a == "--abi" && first + 1 < args.size()) {
+      abi = args[++first];
+    } else if (a.rfind("--abi=", 0) == 0) {
+      abi = a.substr(6);
+    } else if (a == "--count-checks") {
+      count_checks = true;
+    } else if (a == "--no-stack-exemption") {
+      stack_exemption = false;
+    } else if (a == "--help") {
+      err << "usage: flexcap cc [--abi hybrid|plain] [--count-checks] [--no-stack-exemption] CLANG-ARGS...\n"
+             "  --abi hybrid          check every access against the compartment's DDC/PCC (the default)\n"
+             "  --abi plain           compile as clang-14 does, no checks\n"
+             "  --count-checks        count the checks made at run time (flexcap bench hybrid)\n"
+             "  --no-stack-exemption  check accesses that provably stay in the stack frame too\n";
+      return 0;
+    } else {
+      break;
+    }
+  }
+  if (abi != "hybrid" && abi != "plain") {
+    err << "flexcap cc: unknown ABI '" << abi << "'. Fix: use --abi hybrid or --abi plain (purecap is not "
+        << "available yet)\n";
+    return 2;
+  }
+  std::vector<std::string> command = {FLEXCAP_CLANG};
+  if (abi == "hybrid") {
+    const std::string plugin = FLEXCAP_HYBRID_PLUGIN;
+    if (!std::filesystem::exists(plugin)) {
+      err << "flexcap cc: the hybrid pass is not built (" << plugin << "). Fix: cmake --build the tree that built "
+          << "this flexcap (target flexcap_hybrid_plugin)\n";
+      return 2;
+    }
+    // -fpass-plugin puts the pass in the pipeline; -load makes its options known to -mllvm.
+    command.insert(command.end(), {"-fpass-plugin=" + plugin, "-Xclang", "-load", "-Xclang", plugin});
+    for (std::size_t i = first; i + 1 < args.size(); ++i) {
+      if (args[i] == "-o") {
+        const std::string report = args[i + 1] + ".hybrid.json";
+        std::filesystem::remove(report);  // the pass appends: start each compilation afresh
+        command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-report=" + report});
+      }
+    }
+    if (count_checks) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-count"});
+    if (!stack_exemption) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-stack-exemption=false"});
+  }
+  command.insert(command.end(), args.begin() + static_cast<std::ptrdiff_t>(first), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : command) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execv(argv[0], argv.data());
+  err << "flexcap cc: cannot run " << command[0] << ": " << std::strerror(errno) << '\n';
+  return 2;
+}
+
+}  // namespace flexcap::tools
