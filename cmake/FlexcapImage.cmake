@@ -45,12 +45,12 @@ function(flexcap_image target)
   set(generated ${CMAKE_CURRENT_BINARY_DIR}/${target}.generated)
   list(JOIN ARG_LIBRARIES "," library_list)
   add_custom_command(
-    OUTPUT ${generated}/flexcap_image.hh
+    OUTPUT ${generated}/flexcap_image.hh ${generated}/flexcap_image.ld
     COMMAND flexcap image-header ${config} --libraries ${library_list} --out ${generated}/flexcap_image.hh
     DEPENDS flexcap ${config}
     COMMENT "Generating the ${target} image from ${ARG_CONFIG}"
     VERBATIM)
-  add_custom_target(${target}_generated DEPENDS ${generated}/flexcap_image.hh)
+  add_custom_target(${target}_generated DEPENDS ${generated}/flexcap_image.hh ${generated}/flexcap_image.ld)
 
   set(includes ${generated})
   foreach(library IN LISTS ARG_LIBRARIES)
@@ -77,6 +77,10 @@ function(flexcap_image target)
     endif()
   endforeach()
   target_link_libraries(${target} PRIVATE flexcap::rt ${ARG_LINK})
+  # The compartments' regions, in the executable (see flexcap_image.ld).
+  target_link_options(${target} PRIVATE -Wl,-T,${generated}/flexcap_image.ld)
+  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${generated}/flexcap_image.ld)
+  add_dependencies(${target} ${target}_generated)
   if(ARG_LINK_TIME_OPTIMIZATION AND flexcap_lto)
     set_property(TARGET ${target} PROPERTY INTERPROCEDURAL_OPTIMIZATION ON)
   endif()

@@ -5,6 +5,8 @@
 #include <bit>
 #include <cstring>
 #include <new>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace flexcap::cap {
@@ -30,6 +32,25 @@ TaggedMemory::TaggedMemory(std::size_t bytes, Mapping mapping) {
   base_ = (start + alignment - 1) & ~(alignment - 1);
   size_ = length;
   tags_ = reinterpret_cast<std::uint64_t*>(static_cast<std::byte*>(p) + tag_offset);
+  tag_words_ = static_cast<std::size_t>(tag_bytes / 8) - 1;
+}
+
+TaggedMemory::TaggedMemory(std::span<std::byte> existing) {
+  base_ = reinterpret_cast<std::uint64_t>(existing.data());
+  size_ = existing.size();
+  if (base_ % kGranuleBytes != 0 || size_ == 0 || !Capability::root().set_value(base_).set_bounds(size_).exact) {
+    throw std::invalid_argument("TaggedMemory: " + std::to_string(size_) + " bytes at 0x" + to_hex(base_) +
+                                " cannot be bounded exactly by one capability: align the base to the length's "
+                                "representable alignment (representable_alignment_mask) and pad the length "
+                                "(representable_length)");
+  }
+  const std::uint64_t tag_bytes = (size_ / kGranuleBytes + 63) / 64 * 8 + 8;
+  const std::uint64_t mapped = (tag_bytes + kPageBytes - 1) / kPageBytes * kPageBytes;
+  void* p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  mapping_ = p;  // only the tags: the memory itself is not ours to unmap
+  mapping_size_ = mapped;
+  tags_ = static_cast<std::uint64_t*>(p);
   tag_words_ = static_cast<std::size_t>(tag_bytes / 8) - 1;
 }
 

@@ -44,6 +44,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Transforms/Utils/BasicBlockUtils.h"
+#include "llvm/Transforms/Utils/ModuleUtils.h"
 
 using namespace llvm;
 
@@ -56,6 +57,10 @@ cl::opt<std::string> ReportPath("flexcap-hybrid-report",
 cl::opt<bool> CountChecks("flexcap-hybrid-count",
                           cl::desc("Count every check made at run time (flexcap bench hybrid's checks_executed)"),
                           cl::init(false));
+cl::opt<std::string> GlobalsSection(
+    "flexcap-hybrid-globals-section",
+    cl::desc("Place the module's globals in this section (its compartment's region, where its DDC reaches them)"),
+    cl::init(""));
 cl::opt<bool> StackExemption("flexcap-hybrid-stack-exemption",
                              cl::desc("Exempt accesses that provably stay inside the current stack frame"),
                              cl::init(true));
@@ -63,6 +68,7 @@ cl::opt<bool> StackExemption("flexcap-hybrid-stack-exemption",
 // The names and layout of hybrid_abi.h.
 constexpr const char* kRegisters = "flexcap_hybrid_registers";
 constexpr const char* kSlowCheck = "flexcap_hybrid_slow_check";
+constexpr const char* kRegisterGlobal = "flexcap_hybrid_register_global";
 enum Window : unsigned { kLoadWindow = 0, kStoreWindow = 1, kExecuteWindow = 2 };
 enum AccessKind : unsigned { kLoad = 0, kStore = 1, kLoadStore = 2, kExecute = 3 };
 constexpr unsigned kChecksField = 6;            // the i64 after the three windows
@@ -72,6 +78,7 @@ constexpr std::uint64_t kMaxConstantSize = 64;  // hybrid_abi.h: no window is sh
 struct Counts {
   std::uint64_t loads = 0, stores = 0, atomics = 0, intrinsics = 0, byval = 0, masked = 0, indirect_calls = 0;
   std::uint64_t exempted = 0;
+  std::uint64_t globals = 0;  // moved into the compartment's region
   std::uint64_t checked() const { return loads + stores + atomics + intrinsics + byval + masked + indirect_calls; }
 };
 
@@ -353,13 +360,55 @@ class Instrumenter {
   Counts Total;
 };
 
+// Moves every global the module defines into `Section`, which the image's linker script
+// places in the compartment's region (a NOLOAD section: the loader leaves it zeroed).
+// A global with an initial value keeps a constant copy of it outside, and a constructor
+// registers the pair; the runtime copies it in, before main and at every restart.
+// Thread-local globals stay where they are (their accesses go through %fs and are not
+// checked); so do globals the source placed in a section of its own.
+std::uint64_t placeGlobals(Module& M, StringRef Section) {
+  SmallVector<GlobalVariable*, 64> Moved;
+  for (GlobalVariable& G : M.globals()) {
+    if (G.isDeclaration() || G.isThreadLocal() || G.hasSection() || G.getName().startswith("llvm.")) continue;
+    Moved.push_back(&G);
+  }
+  if (Moved.empty()) return 0;
+  LLVMContext& Ctx = M.getContext();
+  const DataLayout& DL = M.getDataLayout();
+  Type* I8Ptr = Type::getInt8PtrTy(Ctx);
+  Type* I64 = Type::getInt64Ty(Ctx);
+  FunctionCallee Register =
+      M.getOrInsertFunction(kRegisterGlobal, FunctionType::get(Type::getVoidTy(Ctx), {I8Ptr, I8Ptr, I64}, false));
+  Function* Constructor = Function::Create(FunctionType::get(Type::getVoidTy(Ctx), false),
+                                           GlobalValue::InternalLinkage, "flexcap.hybrid.initial_values", M);
+  IRBuilder<> B(BasicBlock::Create(Ctx, "", Constructor));
+  for (GlobalVariable* G : Moved) {
+    if (G->hasCommonLinkage()) G->setLinkage(GlobalValue::WeakAnyLinkage);  // a section needs a definition
+    Constant* Initial = G->getInitializer();
+    G->setSection(Section);
+    G->setConstant(false);  // written once by the runtime
+    if (Initial->isNullValue()) continue;
+    auto* Copy = new GlobalVariable(M, Initial->getType(), /*isConstant=*/true, GlobalValue::PrivateLinkage, Initial,
+                                    G->getName() + ".flexcap.initial");
+    Copy->setAlignment(G->getAlign());
+    G->setInitializer(Constant::getNullValue(Initial->getType()));
+    B.CreateCall(Register, {B.CreatePointerCast(G, I8Ptr), B.CreatePointerCast(Copy, I8Ptr),
+                            ConstantInt::get(I64, DL.getTypeAllocSize(Initial->getType()))});
+  }
+  B.CreateRetVoid();
+  // Before any ordinary constructor (65535) can call into the library.
+  appendToGlobalCtors(M, Constructor, 101);
+  return Moved.size();
+}
+
 void report(const Module& M, const Counts& C) {
   if (ReportPath.empty()) return;
   std::ofstream Out(ReportPath, std::ios::app);
   Out << "{\"file\": \"" << M.getSourceFileName() << "\", \"instrumented\": " << C.checked()
       << ", \"exempted\": " << C.exempted << ", \"loads\": " << C.loads << ", \"stores\": " << C.stores
       << ", \"atomics\": " << C.atomics << ", \"intrinsics\": " << C.intrinsics << ", \"byval\": " << C.byval
-      << ", \"masked\": " << C.masked << ", \"indirect_calls\": " << C.indirect_calls << "}\n";
+      << ", \"masked\": " << C.masked << ", \"indirect_calls\": " << C.indirect_calls
+      << ", \"globals_placed\": " << C.globals << "}\n";
 }
 
 struct HybridPass : PassInfoMixin<HybridPass> {
@@ -370,9 +419,10 @@ struct HybridPass : PassInfoMixin<HybridPass> {
       report_fatal_error(Twine("flexcap hybrid pass: ") + M.getSourceFileName() +
                          " defines the hybrid runtime's registers; the runtime must not be instrumented");
     }
-    const Counts C = Instrumenter(M).run();
+    Counts C = Instrumenter(M).run();
+    if (!GlobalsSection.empty()) C.globals = placeGlobals(M, GlobalsSection);
     report(M, C);
-    return C.checked() == 0 ? PreservedAnalyses::all() : PreservedAnalyses::none();
+    return C.checked() == 0 && C.globals == 0 ? PreservedAnalyses::all() : PreservedAnalyses::none();
   }
   static bool isRequired() { return true; }  // also at -O0, and in optnone functions
 };

@@ -14,6 +14,7 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
   std::string abi = "hybrid";
   bool count_checks = false;
   bool stack_exemption = true;
+  std::string library;  // the micro-library this code belongs to, when built into an image
   std::size_t first = 0;
   for (; first < args.size(); ++first) {
     const std::string& a = args[first];
@@ -25,10 +26,15 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
       count_checks = true;
     } else if (a == "--no-stack-exemption") {
       stack_exemption = false;
+    } else if (a == "--library" && first + 1 < args.size()) {
+      library = args[++first];
     } else if (a == "--help") {
-      err << "usage: flexcap cc [--abi hybrid|plain] [--count-checks] [--no-stack-exemption] CLANG-ARGS...\n"
+      err << "usage: flexcap cc [--abi hybrid|plain] [--library NAME] [--count-checks] [--no-stack-exemption] "
+             "CLANG-ARGS...\n"
              "  --abi hybrid          check every access against the compartment's DDC/PCC (the default)\n"
              "  --abi plain           compile as clang-14 does, no checks\n"
+             "  --library NAME        the code is micro-library NAME of an image: its globals go in its\n"
+             "                        compartment's region (section flexcap_lib_NAME_globals)\n"
              "  --count-checks        count the checks made at run time (flexcap bench hybrid)\n"
              "  --no-stack-exemption  check accesses that provably stay in the stack frame too\n";
       return 0;
@@ -57,6 +63,9 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
         std::filesystem::remove(report);  // the pass appends: start each compilation afresh
         command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-report=" + report});
       }
+    }
+    if (!library.empty()) {
+      command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-globals-section=flexcap_lib_" + library + "_globals"});
     }
     if (count_checks) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-count"});
     if (!stack_exemption) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-stack-exemption=false"});

@@ -7,7 +7,8 @@
 
 namespace flexcap::tools {
 
-// `flexcap cc [--abi hybrid|plain] [--count-checks] [--no-stack-exemption] CLANG-ARGS...`
+// `flexcap cc [--abi hybrid|plain] [--library NAME] [--count-checks] [--no-stack-exemption]
+// CLANG-ARGS...`
 // Runs clang-14 with CLANG-ARGS. With --abi hybrid (the default) the hybrid pass checks
 // every access of the code against the running compartment's DDC and PCC, and when
 // compiling to an object (-c -o X) writes what it checked to X.hybrid.json. Returns the

@@ -4,7 +4,9 @@
 #include "flexcap/cc/hybrid_runtime.hh"
 
 #include <cstdint>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "flexcap/cap/access.hh"
 #include "flexcap/cc/hybrid_abi.h"
@@ -80,7 +82,34 @@ cap::Capability hybrid_ddc() { return t_state != nullptr ? t_state->ddc : unconf
 cap::Capability hybrid_pcc() { return t_state != nullptr ? t_state->pcc : unconfined_pcc(); }
 std::uint64_t hybrid_checks_made() { return flexcap_hybrid_registers.checks; }
 
+namespace {
+struct InitialValue {
+  std::byte* global;
+  const std::byte* initial;
+  std::uint64_t bytes;
+};
+// Filled by the hybrid modules' constructors, before main.
+std::vector<InitialValue>& initial_values() {
+  static std::vector<InitialValue> all;
+  return all;
+}
+}  // namespace
+
+void initialize_hybrid_globals(std::span<std::byte> region) {
+  for (const InitialValue& v : initial_values()) {
+    if (v.global >= region.data() && v.global + v.bytes <= region.data() + region.size()) {
+      std::memcpy(v.global, v.initial, v.bytes);
+    }
+  }
+}
+
 }  // namespace flexcap::cc
+
+extern "C" void flexcap_hybrid_register_global(void* global, const void* initial, std::uint64_t bytes) {
+  std::memcpy(global, initial, bytes);
+  flexcap::cc::initial_values().push_back(
+      {static_cast<std::byte*>(global), static_cast<const std::byte*>(initial), bytes});
+}
 
 extern "C" void flexcap_hybrid_slow_check(std::uint64_t address, std::uint64_t size, std::uint32_t access) {
   using flexcap::cap::Access;

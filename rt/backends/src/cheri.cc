@@ -40,13 +40,14 @@ CapabilityRegisters registers_for(Runtime& rt, int index) {
   Compartment& c = rt.compartment(index);
   CapabilityRegisters r;
   r.ddc = c.data_capability();
-  // The stack area: the last 1/16 of the region, at least one page (the model has no
-  // separate stack memory; code that runs on the host stack is not confined by it).
-  const std::uint64_t stack_bytes = std::max<std::uint64_t>(4096, c.memory().size() / 16);
+  // The stack: the top of the region, where the gate runs the compartment's code. Local:
+  // a capability to the stack must not be stored where another compartment could find it.
+  const std::span<std::byte> stack = c.stack();
+  const auto base = stack.empty() ? c.memory().base() : reinterpret_cast<std::uint64_t>(stack.data());
   r.csp = c.data_capability()
-              .set_value(c.memory().base() + c.memory().size() - stack_bytes)
-              .set_bounds_exact(stack_bytes)
-              .clear_permissions(cap::Permission::Global);
+              .set_value(base)
+              .set_bounds(stack.empty() ? 0 : stack.size())
+              .capability.clear_permissions(cap::Permission::Global);
   r.pcc = cc::executable_text();
   r.table = index;
   return r;

@@ -1,5 +1,7 @@
 #include "flexcap/rt/runtime.hh"
 
+#include "flexcap/cc/hybrid_runtime.hh"
+
 #include <algorithm>
 #include <cstring>
 #include <optional>
@@ -33,10 +35,26 @@ std::string GateError::describe() const {
   return s + ": " + cause;
 }
 
+namespace {
+cap::TaggedMemory region_of(const CompartmentSpec& spec) {
+  if (spec.region_begin == nullptr) return cap::TaggedMemory(spec.heap_bytes);
+  return cap::TaggedMemory(std::span<std::byte>(spec.region_begin, spec.region_end));
+}
+}  // namespace
+
 Compartment::Compartment(int index, const CompartmentSpec& spec)
-    : index_(index), spec_(spec), memory_(spec.heap_bytes) {
+    : index_(index), spec_(spec), memory_(region_of(spec)) {
   data_capability_ = data_capability_for(memory_);
-  heap_ = Heap(reinterpret_cast<std::byte*>(memory_.base()), memory_.size());
+  auto* begin = reinterpret_cast<std::byte*>(memory_.base());
+  if (spec.region_begin != nullptr) {
+    globals_ = std::span<std::byte>(spec.region_begin, spec.globals_end);
+    stack_ = std::span<std::byte>(spec.region_end - spec.stack_bytes, spec.stack_bytes);
+  } else {
+    globals_ = std::span<std::byte>(begin, 0);
+    stack_ = std::span<std::byte>(begin + memory_.size(), 0);
+  }
+  stack_cursor_ = stack_.data() + stack_.size();
+  heap_ = Heap(globals_.data() + globals_.size(), static_cast<std::size_t>(stack_.data() - (globals_.data() + globals_.size())));
 }
 
 void Compartment::mark_failed(const GateError& error) {
@@ -47,7 +65,9 @@ void Compartment::mark_failed(const GateError& error) {
 void Compartment::reset() {
   std::memset(memory_.unsafe_bytes().data(), 0, memory_.size());
   memory_.clear_tags(memory_.base(), memory_.size());
-  heap_ = Heap(reinterpret_cast<std::byte*>(memory_.base()), memory_.size());
+  cc::initialize_hybrid_globals(globals_);  // the hybrid libraries' globals, as at start
+  heap_ = Heap(globals_.data() + globals_.size(), static_cast<std::size_t>(stack_.data() - (globals_.data() + globals_.size())));
+  stack_cursor_ = stack_.data() + stack_.size();
   std::fill(state_slots_.begin(), state_slots_.end(), nullptr);
   failed_ = false;
   failure_ = {};

@@ -3,6 +3,8 @@
 // information, so a C++ exception thrown on the new stack unwinds to the caller.
 #include "flexcap/rt/stack.hh"
 
+#include "flexcap/rt/runtime.hh"
+
 #include <cstdint>
 #include <stdexcept>
 
@@ -85,3 +87,16 @@ void run_on_stack(std::span<std::byte> stack, void (*body)(void*), void* argumen
 }
 
 }  // namespace flexcap::rt::internal
+
+namespace flexcap::rt {
+
+void run_on_default_stack(Runtime& runtime, void (*body)(void*), void* argument) {
+  Compartment& home = runtime.compartment(runtime.spec().default_compartment);
+  if (home.stack().empty()) {  // a region mapped by hand: no stack of its own
+    body(argument);
+    return;
+  }
+  internal::run_on_stack(std::span<std::byte>(home.stack().data(), home.stack_cursor()), body, argument);
+}
+
+}  // namespace flexcap::rt

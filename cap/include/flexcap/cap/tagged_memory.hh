@@ -34,6 +34,10 @@ class TaggedMemory {
   // Maps `bytes` of zeroed memory (rounded up to a representable length) at a base
   // aligned so that root() covers exactly the region. All tags start clear.
   explicit TaggedMemory(std::size_t bytes, Mapping mapping = Mapping::Private);
+  // Tags for memory that already exists (a compartment's region, placed by the linker):
+  // it must be granule-aligned and bounded exactly by one capability. Its contents are
+  // kept; all tags start clear. The memory stays its owner's: it is never unmapped here.
+  explicit TaggedMemory(std::span<std::byte> existing);
   ~TaggedMemory();
   TaggedMemory(const TaggedMemory&) = delete;
   TaggedMemory& operator=(const TaggedMemory&) = delete;

@@ -56,6 +56,12 @@ enum flexcap_hybrid_access {
  * Cap<T> would raise (the gate into the compartment turns it into a GateError). */
 void flexcap_hybrid_slow_check(uint64_t address, uint64_t size, uint32_t access);
 
+/* Hybrid globals live in their compartment's region, which the loader leaves zeroed
+ * (a NOLOAD section): the pass gives every global with an initial value a constant copy
+ * of it elsewhere and registers the pair from a constructor. The runtime copies it in
+ * now, and again whenever the compartment restarts. */
+void flexcap_hybrid_register_global(void* global, const void* initial, uint64_t bytes);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,9 @@
 // This library is never instrumented: it is what the instrumented code calls.
 #pragma once
 
+#include <cstddef>
+#include <span>
+
 #include "flexcap/cap/capability.hh"
 #include "flexcap/cc/hybrid_abi.h"
 
@@ -47,6 +50,10 @@ cap::Capability unconfined_pcc();
 // gives a compartment (a target outside it — the heap, a stack, a library mapped
 // elsewhere — is not code the compartment may branch to).
 cap::Capability executable_text();
+
+// Gives every hybrid global inside `region` its initial value again (a compartment's
+// restart: the region was cleared).
+void initialize_hybrid_globals(std::span<std::byte> region);
 
 // How many checks the code compiled to count them (--count-checks) made on this thread.
 std::uint64_t hybrid_checks_made();

@@ -37,6 +37,7 @@ struct FcallBackend {
   static constexpr Backend kKind = Backend::Fcall;
   static constexpr bool kInProcess = true;
   static constexpr bool kCatchesPageFaults = false;
+  static constexpr bool kSwitchesStacks = false;
   static void start(Runtime&) {}
   static ArgumentPolicy check_argument(Runtime&, const GateFrame&, const cap::Capability&) {
     return ArgumentPolicy::Pass;
@@ -51,6 +52,7 @@ struct MprotectBackend {
   static constexpr Backend kKind = Backend::Mprotect;
   static constexpr bool kInProcess = true;
   static constexpr bool kCatchesPageFaults = true;
+  static constexpr bool kSwitchesStacks = false;
   static void start(Runtime& rt);
   static ArgumentPolicy check_argument(Runtime& rt, const GateFrame& frame, const cap::Capability& c);
   static void switch_to(Runtime& rt, int from, int to);
@@ -58,10 +60,13 @@ struct MprotectBackend {
 };
 
 // The capability backend on the Morello model.
+// The callee runs on its own stack, at the top of its region, inside its DDC: hybrid
+// code's stack accesses then pass the DDC check, as on Morello.
 struct CheriBackend {
   static constexpr Backend kKind = Backend::Cheri;
   static constexpr bool kInProcess = true;
   static constexpr bool kCatchesPageFaults = false;
+  static constexpr bool kSwitchesStacks = true;
   static void start(Runtime& rt);
   static ArgumentPolicy check_argument(Runtime& rt, const GateFrame& frame, const cap::Capability& c);
   static void switch_to(Runtime& rt, int from, int to);
@@ -74,6 +79,7 @@ struct IntelPkuBackend {
   static constexpr Backend kKind = Backend::IntelPku;
   static constexpr bool kInProcess = true;
   static constexpr bool kCatchesPageFaults = true;
+  static constexpr bool kSwitchesStacks = false;
   static void start(Runtime& rt);
   static ArgumentPolicy check_argument(Runtime& rt, const GateFrame& frame, const cap::Capability& c) {
     return MprotectBackend::check_argument(rt, frame, c);  // the same rule: only shared memory crosses
@@ -90,6 +96,7 @@ struct ProcessBackend {
   static constexpr Backend kKind = Backend::Process;
   static constexpr bool kInProcess = false;
   static constexpr bool kCatchesPageFaults = true;
+  static constexpr bool kSwitchesStacks = false;
   static void start(Runtime& rt);
   static ArgumentPolicy check_argument(Runtime& rt, const GateFrame& frame, const cap::Capability& c) {
     return MprotectBackend::check_argument(rt, frame, c);  // the same rule: only shared memory crosses

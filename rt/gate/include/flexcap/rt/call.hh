@@ -25,6 +25,7 @@
 #include "flexcap/rt/call_support.hh"
 #include "flexcap/rt/export.hh"
 #include "flexcap/rt/runtime.hh"
+#include "flexcap/rt/stack.hh"
 #include "flexcap/rt/tainted.hh"
 #include "flexcap_image.hh"  // generated for each image from its configuration
 
@@ -128,6 +129,40 @@ void run_contained(Runtime& rt, GateFrame& frame, Params& params, std::optional<
   Runtime::pop_frame(frame);
 }
 
+// run_contained on the callee's own stack (backends whose kSwitchesStacks is true): from
+// the top of its stack, or below the frames it left there if it is in a call out. While
+// the callee runs, the caller's next entry starts below the caller's current frame, so a
+// call back into the caller (B calls A during A's call into B) does not overwrite it.
+template <bool CatchesSignals, const auto& E, class Params, class Result>
+void run_on_callee_stack(Runtime& rt, GateFrame& frame, Params& params, std::optional<Result>& result) {
+  Compartment& caller = rt.compartment(frame.caller);
+  Compartment& callee = rt.compartment(frame.callee);
+  const std::span<std::byte> stack = callee.stack();
+  if (stack.empty()) {  // a region mapped by hand has no stack: stay on this one
+    run_contained<CatchesSignals, E>(rt, frame, params, result);
+    return;
+  }
+  std::byte* const here = static_cast<std::byte*>(__builtin_frame_address(0));
+  std::byte* const caller_cursor = caller.stack_cursor();
+  const std::span<std::byte> caller_stack = caller.stack();
+  if (here > caller_stack.data() && here <= caller_stack.data() + caller_stack.size()) {
+    caller.set_stack_cursor(here - kStackRedZone);
+  }
+  std::byte* const top = callee.stack_cursor();
+  if (top - stack.data() < static_cast<std::ptrdiff_t>(kMinimumStack)) {
+    caller.set_stack_cursor(caller_cursor);
+    frame.faulted = true;
+    frame.error = GateError{GateErrorKind::Fault, std::string(callee.name()),
+                            std::string(frame.library) + "." + std::string(frame.function), 0,
+                            "its stack is exhausted (calls nested too deeply through it): raise its stack: in the "
+                            "configuration"};
+    return;
+  }
+  ::flexcap::rt::run_on_stack(std::span<std::byte>(stack.data(), top),
+                              [&] { run_contained<CatchesSignals, E>(rt, frame, params, result); });
+  caller.set_stack_cursor(caller_cursor);
+}
+
 template <class R>
 using ResultSlot = std::optional<std::conditional_t<std::is_void_v<R>, bool, R>>;
 
@@ -209,7 +244,11 @@ auto cross_call(Args&&... args) -> GateResult<typename std::remove_cvref_t<declt
   if constexpr (Backend::kInProcess) {
     Backend::switch_to(rt, Caller, Callee);
     if (callee.failed()) callee.reset();  // restart policy on-fault: start it over, then call
-    run_contained<Backend::kCatchesPageFaults, E>(rt, frame, params, result);
+    if constexpr (Backend::kSwitchesStacks) {
+      run_on_callee_stack<Backend::kCatchesPageFaults, E>(rt, frame, params, result);
+    } else {
+      run_contained<Backend::kCatchesPageFaults, E>(rt, frame, params, result);
+    }
     Backend::switch_to(rt, Callee, Caller);
   } else {
     // Another process runs the callee: send the arguments, wait for the result.

@@ -20,6 +20,11 @@ struct CapElement<cap::Cap<T>> {
   using type = T;
 };
 
+// Backends that run the callee on its own stack: what a caller's frame keeps below it
+// (the red zone of the x86-64 ABI and a margin), and the least stack a call starts with.
+inline constexpr std::ptrdiff_t kStackRedZone = 512;
+inline constexpr std::size_t kMinimumStack = 16 * 1024;
+
 // A caller's private buffer, copied through the shared region for the call.
 struct Bounce {
   cap::Cap<std::byte> shared;

@@ -38,6 +38,14 @@ struct CompartmentSpec {
   std::uint64_t heap_bytes;
   Sharing sharing;
   RestartPolicy restart;
+  // The region the linker placed for it (the image's flexcap_image.ld), one range its
+  // DDC bounds exactly: [region_begin, globals_end) the globals of its hybrid libraries,
+  // then its heap, then its stack (the last stack_bytes). Null when a runtime is started
+  // by hand (a test): it then maps a region of heap_bytes, with no globals and no stack.
+  std::byte* region_begin = nullptr;
+  std::byte* globals_end = nullptr;
+  std::byte* region_end = nullptr;
+  std::uint64_t stack_bytes = 0;
 };
 
 // Which compartment each micro-library of the image was placed in.
@@ -85,6 +93,13 @@ class Compartment {
   Heap& heap() { return heap_; }
   // The capability to all of the compartment's memory: its DDC on the cheri backend.
   cap::Capability data_capability() const { return data_capability_; }
+  // The top of its region, where the code that runs in it keeps its frames (empty for a
+  // region mapped by hand).
+  std::span<std::byte> stack() const { return stack_; }
+  // Where the next entry into the compartment starts its frames: the top of its stack,
+  // or, while it has called out through a gate, just below the frames it left there.
+  std::byte* stack_cursor() const { return stack_cursor_; }
+  void set_stack_cursor(std::byte* cursor) { stack_cursor_ = cursor; }
 
   bool failed() const { return failed_; }
   const GateError& failure() const { return failure_; }
@@ -100,6 +115,9 @@ class Compartment {
   CompartmentSpec spec_;
   cap::TaggedMemory memory_;
   cap::Capability data_capability_;
+  std::span<std::byte> globals_;
+  std::span<std::byte> stack_;
+  std::byte* stack_cursor_ = nullptr;
   Heap heap_;
   bool failed_ = false;
   GateError failure_;

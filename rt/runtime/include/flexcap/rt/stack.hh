@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <span>
+#include <type_traits>
 
 namespace flexcap::rt {
 
@@ -26,6 +27,16 @@ template <class Body>
 void run_on_stack(std::span<std::byte> stack, Body&& body) {
   internal::run_on_stack(
       stack, [](void* b) { (*static_cast<std::remove_reference_t<Body>*>(b))(); }, &body);
+}
+
+class Runtime;
+// Runs `body()` on the stack of the image's default compartment (its region's top), as
+// the compartment's own code: flexcap::image::run_main uses it.
+void run_on_default_stack(Runtime& runtime, void (*body)(void*), void* argument);
+template <class Body>
+void run_on_default_stack(Runtime& runtime, Body&& body) {
+  run_on_default_stack(
+      runtime, [](void* b) { (*static_cast<std::remove_reference_t<Body>*>(b))(); }, &body);
 }
 
 }  // namespace flexcap::rt
