@@ -1,9 +1,11 @@
 # Build-time specialisation: the same micro-library sources, compiled once per image,
 # each time knowing which compartment every library runs in.
 #
-# flexcap_micro_library(NAME SOURCES src... [DEPENDS target...])
+# flexcap_micro_library(NAME SOURCES src... [DEPENDS target...] [ABI hybrid] [C_FLAGS flag...])
 #   Declares a micro-library: NAME/include is its public API (its Exports); its
-#   sources are not compiled here but once for each image that includes it.
+#   sources are not compiled here but once for each image that includes it. A library
+#   with C sources is `ABI hybrid`: its C is compiled by `flexcap cc`, checked against
+#   its compartment's DDC in cheri images, its globals inside its compartment's region.
 #
 # flexcap_image(TARGET CONFIG kraft.yaml LIBRARIES lib... [MAIN_LIBRARY lib SOURCES src...]
 #               [LINK target...] [LINK_TIME_OPTIMIZATION])
@@ -31,9 +33,19 @@ else()
 endif()
 
 function(flexcap_micro_library name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPENDS" ${ARGN})
+  cmake_parse_arguments(ARG "" "ABI" "SOURCES;DEPENDS;C_FLAGS" ${ARGN})
   list(TRANSFORM ARG_SOURCES PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/)
+  # C sources are compiled by `flexcap cc` (clang-14 and the pass), the rest as usual.
+  set(c_sources ${ARG_SOURCES})
+  list(FILTER c_sources INCLUDE REGEX "\\.c$")
+  list(FILTER ARG_SOURCES EXCLUDE REGEX "\\.c$")
+  if(c_sources AND NOT ARG_ABI STREQUAL "hybrid")
+    message(FATAL_ERROR "FlexCap: micro-library ${name} has C sources: declare it `ABI hybrid`, so that its C is "
+                        "compiled with the hybrid pass")
+  endif()
   set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_SOURCES ${ARG_SOURCES})
+  set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_C_SOURCES ${c_sources})
+  set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_C_FLAGS ${ARG_C_FLAGS})
   set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_INCLUDE ${CMAKE_CURRENT_SOURCE_DIR}/include)
   set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_DEPENDS ${ARG_DEPENDS})
   set_property(GLOBAL APPEND PROPERTY FLEXCAP_MICRO_LIBRARIES ${name})
@@ -72,6 +84,24 @@ function(flexcap_image target)
     target_link_libraries(${objects} PRIVATE flexcap::rt ${depends} ${ARG_LINK} flexcap_warnings)
     add_dependencies(${objects} ${target}_generated)
     target_sources(${target} PRIVATE $<TARGET_OBJECTS:${objects}>)
+    get_property(c_sources GLOBAL PROPERTY FLEXCAP_LIBRARY_${library}_C_SOURCES)
+    get_property(c_flags GLOBAL PROPERTY FLEXCAP_LIBRARY_${library}_C_FLAGS)
+    get_property(c_include GLOBAL PROPERTY FLEXCAP_LIBRARY_${library}_INCLUDE)
+    foreach(source IN LISTS c_sources)
+      get_filename_component(stem ${source} NAME_WE)
+      set(object ${CMAKE_CURRENT_BINARY_DIR}/${target}.c/${library}/${stem}.o)
+      # Checked against the DDC where the configuration's driver is cheri; elsewhere only
+      # its globals are placed in its compartment's region (--abi-of decides, at build time).
+      add_custom_command(
+        OUTPUT ${object}
+        COMMAND flexcap cc --abi-of ${config} --library ${library} -O2 -g -fPIE -I${c_include} ${c_flags} -MD -MF
+                ${object}.d -c ${source} -o ${object}
+        DEPENDS ${source} ${config} flexcap flexcap_hybrid_plugin
+        DEPFILE ${object}.d
+        COMMENT "Compiling ${library}'s ${stem}.c for ${target}"
+        VERBATIM)
+      target_sources(${target} PRIVATE ${object})
+    endforeach()
     if(ARG_LINK_TIME_OPTIMIZATION AND flexcap_lto)
       set_property(TARGET ${objects} PROPERTY INTERPROCEDURAL_OPTIMIZATION ON)
     endif()

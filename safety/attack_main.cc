@@ -63,6 +63,15 @@ const std::vector<Attack> kAttacks = {
     {"use-after-free", run<attacker::Exports::use_after_free>, never_blocked,
      "no backend revokes capabilities to freed memory yet: the victim's kept capability still reaches the "
      "reused buffer (CHERI needs a revocation sweep for this, not implemented)"},
+    {"raw-read-other-compartment", run<attacker::Exports::raw_read_other>, blocked_unless_fcall,
+     "fcall isolates nothing: unported C reads all memory"},
+    {"raw-write-other-compartment", run<attacker::Exports::raw_write_other>, blocked_unless_fcall,
+     "fcall isolates nothing: unported C writes all memory"},
+    {"raw-off-by-one-leaves-ddc", run<attacker::Exports::raw_off_by_one_leaves_ddc>, blocked_unless_fcall,
+     "fcall isolates nothing: the byte past the attacker's region is written"},
+    {"raw-off-by-one-inside-ddc", run<attacker::Exports::raw_off_by_one_inside_ddc>, never_blocked,
+     "hybrid code has one bound, its DDC: an overflow from one of the compartment's objects into the next stays "
+     "inside it, and Morello allows it too (purecap code would fault: each pointer has its object's bounds)"},
 };
 
 std::string json_escape(const std::string& s) {

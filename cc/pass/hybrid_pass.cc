@@ -54,6 +54,10 @@ cl::opt<std::string> ReportPath("flexcap-hybrid-report",
                                 cl::desc("Append this module's counts of checked and exempted accesses (one JSON "
                                          "line) to this file"),
                                 cl::init(""));
+cl::opt<bool> Checks("flexcap-hybrid-checks",
+                     cl::desc("Check the module's accesses (off: only place its globals, for an image without "
+                              "capabilities)"),
+                     cl::init(true));
 cl::opt<bool> CountChecks("flexcap-hybrid-count",
                           cl::desc("Count every check made at run time (flexcap bench hybrid's checks_executed)"),
                           cl::init(false));
@@ -379,8 +383,8 @@ std::uint64_t placeGlobals(Module& M, StringRef Section) {
   Type* I64 = Type::getInt64Ty(Ctx);
   FunctionCallee Register =
       M.getOrInsertFunction(kRegisterGlobal, FunctionType::get(Type::getVoidTy(Ctx), {I8Ptr, I8Ptr, I64}, false));
-  Function* Constructor = Function::Create(FunctionType::get(Type::getVoidTy(Ctx), false),
-                                           GlobalValue::InternalLinkage, "flexcap.hybrid.initial_values", M);
+  Function* Constructor = Function::Create(FunctionType::get(Type::getVoidTy(Ctx), false), GlobalValue::InternalLinkage,
+                                           "flexcap.hybrid.initial_values", M);
   IRBuilder<> B(BasicBlock::Create(Ctx, "", Constructor));
   for (GlobalVariable* G : Moved) {
     if (G->hasCommonLinkage()) G->setLinkage(GlobalValue::WeakAnyLinkage);  // a section needs a definition
@@ -419,7 +423,7 @@ struct HybridPass : PassInfoMixin<HybridPass> {
       report_fatal_error(Twine("flexcap hybrid pass: ") + M.getSourceFileName() +
                          " defines the hybrid runtime's registers; the runtime must not be instrumented");
     }
-    Counts C = Instrumenter(M).run();
+    Counts C = Checks ? Instrumenter(M).run() : Counts{};
     if (!GlobalsSection.empty()) C.globals = placeGlobals(M, GlobalsSection);
     report(M, C);
     return C.checked() == 0 && C.globals == 0 ? PreservedAnalyses::all() : PreservedAnalyses::none();

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <ostream>
 
+#include "flexcap/rt/config.hh"
+
 namespace flexcap::tools {
 
 int cc_command(const std::vector<std::string>& args, std::ostream& err) {
@@ -22,6 +24,15 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
       abi = args[++first];
     } else if (a.rfind("--abi=", 0) == 0) {
       abi = a.substr(6);
+    } else if (a == "--abi-of" && first + 1 < args.size()) {
+      // The ABI an image's C needs: hybrid where its compartments are isolated by cheri.
+      const std::string config = args[++first];
+      auto parsed = rt::load_config(config, {}, rt::LibraryCheck::Unchecked);
+      if (!parsed) {
+        for (const rt::ConfigError& e : parsed.error()) err << e.describe() << '\n';
+        return 2;
+      }
+      abi = parsed->backend() == rt::Backend::Cheri ? "hybrid" : "plain";
     } else if (a == "--count-checks") {
       count_checks = true;
     } else if (a == "--no-stack-exemption") {
@@ -29,10 +40,12 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     } else if (a == "--library" && first + 1 < args.size()) {
       library = args[++first];
     } else if (a == "--help") {
-      err << "usage: flexcap cc [--abi hybrid|plain] [--library NAME] [--count-checks] [--no-stack-exemption] "
+      err << "usage: flexcap cc [--abi hybrid|plain | --abi-of CONFIG] [--library NAME] [--count-checks] "
+             "[--no-stack-exemption] "
              "CLANG-ARGS...\n"
              "  --abi hybrid          check every access against the compartment's DDC/PCC (the default)\n"
-             "  --abi plain           compile as clang-14 does, no checks\n"
+             "  --abi plain           no checks (with --library, the globals are still placed)\n"
+             "  --abi-of CONFIG       hybrid if the configuration's driver is cheri, else plain\n"
              "  --library NAME        the code is micro-library NAME of an image: its globals go in its\n"
              "                        compartment's region (section flexcap_lib_NAME_globals)\n"
              "  --count-checks        count the checks made at run time (flexcap bench hybrid)\n"
@@ -48,7 +61,9 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     return 2;
   }
   std::vector<std::string> command = {FLEXCAP_CLANG};
-  if (abi == "hybrid") {
+  // The pass checks accesses (hybrid) and places a micro-library's globals in its
+  // compartment's region (--library, either ABI).
+  if (abi == "hybrid" || !library.empty()) {
     const std::string plugin = FLEXCAP_HYBRID_PLUGIN;
     if (!std::filesystem::exists(plugin)) {
       err << "flexcap cc: the hybrid pass is not built (" << plugin << "). Fix: cmake --build the tree that built "
@@ -67,6 +82,7 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     if (!library.empty()) {
       command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-globals-section=flexcap_lib_" + library + "_globals"});
     }
+    if (abi == "plain") command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-checks=false"});
     if (count_checks) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-count"});
     if (!stack_exemption) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-stack-exemption=false"});
   }

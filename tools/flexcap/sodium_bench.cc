@@ -43,16 +43,11 @@ struct Config {
 // In the order of the table. Per-function layouts on page-protection and process
 // backends make ~16 million crossings for the full ChaCha20 workload, hence `divide`.
 const std::vector<Config> kConfigs = {
-    {"none", "ported, no compartment", 1},
-    {"fcalls", "one sandbox", 1},
-    {"fcalls_per_function", "per function", 1},
-    {"cheri", "one sandbox", 1},
-    {"cheri_per_function", "per function", 1},
-    {"intel_pku", "one sandbox", 1},
-    {"intel_pku_per_function", "per function", 4},
-    {"process", "one sandbox", 1},
-    {"process_per_function", "per function", 16},
-    {"mprotect", "one sandbox", 1},
+    {"none", "ported, no compartment", 1},          {"fcalls", "one sandbox", 1},
+    {"fcalls_per_function", "per function", 1},     {"cheri", "one sandbox", 1},
+    {"cheri_per_function", "per function", 1},      {"intel_pku", "one sandbox", 1},
+    {"intel_pku_per_function", "per function", 4},  {"process", "one sandbox", 1},
+    {"process_per_function", "per function", 16},   {"mprotect", "one sandbox", 1},
     {"mprotect_per_function", "per function", 256},
 };
 
@@ -120,8 +115,8 @@ int bench_sodium(bool json, int rounds, std::ostream& out, std::ostream& err) {
           << ", \"mib\": " << r.mib << ", \"calls\": " << r.calls << ", \"raw_seconds\": " << r.raw_seconds
           << ", \"ported_seconds\": " << r.ported_seconds << ", \"libsodium_seconds\": " << r.libsodium_seconds
           << ", \"ratio\": " << r.ratio() << ", \"libsodium_ratio\": " << r.libsodium_seconds / r.raw_seconds
-          << ", \"gate_crossings\": " << r.crossings
-          << ", \"crossings_per_1000_calls\": " << r.per_thousand_calls() << "}" << (i + 1 < rows.size() ? ",\n" : "\n");
+          << ", \"gate_crossings\": " << r.crossings << ", \"crossings_per_1000_calls\": " << r.per_thousand_calls()
+          << "}" << (i + 1 < rows.size() ? ",\n" : "\n");
     }
     out << "]}\n";
     return 0;

@@ -1,11 +1,11 @@
 #include "flexcap/rt/runtime.hh"
 
-#include "flexcap/cc/hybrid_runtime.hh"
-
 #include <algorithm>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
+
+#include "flexcap/cc/hybrid_runtime.hh"
 
 namespace flexcap::rt {
 namespace {
@@ -47,14 +47,20 @@ Compartment::Compartment(int index, const CompartmentSpec& spec)
   data_capability_ = data_capability_for(memory_);
   auto* begin = reinterpret_cast<std::byte*>(memory_.base());
   if (spec.region_begin != nullptr) {
-    globals_ = std::span<std::byte>(spec.region_begin, spec.globals_end);
-    stack_ = std::span<std::byte>(spec.region_end - spec.stack_bytes, spec.stack_bytes);
+    stack_ = std::span<std::byte>(spec.region_begin, spec.stack_bytes);
+    globals_ = std::span<std::byte>(spec.region_begin + spec.stack_bytes, spec.globals_end);
   } else {
+    stack_ = std::span<std::byte>(begin, 0);
     globals_ = std::span<std::byte>(begin, 0);
-    stack_ = std::span<std::byte>(begin + memory_.size(), 0);
   }
   stack_cursor_ = stack_.data() + stack_.size();
-  heap_ = Heap(globals_.data() + globals_.size(), static_cast<std::size_t>(stack_.data() - (globals_.data() + globals_.size())));
+  heap_ = heap_after_globals();
+}
+
+// The heap: from the end of the globals to the end of the region.
+Heap Compartment::heap_after_globals() const {
+  std::byte* const begin = globals_.data() + globals_.size();
+  return Heap(begin, static_cast<std::size_t>(reinterpret_cast<std::byte*>(memory_.base()) + memory_.size() - begin));
 }
 
 void Compartment::mark_failed(const GateError& error) {
@@ -63,11 +69,16 @@ void Compartment::mark_failed(const GateError& error) {
 }
 
 void Compartment::reset() {
-  std::memset(memory_.unsafe_bytes().data(), 0, memory_.size());
-  memory_.clear_tags(memory_.base(), memory_.size());
+  // Globals and heap start over. The stack is left as it is: frames of an outer call
+  // into this compartment may still be on it (A calls B, B calls back into A, which
+  // faults; B's next call restarts A while A's first frames wait below).
+  std::byte* const from = globals_.data();
+  const std::size_t bytes =
+      static_cast<std::size_t>(reinterpret_cast<std::byte*>(memory_.base()) + memory_.size() - from);
+  std::memset(from, 0, bytes);
+  memory_.clear_tags(reinterpret_cast<std::uint64_t>(from), bytes);
   cc::initialize_hybrid_globals(globals_);  // the hybrid libraries' globals, as at start
-  heap_ = Heap(globals_.data() + globals_.size(), static_cast<std::size_t>(stack_.data() - (globals_.data() + globals_.size())));
-  stack_cursor_ = stack_.data() + stack_.size();
+  heap_ = heap_after_globals();
   std::fill(state_slots_.begin(), state_slots_.end(), nullptr);
   failed_ = false;
   failure_ = {};

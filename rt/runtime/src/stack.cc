@@ -3,10 +3,10 @@
 // information, so a C++ exception thrown on the new stack unwinds to the caller.
 #include "flexcap/rt/stack.hh"
 
-#include "flexcap/rt/runtime.hh"
-
 #include <cstdint>
 #include <stdexcept>
+
+#include "flexcap/rt/runtime.hh"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>

@@ -7,6 +7,7 @@
 #include "flexcap/lib/attack_victim.hh"
 #include "flexcap/rt/call.hh"
 #include "flexcap/rt/memory_access.hh"
+#include "raw.h"
 
 namespace flexcap::lib::attack_attacker {
 namespace {
@@ -118,6 +119,41 @@ std::int32_t Exports::forged_sealed_entry_impl() {
       false);  // bits are all an attacker can write: the tag comes only from derivation
   if (auto refused = rt::check_sealed_entry(entry)) throw rt::CompartmentFault{0, refused->cause};
   return kGotThrough;
+}
+
+// --- The same attempts from unported C (raw.c), which the hybrid pass checks ----------
+
+// Read the victim's secret through an ordinary pointer.
+std::int32_t Exports::raw_read_other_impl() {
+  // (Compared with what the victim holds now: an earlier attack may have changed it.)
+  const std::uint64_t secret = victim_secret();
+  return raw_read(reinterpret_cast<const std::uint64_t*>(victim_secret_address())) == secret ? kGotThrough : kStopped;
+}
+
+// Overwrite it through an ordinary pointer.
+std::int32_t Exports::raw_write_other_impl() {
+  raw_write(reinterpret_cast<std::uint64_t*>(victim_secret_address()), 0xbad);
+  return victim_secret() == 0xbad ? kGotThrough : kStopped;
+}
+
+// An off-by-one write from a buffer at the very end of the attacker's region: the byte
+// it should not write lies just past its DDC (the next compartment's memory, or none).
+std::int32_t Exports::raw_off_by_one_leaves_ddc_impl() {
+  const cap::TaggedMemory& own = rt::Runtime::get().compartment(rt::Runtime::current()).memory();
+  auto* last = reinterpret_cast<std::uint8_t*>(own.base() + own.size() - 16);  // free heap: nobody's data
+  raw_fill_off_by_one(last, 16, 0x41);
+  return kGotThrough;
+}
+
+// The same bug inside the attacker's own memory: the extra byte lands in its next
+// allocation. Its DDC allows both, as on Morello: hybrid code has no per-object bounds.
+std::int32_t Exports::raw_off_by_one_inside_ddc_impl() {
+  cap::Cap<std::byte> buffer = rt::private_alloc(16);
+  cap::Cap<std::byte> neighbour = rt::private_alloc(16);
+  rt::check(neighbour.fill(0, 16, std::byte{0}));
+  const std::uint64_t distance = neighbour.capability().base() - buffer.capability().base();
+  raw_fill_off_by_one(reinterpret_cast<std::uint8_t*>(buffer.capability().base()), distance, 0x41);
+  return rt::check(neighbour.load(0)) == std::byte{0x41} ? kGotThrough : kStopped;
 }
 
 }  // namespace flexcap::lib::attack_attacker

@@ -39,5 +39,5 @@ PY
 # Running the image: the application's own output (the attack verdicts), one per line.
 "$flexcap" run "$source/examples/attacks/fcalls.yaml" >"$tmp/run.out" 2>"$tmp/err" ||
   fail "run failed: $(tail -5 "$tmp/err")"
-[[ $(grep -c '"outcome"' "$tmp/run.out") == 9 ]] || fail "expected 9 verdicts: $(cat "$tmp/run.out")"
+[[ $(grep -c '"outcome"' "$tmp/run.out") == 13 ]] || fail "expected 13 verdicts: $(cat "$tmp/run.out")"
 echo "build, run, audit: ok"

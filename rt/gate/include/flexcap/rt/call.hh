@@ -143,14 +143,18 @@ void run_on_callee_stack(Runtime& rt, GateFrame& frame, Params& params, std::opt
     return;
   }
   std::byte* const here = static_cast<std::byte*>(__builtin_frame_address(0));
-  std::byte* const caller_cursor = caller.stack_cursor();
   const std::span<std::byte> caller_stack = caller.stack();
+  // Restored however the call ends (a fault is caught inside; anything else unwinds).
+  struct RestoreCursor {
+    Compartment& compartment;
+    std::byte* cursor;
+    ~RestoreCursor() { compartment.set_stack_cursor(cursor); }
+  } restore{caller, caller.stack_cursor()};
   if (here > caller_stack.data() && here <= caller_stack.data() + caller_stack.size()) {
     caller.set_stack_cursor(here - kStackRedZone);
   }
   std::byte* const top = callee.stack_cursor();
   if (top - stack.data() < static_cast<std::ptrdiff_t>(kMinimumStack)) {
-    caller.set_stack_cursor(caller_cursor);
     frame.faulted = true;
     frame.error = GateError{GateErrorKind::Fault, std::string(callee.name()),
                             std::string(frame.library) + "." + std::string(frame.function), 0,
@@ -160,7 +164,6 @@ void run_on_callee_stack(Runtime& rt, GateFrame& frame, Params& params, std::opt
   }
   ::flexcap::rt::run_on_stack(std::span<std::byte>(stack.data(), top),
                               [&] { run_contained<CatchesSignals, E>(rt, frame, params, result); });
-  caller.set_stack_cursor(caller_cursor);
 }
 
 template <class R>

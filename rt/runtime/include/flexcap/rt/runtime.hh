@@ -39,9 +39,9 @@ struct CompartmentSpec {
   Sharing sharing;
   RestartPolicy restart;
   // The region the linker placed for it (the image's flexcap_image.ld), one range its
-  // DDC bounds exactly: [region_begin, globals_end) the globals of its hybrid libraries,
-  // then its heap, then its stack (the last stack_bytes). Null when a runtime is started
-  // by hand (a test): it then maps a region of heap_bytes, with no globals and no stack.
+  // DDC bounds exactly: its stack (the first stack_bytes), then, up to globals_end, the
+  // globals of its hybrid libraries, then its heap. Null when a runtime is started by
+  // hand (a test): it then maps a region of heap_bytes, with no globals and no stack.
   std::byte* region_begin = nullptr;
   std::byte* globals_end = nullptr;
   std::byte* region_end = nullptr;
@@ -93,8 +93,8 @@ class Compartment {
   Heap& heap() { return heap_; }
   // The capability to all of the compartment's memory: its DDC on the cheri backend.
   cap::Capability data_capability() const { return data_capability_; }
-  // The top of its region, where the code that runs in it keeps its frames (empty for a
-  // region mapped by hand).
+  // The bottom of its region, where the code that runs in it keeps its frames (empty for
+  // a region mapped by hand).
   std::span<std::byte> stack() const { return stack_; }
   // Where the next entry into the compartment starts its frames: the top of its stack,
   // or, while it has called out through a gate, just below the frames it left there.
@@ -114,6 +114,8 @@ class Compartment {
   int index_;
   CompartmentSpec spec_;
   cap::TaggedMemory memory_;
+  Heap heap_after_globals() const;
+
   cap::Capability data_capability_;
   std::span<std::byte> globals_;
   std::span<std::byte> stack_;

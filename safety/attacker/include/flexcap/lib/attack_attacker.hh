@@ -20,6 +20,10 @@ class Exports {
   static std::int32_t confused_deputy_impl();
   static std::int32_t use_after_free_impl();
   static std::int32_t forged_sealed_entry_impl();
+  static std::int32_t raw_read_other_impl();
+  static std::int32_t raw_write_other_impl();
+  static std::int32_t raw_off_by_one_leaves_ddc_impl();
+  static std::int32_t raw_off_by_one_inside_ddc_impl();
 
  public:
   FLEXCAP_EXPORT(read_private, read_private_impl);
@@ -31,6 +35,11 @@ class Exports {
   FLEXCAP_EXPORT(confused_deputy, confused_deputy_impl);
   FLEXCAP_EXPORT(use_after_free, use_after_free_impl);
   FLEXCAP_EXPORT(forged_sealed_entry, forged_sealed_entry_impl);
+  // The same attacks from unported C, compiled hybrid (src/raw.c).
+  FLEXCAP_EXPORT(raw_read_other, raw_read_other_impl);
+  FLEXCAP_EXPORT(raw_write_other, raw_write_other_impl);
+  FLEXCAP_EXPORT(raw_off_by_one_leaves_ddc, raw_off_by_one_leaves_ddc_impl);
+  FLEXCAP_EXPORT(raw_off_by_one_inside_ddc, raw_off_by_one_inside_ddc_impl);
 };
 
 }  // namespace flexcap::lib::attack_attacker
