@@ -73,6 +73,17 @@ cl::opt<bool> StackExemption("flexcap-hybrid-stack-exemption",
 constexpr const char* kRegisters = "flexcap_hybrid_registers";
 constexpr const char* kSlowCheck = "flexcap_hybrid_slow_check";
 constexpr const char* kRegisterGlobal = "flexcap_hybrid_register_global";
+
+// The C library functions whose calls go to the runtime's checking wrapper of the same
+// name prefixed by flexcap_hybrid_ (cc/runtime/src/hybrid_libc.cc): allocation from the
+// compartment's heap, and every range the function will touch checked first.
+constexpr const char* kWrapped[] = {
+    "malloc", "calloc",  "realloc",  "free",         "posix_memalign", "aligned_alloc", "malloc_usable_size",
+    "strdup", "strndup", "memcpy",   "memmove",      "memset",         "memcmp",        "memchr",
+    "strlen", "strnlen", "strcmp",   "strncmp",      "strcpy",         "strncpy",       "strcat",
+    "strchr", "strrchr", "strstr",   "strspn",       "strcspn",        "snprintf",      "vsnprintf",
+    "printf", "fprintf", "vfprintf", "puts",         "fputs",          "read",          "write",
+    "pread",  "pwrite",  "qsort",    "gettimeofday", "time",           "localtime_r",   "gmtime_r"};
 enum Window : unsigned { kLoadWindow = 0, kStoreWindow = 1, kExecuteWindow = 2 };
 enum AccessKind : unsigned { kLoad = 0, kStore = 1, kLoadStore = 2, kExecute = 3 };
 constexpr unsigned kChecksField = 6;            // the i64 after the three windows
@@ -82,7 +93,9 @@ constexpr std::uint64_t kMaxConstantSize = 64;  // hybrid_abi.h: no window is sh
 struct Counts {
   std::uint64_t loads = 0, stores = 0, atomics = 0, intrinsics = 0, byval = 0, masked = 0, indirect_calls = 0;
   std::uint64_t exempted = 0;
-  std::uint64_t globals = 0;  // moved into the compartment's region
+  std::uint64_t globals = 0;                // moved into the compartment's region
+  std::uint64_t library_functions = 0;      // C library functions whose calls go to a checking wrapper
+  std::uint64_t thread_local_accesses = 0;  // through %fs, or errno's address: not checked
   std::uint64_t checked() const { return loads + stores + atomics + intrinsics + byval + masked + indirect_calls; }
 };
 
@@ -209,9 +222,26 @@ class Instrumenter {
     ++Total.masked;
   }
 
+  // errno (and other thread-local state the C library hands out by address) lives in the
+  // thread's TLS block, outside every DDC: like the thread-locals of hybrid code it is
+  // reached unchecked (cc/README.md says so).
+  static bool threadLocal(Value* Pointer) {
+    Value* Base = getUnderlyingObject(Pointer);
+    if (auto* G = dyn_cast<GlobalVariable>(Base)) return G->isThreadLocal();
+    if (auto* Call = dyn_cast<CallInst>(Base)) {
+      const Function* Callee = Call->getCalledFunction();
+      return Callee != nullptr && Callee->getName() == "__errno_location";
+    }
+    return false;
+  }
+
   void add(SmallVectorImpl<Operand>& Out, Instruction* I, Value* Pointer, AccessKind Kind, Type* T,
            std::uint64_t& Counter) {
     if (Pointer->getType()->getPointerAddressSpace() != 0) return;  // segment-relative (TLS): not DDC-checked
+    if (threadLocal(Pointer)) {
+      ++Total.thread_local_accesses;
+      return;
+    }
     const std::uint64_t Size = DL.getTypeStoreSize(T).getFixedSize();
     if (Size == 0) return;
     if (exempt(Pointer, Size)) {
@@ -364,6 +394,20 @@ class Instrumenter {
   Counts Total;
 };
 
+// Points every use of a wrapped C library function at its wrapper. Returns how many
+// functions the module used.
+std::uint64_t redirectLibraryCalls(Module& M) {
+  std::uint64_t Redirected = 0;
+  for (const char* Name : kWrapped) {
+    Function* F = M.getFunction(Name);
+    if (F == nullptr || !F->isDeclaration()) continue;
+    FunctionCallee Wrapper = M.getOrInsertFunction(std::string("flexcap_hybrid_") + Name, F->getFunctionType());
+    F->replaceAllUsesWith(ConstantExpr::getBitCast(cast<Constant>(Wrapper.getCallee()), F->getType()));
+    ++Redirected;
+  }
+  return Redirected;
+}
+
 // Moves every global the module defines into `Section`, which the image's linker script
 // places in the compartment's region (a NOLOAD section: the loader leaves it zeroed).
 // A global with an initial value keeps a constant copy of it outside, and a constructor
@@ -412,7 +456,8 @@ void report(const Module& M, const Counts& C) {
       << ", \"exempted\": " << C.exempted << ", \"loads\": " << C.loads << ", \"stores\": " << C.stores
       << ", \"atomics\": " << C.atomics << ", \"intrinsics\": " << C.intrinsics << ", \"byval\": " << C.byval
       << ", \"masked\": " << C.masked << ", \"indirect_calls\": " << C.indirect_calls
-      << ", \"globals_placed\": " << C.globals << "}\n";
+      << ", \"globals_placed\": " << C.globals << ", \"library_functions_wrapped\": " << C.library_functions
+      << ", \"thread_local_unchecked\": " << C.thread_local_accesses << "}\n";
 }
 
 struct HybridPass : PassInfoMixin<HybridPass> {
@@ -424,6 +469,7 @@ struct HybridPass : PassInfoMixin<HybridPass> {
                          " defines the hybrid runtime's registers; the runtime must not be instrumented");
     }
     Counts C = Checks ? Instrumenter(M).run() : Counts{};
+    if (Checks) C.library_functions = redirectLibraryCalls(M);
     if (!GlobalsSection.empty()) C.globals = placeGlobals(M, GlobalsSection);
     report(M, C);
     return C.checked() == 0 && C.globals == 0 ? PreservedAnalyses::all() : PreservedAnalyses::none();

@@ -45,6 +45,9 @@ int read_variadic(int, ...);
 int call_indirect(int (*)(int), int);
 int twice(int);
 int frame_only(int);
+std::size_t string_length(const char*);
+const void* find_byte(const void*, int, std::size_t);
+int format_number(char*, std::size_t, const char*, int);
 }
 
 namespace flexcap::cc {
@@ -184,6 +187,31 @@ TEST_F(HybridAccess, AReadOnlyDdcRefusesStores) {
   EXPECT_EQ(run([&] { (void)load_8(at); }), "");
   const std::string fault = run([&] { store_8(at); });
   EXPECT_NE(fault.find("capability permission fault"), std::string::npos) << fault;
+}
+
+TEST_F(HybridAccess, CallsIntoTheCLibraryAreCheckedFirst) {
+  // A string that ends in the DDC's last byte is fine; one whose NUL would be the first
+  // byte past it faults there, before strlen reads beyond.
+  char* tail = reinterpret_cast<char*>(top() - 8);
+  std::memcpy(tail, "abcdefg", 8);
+  std::size_t length = 0;
+  EXPECT_EQ(run([&] { length = string_length(tail); }), "");
+  EXPECT_EQ(length, 7u);
+  std::memcpy(tail, "abcdefgh", 8);  // no NUL before the DDC ends
+  EXPECT_EQ(run([&] { (void)string_length(tail); }), expected(cap::Access::Load, top(), 1));
+  // memchr reads exactly its range; snprintf writes its whole buffer's length at most.
+  EXPECT_EQ(run([&] { (void)find_byte(tail, 'z', 8); }), "");
+  EXPECT_EQ(run([&] { (void)find_byte(tail, 'z', 9); }), expected(cap::Access::Load, tail, 9));
+  char* buffer = reinterpret_cast<char*>(top() - 16);
+  char* format = reinterpret_cast<char*>(top() - 32);
+  std::memcpy(format, "%d", 3);
+  EXPECT_EQ(run([&] { (void)format_number(buffer, 16, format, 42); }), "");
+  EXPECT_STREQ(buffer, "42");
+  EXPECT_EQ(run([&] { (void)format_number(buffer, 17, format, 42); }), expected(cap::Access::Store, buffer, 17));
+  // The format itself is read by the C library: outside the DDC, it faults.
+  static const char outside_format[] = "%d";
+  EXPECT_EQ(run([&] { (void)format_number(buffer, 16, outside_format, 42); }),
+            expected(cap::Access::Load, outside_format, 1));  // at its first byte
 }
 
 TEST_F(HybridAccess, UnconfinedCodeRunsAnywhere) {

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -49,6 +50,8 @@ void IntelPkuBackend::start(Runtime& rt) {
   }
   install_fault_handler();
   write_pkru((*g_pkru)[static_cast<std::size_t>(Runtime::current())]);
+  // At exit every key allows access again (see regions_accessible_at_exit in runtime.cc).
+  std::atexit([] { write_pkru(0); });
 }
 
 void IntelPkuBackend::switch_to(Runtime&, int, int to) {

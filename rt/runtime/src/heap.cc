@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "flexcap/rt/runtime.hh"
 
@@ -17,22 +18,59 @@ static_assert(sizeof(void*) == 8 && 2 * sizeof(std::size_t) == 16);
 namespace {
 constexpr std::size_t kAlign = 16;
 constexpr std::size_t round_up(std::size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
+// Small blocks (up to 1 KiB) are kept, when freed, on one list per size (a multiple of
+// 16) and handed out again from it: the common case of a program that allocates and
+// frees many small objects (SQLite, compiled hybrid) costs O(1), not a walk of the
+// address-ordered list. They are merged back only when a large request cannot be met.
+constexpr std::size_t kQuickSizes = 64;
+constexpr std::size_t kQuickLargest = kQuickSizes * kAlign;
+// The region starts with the allocator's state: the head of the free list, one more
+// word (alignment), then the heads of the quick lists.
+constexpr std::size_t kStateBytes = 2 * sizeof(void*) + kQuickSizes * sizeof(void*);
+static_assert(kStateBytes % kAlign == 0);
 }  // namespace
 
-// The region starts with the head of the free list (16 bytes, to keep blocks aligned):
-// all of the allocator's state is inside the region, so processes that share the
-// region (the process backend's shared region) share one allocator.
+// All of the allocator's state is inside the region, so processes that share the region
+// (the process backend's shared region) share one allocator.
 Heap::Heap(std::byte* begin, std::size_t bytes) : begin_(begin), size_(bytes) {
-  auto* first = reinterpret_cast<Block*>(begin + kAlign);
-  first->size = bytes - kAlign - sizeof(Block);
+  std::memset(begin, 0, kStateBytes);
+  auto* first = reinterpret_cast<Block*>(begin + kStateBytes);
+  first->size = bytes - kStateBytes - sizeof(Block);
   first->next_free = nullptr;
   head() = first;
 }
 
 Heap::Block*& Heap::head() const { return *reinterpret_cast<Block**>(begin_); }
+Heap::Block*& Heap::quick(std::size_t size) const {
+  return reinterpret_cast<Block**>(begin_ + 2 * sizeof(void*))[size / kAlign - 1];
+}
 
 void* Heap::allocate(std::size_t bytes, std::size_t alignment) {
   const std::size_t need = round_up(bytes == 0 ? 1 : bytes);
+  if (alignment <= kAlign && need <= kQuickLargest) {
+    if (Block*& list = quick(need); list != nullptr) {
+      Block* b = list;
+      list = b->next_free;
+      b->next_free = b;  // marks it used
+      return b + 1;
+    }
+  }
+  if (void* p = allocate_from_list(need, alignment)) return p;
+  // Small freed blocks may add up to what is asked: merge them back and look again.
+  bool merged = false;
+  for (std::size_t size = kAlign; size <= kQuickLargest; size += kAlign) {
+    for (Block* b = std::exchange(quick(size), nullptr); b != nullptr;) {
+      Block* next = b->next_free;
+      b->next_free = b;
+      release_to_list(b);
+      b = next;
+      merged = true;
+    }
+  }
+  return merged ? allocate_from_list(need, alignment) : nullptr;
+}
+
+void* Heap::allocate_from_list(std::size_t need, std::size_t alignment) {
   alignment = std::max(alignment, kAlign);
   const auto align_up = [alignment](std::byte* p) {
     return reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(p) + alignment - 1) & ~(alignment - 1));
@@ -76,7 +114,18 @@ void Heap::free(void* p) {
   if (p == nullptr) return;
   Block* b = static_cast<Block*>(p) - 1;
   if (b->next_free != b) return;  // not a live block of this heap: ignore rather than corrupt
-  // Insert in address order, then merge with the following and preceding free blocks.
+  if (b->size <= kQuickLargest) {
+    Block*& list = quick(b->size);
+    b->next_free = list;
+    list = b;
+    return;
+  }
+  release_to_list(b);
+}
+
+// Inserts a used block in the address-ordered free list and merges it with its free
+// neighbours.
+void Heap::release_to_list(Block* b) {
   Block** link = &head();
   Block* prev = nullptr;
   while (*link != nullptr && *link < b) {
@@ -96,10 +145,15 @@ void Heap::free(void* p) {
   }
 }
 
+std::size_t Heap::size_of(const void* p) { return (static_cast<const Block*>(p) - 1)->size; }
+
 std::size_t Heap::bytes_in_use() const {
   std::size_t free_bytes = 0;
   for (Block* b = head(); b != nullptr; b = b->next_free) free_bytes += b->size + sizeof(Block);
-  return size_ - kAlign - free_bytes;
+  for (std::size_t size = kAlign; size <= kQuickLargest; size += kAlign) {
+    for (Block* b = quick(size); b != nullptr; b = b->next_free) free_bytes += b->size + sizeof(Block);
+  }
+  return size_ - kStateBytes - free_bytes;
 }
 
 }  // namespace flexcap::rt

@@ -29,6 +29,25 @@ TEST(Heap, AlignsWhenAskedAndKeepsTheGapUsable) {
   EXPECT_EQ(heap.allocate(2 << 20), nullptr) << "larger than the heap";
 }
 
+TEST(Heap, SmallFreedBlocksAreReusedAndMergedBackWhenSpaceRunsOut) {
+  std::vector<std::byte> region(64 * 1024 + 16);
+  auto* begin =
+      reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(region.data()) + 15) & ~std::uintptr_t{15});
+  Heap heap(begin, 64 * 1024);
+  void* a = heap.allocate(100);
+  heap.free(a);
+  EXPECT_EQ(heap.allocate(100), a) << "the freed block of that size comes back first";
+  EXPECT_GE(Heap::size_of(a), 100u);
+  // Fill the heap with small blocks, free them all: a request as large as the whole heap
+  // then succeeds, because the small free blocks are merged back.
+  std::vector<void*> small;
+  for (void* p = heap.allocate(512); p != nullptr; p = heap.allocate(512)) small.push_back(p);
+  ASSERT_GT(small.size(), 50u);
+  heap.free(a);
+  for (void* p : small) heap.free(p);
+  EXPECT_NE(heap.allocate(48 * 1024), nullptr);
+}
+
 // One compartment and the shared region, as an image's start-up makes them.
 Runtime& runtime() {
   static const CompartmentSpec compartments[] = {{"only", 8ull << 20, Sharing::Capability, RestartPolicy::Never}};

@@ -75,10 +75,15 @@ class Heap {
   void* allocate(std::size_t bytes, std::size_t alignment = 16);
   void free(void* p);
   std::size_t bytes_in_use() const;
+  // The usable size of a block allocate() returned (at least what was asked).
+  static std::size_t size_of(const void* p);
 
  private:
   struct Block;
   Block*& head() const;
+  Block*& quick(std::size_t size) const;
+  void* allocate_from_list(std::size_t need, std::size_t alignment);
+  void release_to_list(Block* b);
   std::byte* begin_ = nullptr;
   std::size_t size_ = 0;
 };

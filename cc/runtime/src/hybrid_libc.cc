@@ -1,0 +1,361 @@
+// The C library as hybrid code meets it. The C library itself is not compiled with the
+// pass, so what it touches on hybrid code's behalf would go unchecked: the pass
+// redirects hybrid code's calls to these wrappers (cc/pass/hybrid_pass.cc, kWrapped),
+// which check, against the DDC, every range the call will read or write before making
+// it: the shape of AddressSanitizer's interceptors, with the check first. A string's
+// range is its bytes up to the NUL, looked for only inside the DDC: a string that runs
+// past the DDC faults at the first byte outside it, as Morello would.
+//
+// Allocation goes to the running compartment's heap, inside its DDC, so that hybrid
+// code's objects are reachable by it and by nobody else, and go away with the
+// compartment when it restarts.
+//
+// Covered: malloc, calloc, realloc, free, posix_memalign, aligned_alloc,
+// malloc_usable_size, strdup, strndup; memcpy, memmove, memset, memcmp, memchr;
+// strlen, strnlen, strcmp, strncmp, strcpy, strncpy, strcat, strchr, strrchr, strstr,
+// strspn, strcspn; snprintf, vsnprintf, printf, fprintf, vfprintf, puts, fputs (the
+// format and the output buffer; the arguments a format consumes are not checked);
+// read, write, pread, pwrite; qsort; gettimeofday, time, localtime_r, gmtime_r.
+#include <malloc.h>
+#include <stdarg.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+#include "flexcap/cc/hybrid_abi.h"
+#include "flexcap/rt/runtime.hh"
+
+namespace {
+
+using flexcap::rt::Runtime;
+
+// The bytes hybrid code may read from `p` on: up to the end of the DDC's load window
+// (0 when `p` is outside it).
+std::uint64_t readable_from(const void* p) {
+  const flexcap_hybrid_window& w = flexcap_hybrid_registers.load;
+  const std::uint64_t offset = reinterpret_cast<std::uint64_t>(p) - w.base;
+  return offset < w.length ? w.length - offset : 0;
+}
+
+bool inside(const flexcap_hybrid_window& w, const void* p, std::uint64_t bytes) {
+  const std::uint64_t offset = reinterpret_cast<std::uint64_t>(p) - w.base;
+  return bytes <= w.length && offset <= w.length - bytes;
+}
+
+// The in-line check of the pass, for a range the C library will touch.
+void check(const void* p, std::uint64_t bytes, flexcap_hybrid_access access) {
+  if (bytes == 0) return;
+  const struct flexcap_hybrid_registers& r = flexcap_hybrid_registers;
+  const bool ok = access == FLEXCAP_HYBRID_LOAD         ? inside(r.load, p, bytes)
+                  : access == FLEXCAP_HYBRID_STORE      ? inside(r.store, p, bytes)
+                  : access == FLEXCAP_HYBRID_LOAD_STORE ? inside(r.load, p, bytes) && inside(r.store, p, bytes)
+                                                        : inside(r.execute, p, bytes);
+  if (!ok) flexcap_hybrid_slow_check(reinterpret_cast<std::uint64_t>(p), bytes, access);
+}
+void check_read(const void* p, std::uint64_t bytes) { check(p, bytes, FLEXCAP_HYBRID_LOAD); }
+void check_write(void* p, std::uint64_t bytes) { check(p, bytes, FLEXCAP_HYBRID_STORE); }
+
+// The length of the string at `s`, looked for only inside the DDC; a string with no
+// NUL before the DDC ends faults at the first byte past it.
+std::size_t checked_strlen(const char* s) {
+  const std::uint64_t limit = readable_from(s);
+  if (limit == 0) {
+    flexcap_hybrid_slow_check(reinterpret_cast<std::uint64_t>(s), 1, FLEXCAP_HYBRID_LOAD);
+    return std::strlen(s);  // the model allowed it after all (a DDC shorter than a window)
+  }
+  const std::size_t n = strnlen(s, limit);
+  if (n == limit) flexcap_hybrid_slow_check(reinterpret_cast<std::uint64_t>(s) + limit, 1, FLEXCAP_HYBRID_LOAD);
+  return n;
+}
+std::size_t checked_strnlen(const char* s, std::size_t max) {
+  const std::uint64_t limit = readable_from(s);
+  const std::size_t n = strnlen(s, std::min<std::uint64_t>(max, limit));
+  if (n < max && n == limit) {
+    flexcap_hybrid_slow_check(reinterpret_cast<std::uint64_t>(s) + limit, 1, FLEXCAP_HYBRID_LOAD);
+  }
+  return n;
+}
+void check_string(const char* s) { check_read(s, checked_strlen(s) + 1); }
+
+// --- allocation -------------------------------------------------------------------------
+
+// The heap of the compartment running now; none before the image starts (static
+// constructors), when the C library's heap serves.
+flexcap::rt::Heap* current_heap() {
+  if (!Runtime::started()) return nullptr;
+  return &Runtime::get().compartment(Runtime::current()).heap();
+}
+
+// Whether `p` is a block of the running compartment's heap; fault if it lies in another
+// compartment's region (a compartment frees only its own memory).
+bool from_current_heap(void* p) {
+  if (!Runtime::started()) return false;
+  Runtime& rt = Runtime::get();
+  const int owner = rt.owner_of(reinterpret_cast<std::uint64_t>(p));
+  if (owner == Runtime::current()) return true;
+  if (owner >= 0 || owner == -2) {
+    throw flexcap::rt::CompartmentFault{reinterpret_cast<std::uint64_t>(p),
+                                        "free of memory in " + rt.describe_owner(reinterpret_cast<std::uint64_t>(p)) +
+                                            ": a compartment's hybrid code frees only what its own malloc returned"};
+  }
+  return false;  // allocated before the image started, by the C library
+}
+
+void* allocate(std::size_t bytes, std::size_t alignment) {
+  flexcap::rt::Heap* heap = current_heap();
+  if (heap == nullptr) return alignment <= 16 ? std::malloc(bytes) : std::aligned_alloc(alignment, bytes);
+  return heap->allocate(bytes, alignment);  // nullptr when full, as malloc says
+}
+
+}  // namespace
+
+extern "C" {
+
+void* flexcap_hybrid_malloc(std::size_t bytes) { return allocate(bytes, 16); }
+
+void* flexcap_hybrid_calloc(std::size_t count, std::size_t size) {
+  std::size_t bytes = 0;
+  if (__builtin_mul_overflow(count, size, &bytes)) return nullptr;
+  void* p = allocate(bytes, 16);
+  if (p != nullptr) std::memset(p, 0, bytes);
+  return p;
+}
+
+void flexcap_hybrid_free(void* p) {
+  if (p == nullptr) return;
+  if (from_current_heap(p)) {
+    current_heap()->free(p);
+  } else {
+    std::free(p);
+  }
+}
+
+std::size_t flexcap_hybrid_malloc_usable_size(void* p) {
+  if (p == nullptr) return 0;
+  return from_current_heap(p) ? flexcap::rt::Heap::size_of(p) : malloc_usable_size(p);
+}
+
+void* flexcap_hybrid_realloc(void* p, std::size_t bytes) {
+  if (p == nullptr) return flexcap_hybrid_malloc(bytes);
+  if (bytes == 0) {
+    flexcap_hybrid_free(p);
+    return nullptr;
+  }
+  if (!from_current_heap(p)) return std::realloc(p, bytes);
+  const std::size_t old = flexcap::rt::Heap::size_of(p);
+  if (bytes <= old) return p;
+  void* grown = allocate(bytes, 16);
+  if (grown == nullptr) return nullptr;
+  std::memcpy(grown, p, old);
+  current_heap()->free(p);
+  return grown;
+}
+
+int flexcap_hybrid_posix_memalign(void** out, std::size_t alignment, std::size_t bytes) {
+  check_write(out, sizeof(void*));
+  if (alignment < sizeof(void*) || (alignment & (alignment - 1)) != 0) return EINVAL;
+  void* p = allocate(bytes, alignment);
+  if (p == nullptr) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+void* flexcap_hybrid_aligned_alloc(std::size_t alignment, std::size_t bytes) { return allocate(bytes, alignment); }
+
+char* flexcap_hybrid_strdup(const char* s) {
+  const std::size_t n = checked_strlen(s);
+  auto* copy = static_cast<char*>(allocate(n + 1, 16));
+  if (copy != nullptr) std::memcpy(copy, s, n + 1);
+  return copy;
+}
+
+char* flexcap_hybrid_strndup(const char* s, std::size_t max) {
+  const std::size_t n = checked_strnlen(s, max);
+  auto* copy = static_cast<char*>(allocate(n + 1, 16));
+  if (copy != nullptr) {
+    std::memcpy(copy, s, n);
+    copy[n] = '\0';
+  }
+  return copy;
+}
+
+// --- memory and strings -------------------------------------------------------------------
+
+void* flexcap_hybrid_memcpy(void* to, const void* from, std::size_t n) {
+  check_read(from, n);
+  check_write(to, n);
+  return std::memcpy(to, from, n);
+}
+void* flexcap_hybrid_memmove(void* to, const void* from, std::size_t n) {
+  check_read(from, n);
+  check_write(to, n);
+  return std::memmove(to, from, n);
+}
+void* flexcap_hybrid_memset(void* to, int value, std::size_t n) {
+  check_write(to, n);
+  return std::memset(to, value, n);
+}
+int flexcap_hybrid_memcmp(const void* a, const void* b, std::size_t n) {
+  check_read(a, n);
+  check_read(b, n);
+  return std::memcmp(a, b, n);
+}
+void* flexcap_hybrid_memchr(const void* s, int c, std::size_t n) {
+  check_read(s, n);
+  return const_cast<void*>(std::memchr(s, c, n));
+}
+
+std::size_t flexcap_hybrid_strlen(const char* s) { return checked_strlen(s); }
+std::size_t flexcap_hybrid_strnlen(const char* s, std::size_t max) { return checked_strnlen(s, max); }
+int flexcap_hybrid_strcmp(const char* a, const char* b) {
+  check_string(a);
+  check_string(b);
+  return std::strcmp(a, b);
+}
+int flexcap_hybrid_strncmp(const char* a, const char* b, std::size_t n) {
+  check_read(a, std::min(n, checked_strnlen(a, n) + 1));
+  check_read(b, std::min(n, checked_strnlen(b, n) + 1));
+  return std::strncmp(a, b, n);
+}
+char* flexcap_hybrid_strcpy(char* to, const char* from) {
+  const std::size_t n = checked_strlen(from) + 1;
+  check_write(to, n);
+  return static_cast<char*>(std::memcpy(to, from, n));
+}
+char* flexcap_hybrid_strncpy(char* to, const char* from, std::size_t n) {
+  check_read(from, std::min(n, checked_strnlen(from, n) + 1));
+  check_write(to, n);
+  return std::strncpy(to, from, n);
+}
+char* flexcap_hybrid_strcat(char* to, const char* from) {
+  const std::size_t have = checked_strlen(to);
+  const std::size_t add = checked_strlen(from) + 1;
+  check_write(to + have, add);
+  std::memcpy(to + have, from, add);
+  return to;
+}
+char* flexcap_hybrid_strchr(const char* s, int c) {
+  check_string(s);
+  return const_cast<char*>(std::strchr(s, c));
+}
+char* flexcap_hybrid_strrchr(const char* s, int c) {
+  check_string(s);
+  return const_cast<char*>(std::strrchr(s, c));
+}
+char* flexcap_hybrid_strstr(const char* haystack, const char* needle) {
+  check_string(haystack);
+  check_string(needle);
+  return const_cast<char*>(std::strstr(haystack, needle));
+}
+std::size_t flexcap_hybrid_strspn(const char* s, const char* accept) {
+  check_string(s);
+  check_string(accept);
+  return std::strspn(s, accept);
+}
+std::size_t flexcap_hybrid_strcspn(const char* s, const char* reject) {
+  check_string(s);
+  check_string(reject);
+  return std::strcspn(s, reject);
+}
+
+// --- formatted output -----------------------------------------------------------------------
+
+int flexcap_hybrid_vsnprintf(char* to, std::size_t n, const char* format, va_list arguments) {
+  check_string(format);
+  check_write(to, n);
+  return std::vsnprintf(to, n, format, arguments);
+}
+int flexcap_hybrid_snprintf(char* to, std::size_t n, const char* format, ...) {
+  va_list arguments;
+  va_start(arguments, format);
+  const int r = flexcap_hybrid_vsnprintf(to, n, format, arguments);
+  va_end(arguments);
+  return r;
+}
+int flexcap_hybrid_vfprintf(std::FILE* stream, const char* format, va_list arguments) {
+  check_string(format);
+  return std::vfprintf(stream, format, arguments);
+}
+int flexcap_hybrid_fprintf(std::FILE* stream, const char* format, ...) {
+  va_list arguments;
+  va_start(arguments, format);
+  const int r = flexcap_hybrid_vfprintf(stream, format, arguments);
+  va_end(arguments);
+  return r;
+}
+int flexcap_hybrid_printf(const char* format, ...) {
+  va_list arguments;
+  va_start(arguments, format);
+  const int r = flexcap_hybrid_vfprintf(stdout, format, arguments);
+  va_end(arguments);
+  return r;
+}
+int flexcap_hybrid_puts(const char* s) {
+  check_string(s);
+  return std::puts(s);
+}
+int flexcap_hybrid_fputs(const char* s, std::FILE* stream) {
+  check_string(s);
+  return std::fputs(s, stream);
+}
+
+// --- system calls with buffers ------------------------------------------------------------------
+
+ssize_t flexcap_hybrid_read(int fd, void* buffer, std::size_t n) {
+  check_write(buffer, n);
+  return read(fd, buffer, n);
+}
+ssize_t flexcap_hybrid_write(int fd, const void* buffer, std::size_t n) {
+  check_read(buffer, n);
+  return write(fd, buffer, n);
+}
+ssize_t flexcap_hybrid_pread(int fd, void* buffer, std::size_t n, off_t offset) {
+  check_write(buffer, n);
+  return pread(fd, buffer, n, offset);
+}
+ssize_t flexcap_hybrid_pwrite(int fd, const void* buffer, std::size_t n, off_t offset) {
+  check_read(buffer, n);
+  return pwrite(fd, buffer, n, offset);
+}
+
+// The comparator is hybrid code (checked itself, and its address against the PCC when
+// called); the array must be the caller's to read and write.
+void flexcap_hybrid_qsort(void* base, std::size_t count, std::size_t size, int (*compare)(const void*, const void*)) {
+  std::size_t bytes = 0;
+  if (__builtin_mul_overflow(count, size, &bytes)) {
+    flexcap_hybrid_slow_check(reinterpret_cast<std::uint64_t>(base), ~std::uint64_t{0}, FLEXCAP_HYBRID_LOAD_STORE);
+  }
+  check(base, bytes, FLEXCAP_HYBRID_LOAD_STORE);
+  check(reinterpret_cast<const void*>(compare), 1, FLEXCAP_HYBRID_EXECUTE);
+  std::qsort(base, count, size, compare);
+}
+
+// --- time ------------------------------------------------------------------------------------------
+
+int flexcap_hybrid_gettimeofday(struct timeval* now, void* zone) {
+  if (now != nullptr) check_write(now, sizeof(*now));
+  return gettimeofday(now, static_cast<struct timezone*>(zone));
+}
+std::time_t flexcap_hybrid_time(std::time_t* out) {
+  if (out != nullptr) check_write(out, sizeof(*out));
+  return std::time(out);
+}
+struct tm* flexcap_hybrid_localtime_r(const std::time_t* t, struct tm* out) {
+  check_read(t, sizeof(*t));
+  check_write(out, sizeof(*out));
+  return localtime_r(t, out);
+}
+struct tm* flexcap_hybrid_gmtime_r(const std::time_t* t, struct tm* out) {
+  check_read(t, sizeof(*t));
+  check_write(out, sizeof(*out));
+  return gmtime_r(t, out);
+}
+
+}  // extern "C"
