@@ -71,7 +71,7 @@ cl::opt<bool> StackExemption("flexcap-hybrid-stack-exemption",
 
 // The names and layout of hybrid_abi.h.
 constexpr const char* kRegisters = "flexcap_hybrid_registers";
-constexpr const char* kSlowCheck = "flexcap_hybrid_slow_check";
+constexpr const char* kFault = "flexcap_hybrid_fault";
 constexpr const char* kRegisterGlobal = "flexcap_hybrid_register_global";
 
 // The C library functions whose calls go to the runtime's checking wrapper of the same
@@ -86,28 +86,41 @@ constexpr const char* kWrapped[] = {
     "pread",  "pwrite",  "qsort",    "gettimeofday", "time",           "localtime_r",   "gmtime_r"};
 enum Window : unsigned { kLoadWindow = 0, kStoreWindow = 1, kExecuteWindow = 2 };
 enum AccessKind : unsigned { kLoad = 0, kStore = 1, kLoadStore = 2, kExecute = 3 };
-constexpr unsigned kChecksField = 6;            // the i64 after the three windows
-constexpr std::uint64_t kMaxConstantSize = 64;  // hybrid_abi.h: no window is shorter
+constexpr unsigned kChecksField = 6;              // the i64 after the three windows
+constexpr std::uint64_t kMaxConstantSize = 4096;  // hybrid_abi.h: no window is shorter
+
+// The C library's own globals that hybrid code reads the value of: the standard streams.
+// They live in the C library's data, outside every DDC; hybrid code only loads the
+// pointers and hands them back to the C library. Loaded unchecked, and counted.
+constexpr const char* kLibraryGlobals[] = {"stdin", "stdout", "stderr"};
 
 // What the pass did to one module, for the report.
 struct Counts {
   std::uint64_t loads = 0, stores = 0, atomics = 0, intrinsics = 0, byval = 0, masked = 0, indirect_calls = 0;
   std::uint64_t exempted = 0;
+  std::uint64_t merged = 0;                 // loads covered by the check of an earlier load from the same base
   std::uint64_t globals = 0;                // moved into the compartment's region
   std::uint64_t library_functions = 0;      // C library functions whose calls go to a checking wrapper
   std::uint64_t thread_local_accesses = 0;  // through %fs, or errno's address: not checked
+  std::uint64_t library_globals = 0;        // loads of stdin/stdout/stderr, the ctype tables: not checked
+  std::uint64_t thunks = 0;                 // external functions whose address is taken
   std::uint64_t checked() const { return loads + stores + atomics + intrinsics + byval + masked + indirect_calls; }
 };
 
 // One memory operand to check: [Pointer, Pointer + Size) for Kind, before Before.
 // Size is a constant (ConstantSize) or a value (Dynamic, e.g. memcpy's length).
 struct Operand {
+  Operand(Instruction* At, Value* P, AccessKind K, std::uint64_t Size = 0, Value* D = nullptr, Value* E = nullptr)
+      : Before(At), Pointer(P), Kind(K), ConstantSize(Size), Dynamic(D), Enabled(E) {}
   Instruction* Before;
   Value* Pointer;
   AccessKind Kind;
   std::uint64_t ConstantSize = 0;
   Value* Dynamic = nullptr;
   Value* Enabled = nullptr;  // for a masked lane: the lane's mask bit (checked only when set)
+  // A check that covers several loads (mergeable()): their pointers and sizes, in order,
+  // so that a failed check still reports the first load that is out of bounds.
+  SmallVector<std::pair<Value*, std::uint64_t>, 2> Members;
 };
 
 class Instrumenter {
@@ -120,10 +133,11 @@ class Instrumenter {
       Registers = new GlobalVariable(M, RegistersTy, /*isConstant=*/false, GlobalValue::ExternalLinkage, nullptr,
                                      kRegisters, nullptr, GlobalValue::InitialExecTLSModel);
     }
-    SlowCheck = M.getOrInsertFunction(kSlowCheck, FunctionType::get(Type::getVoidTy(Ctx), {I64, I64, I32}, false));
-    if (auto* F = dyn_cast<Function>(SlowCheck.getCallee())) {
+    Fault = M.getOrInsertFunction(kFault, FunctionType::get(Type::getVoidTy(Ctx), {I64, I64, I32}, false));
+    if (auto* F = dyn_cast<Function>(Fault.getCallee())) {
       F->addFnAttr(Attribute::Cold);
       F->addFnAttr(Attribute::NoInline);
+      F->addFnAttr(Attribute::NoReturn);
     }
     Unlikely = MDBuilder(Ctx).createBranchWeights(1, 1u << 20);
   }
@@ -228,11 +242,33 @@ class Instrumenter {
   static bool threadLocal(Value* Pointer) {
     Value* Base = getUnderlyingObject(Pointer);
     if (auto* G = dyn_cast<GlobalVariable>(Base)) return G->isThreadLocal();
-    if (auto* Call = dyn_cast<CallInst>(Base)) {
-      const Function* Callee = Call->getCalledFunction();
-      return Callee != nullptr && Callee->getName() == "__errno_location";
-    }
-    return false;
+    return libraryStateCall(Base) != nullptr;
+  }
+
+  // A call to one of the C library functions that hand out the address of the thread's
+  // own state: errno, and the locale's character tables (what <ctype.h> reads).
+  static const CallInst* libraryStateCall(Value* V) {
+    const auto* Call = dyn_cast<CallInst>(V);
+    const Function* Callee = Call != nullptr ? Call->getCalledFunction() : nullptr;
+    if (Callee == nullptr) return nullptr;
+    const StringRef Name = Callee->getName();
+    const bool State = Name == "__errno_location" || Name == "__ctype_b_loc" || Name == "__ctype_tolower_loc" ||
+                       Name == "__ctype_toupper_loc";
+    return State ? Call : nullptr;
+  }
+
+  // A read of the locale's character tables (isdigit(c), toupper(c): the table's address
+  // comes from __ctype_b_loc()). The tables are the C library's read-only data, outside
+  // every DDC; reads of them are not checked, and counted.
+  static bool localeTable(Value* Pointer) {
+    auto* Load = dyn_cast<LoadInst>(getUnderlyingObject(Pointer));
+    return Load != nullptr && libraryStateCall(getUnderlyingObject(Load->getPointerOperand())) != nullptr;
+  }
+
+  static bool libraryGlobal(Value* Pointer) {
+    auto* G = dyn_cast<GlobalVariable>(Pointer->stripPointerCasts());
+    return G != nullptr && G->isDeclaration() &&
+           any_of(kLibraryGlobals, [&](const char* Name) { return G->getName() == Name; });
   }
 
   void add(SmallVectorImpl<Operand>& Out, Instruction* I, Value* Pointer, AccessKind Kind, Type* T,
@@ -240,6 +276,10 @@ class Instrumenter {
     if (Pointer->getType()->getPointerAddressSpace() != 0) return;  // segment-relative (TLS): not DDC-checked
     if (threadLocal(Pointer)) {
       ++Total.thread_local_accesses;
+      return;
+    }
+    if ((libraryGlobal(Pointer) || localeTable(Pointer)) && Kind == kLoad) {
+      ++Total.library_globals;
       return;
     }
     const std::uint64_t Size = DL.getTypeStoreSize(T).getFixedSize();
@@ -319,12 +359,26 @@ class Instrumenter {
           Value* Address = B.CreateConstInBoundsGEP2_32(Registers->getValueType(), Registers, 0, Index);
           Fields[Index] = B.CreateLoad(I64, Address, "flexcap.window");
         }
-        if (Op.Dynamic == nullptr && Limits.count({Window, Op.ConstantSize}) == 0) {
-          Limits[{Window, Op.ConstantSize}] =
-              B.CreateSub(Fields[2 * Window + 1], ConstantInt::get(I64, Op.ConstantSize), "flexcap.limit");
+        SmallVector<std::uint64_t, 4> Sizes;
+        if (Op.Dynamic == nullptr) Sizes.push_back(Op.ConstantSize);
+        for (const auto& Member : Op.Members) Sizes.push_back(Member.second);  // the cold path's checks
+        for (std::uint64_t Size : Sizes) {
+          if (Limits.count({Window, Size}) != 0) continue;
+          Limits[{Window, Size}] = B.CreateSub(Fields[2 * Window + 1], ConstantInt::get(I64, Size), "flexcap.limit");
         }
       }
     }
+  }
+
+  std::uint64_t mergedSize(const Operand& Op) const {
+    std::int64_t Low = INT64_MAX, High = INT64_MIN;
+    for (const auto& [Pointer, Size] : Op.Members) {
+      std::int64_t O = 0;
+      GetPointerBaseWithConstantOffset(Pointer, O, DL);
+      Low = std::min(Low, O);
+      High = std::max(High, O + static_cast<std::int64_t>(Size));
+    }
+    return static_cast<std::uint64_t>(High - Low);
   }
 
   Value* field(unsigned Index) { return Fields.at(Index); }
@@ -342,7 +396,48 @@ class Instrumenter {
     return B.CreateAnd(B.CreateICmpNE(Size, ConstantInt::get(I64, 0)), B.CreateOr(TooLong, Beyond));
   }
 
-  void check(const Operand& Op) {
+  // Emits, before `Before`: if [Pointer, Pointer + Size) leaves the window, fault with it.
+  void faultIfOutside(Instruction* Before, unsigned Window, Value* Pointer, std::uint64_t Size, AccessKind Kind) {
+    IRBuilder<> B(Before);
+    Value* Address = B.CreatePtrToInt(Pointer, I64);
+    Operand Single{Before, Pointer, Kind, Size};
+    Instruction* Then = SplitBlockAndInsertIfThen(outside(B, Window, Address, Single), Before, true, Unlikely);
+    IRBuilder<>(Then).CreateCall(Fault, {Address, ConstantInt::get(I64, Size), ConstantInt::get(I32, Kind)});
+  }
+
+  void check(Operand Op) {
+    if (Op.Members.size() > 1) {
+      // One check for the range all the loads cover; the cold path finds the first one
+      // out of bounds, in program order, and faults with it as Morello would.
+      IRBuilder<> B(Op.Before);
+      std::int64_t Low = 0;
+      Value* Base = GetPointerBaseWithConstantOffset(Op.Members.front().first, Low, DL);
+      std::int64_t High = Low;
+      for (const auto& [Pointer, Size] : Op.Members) {
+        std::int64_t Offset = 0;
+        GetPointerBaseWithConstantOffset(Pointer, Offset, DL);
+        Low = std::min(Low, Offset);
+        High = std::max(High, Offset + static_cast<std::int64_t>(Size));
+      }
+      Op.Pointer = B.CreateConstGEP1_64(B.getInt8Ty(), B.CreatePointerCast(Base, B.getInt8PtrTy()), Low);
+      Op.ConstantSize = static_cast<std::uint64_t>(High - Low);
+      Value* Address = B.CreatePtrToInt(Op.Pointer, I64);
+      Value* Bad = outside(B, kLoadWindow, Address, Op);
+      countCheck(B);
+      Instruction* Then = SplitBlockAndInsertIfThen(Bad, Op.Before, /*Unreachable=*/true, Unlikely);
+      for (const auto& [Pointer, Size] : Op.Members) {
+        // The member pointers are computed where the loads are; recompute each from the base.
+        std::int64_t Offset = 0;
+        GetPointerBaseWithConstantOffset(Pointer, Offset, DL);
+        IRBuilder<> Cold(Then);
+        Value* At =
+            Cold.CreateConstGEP1_64(Cold.getInt8Ty(), Cold.CreatePointerCast(Base, Cold.getInt8PtrTy()), Offset);
+        faultIfOutside(Then, kLoadWindow, At, Size, kLoad);
+      }
+      IRBuilder<>(Then).CreateCall(Fault,
+                                   {Address, ConstantInt::get(I64, Op.ConstantSize), ConstantInt::get(I32, kLoad)});
+      return;
+    }
     IRBuilder<> B(Op.Before);
     Value* Address = B.CreatePtrToInt(Op.Pointer, I64);
     Value* Bad = nullptr;
@@ -355,21 +450,75 @@ class Instrumenter {
       case kExecute: Bad = outside(B, kExecuteWindow, Address, Op); break;
     }
     if (Op.Enabled != nullptr) Bad = B.CreateAnd(Bad, Op.Enabled);
-    if (CountChecks) {
-      Value* Counter = B.CreateConstInBoundsGEP2_32(Registers->getValueType(), Registers, 0, kChecksField);
-      B.CreateStore(B.CreateAdd(B.CreateLoad(I64, Counter), ConstantInt::get(I64, 1)), Counter);
-    }
-    Instruction* Then = SplitBlockAndInsertIfThen(Bad, Op.Before, /*Unreachable=*/false, Unlikely);
+    countCheck(B);
+    Instruction* Then = SplitBlockAndInsertIfThen(Bad, Op.Before, /*Unreachable=*/true, Unlikely);
     IRBuilder<> Slow(Then);
     Value* Size = Op.Dynamic != nullptr ? Slow.CreateZExtOrTrunc(Op.Dynamic, I64)
                                         : static_cast<Value*>(ConstantInt::get(I64, Op.ConstantSize));
-    Slow.CreateCall(SlowCheck, {Address, Size, ConstantInt::get(I32, Op.Kind)});
+    Slow.CreateCall(Fault, {Address, Size, ConstantInt::get(I32, Op.Kind)});
+  }
+
+  void countCheck(IRBuilder<>& B) {
+    if (!CountChecks) return;
+    Value* Counter = B.CreateConstInBoundsGEP2_32(Registers->getValueType(), Registers, 0, kChecksField);
+    B.CreateStore(B.CreateAdd(B.CreateLoad(I64, Counter), ConstantInt::get(I64, 1)), Counter);
+  }
+
+  // Loads from one base pointer at constant offsets, in one basic block with nothing
+  // between them that writes memory or has another effect, need one check between them:
+  // the range they cover. Faulting at the first of them instead of a later one changes
+  // nothing anyone can see, since nothing happened in between. (Stores are not merged:
+  // an earlier store would then not happen when a later one faults.)
+  void collectFunction(Function& F, SmallVectorImpl<Operand>& Operands) {
+    for (BasicBlock& BB : F) {
+      DenseMap<Value*, std::size_t> Open;  // base pointer -> index of the operand that checks for it
+      for (Instruction& I : BB) {
+        const std::size_t Before = Operands.size();
+        collect(I, Operands);
+        auto* Load = dyn_cast<LoadInst>(&I);
+        if (Load != nullptr && Operands.size() == Before + 1 && Operands.back().Kind == kLoad &&
+            Operands.back().Dynamic == nullptr && !Load->isVolatile() && !Load->isAtomic()) {
+          std::int64_t Offset = 0;
+          Value* Base = GetPointerBaseWithConstantOffset(Load->getPointerOperand(), Offset, DL);
+          const std::uint64_t Size = Operands.back().ConstantSize;
+          auto It = Open.find(Base);
+          if (It != Open.end() && mergeable(Operands[It->second], Offset, Size)) {
+            Operands[It->second].Members.push_back({Load->getPointerOperand(), Size});
+            Operands.pop_back();
+            ++Total.merged;
+          } else {
+            Operands.back().Members = {{Load->getPointerOperand(), Size}};
+            Open[Base] = Operands.size() - 1;
+          }
+        } else if (I.mayWriteToMemory() || I.mayHaveSideEffects() || isa<CallBase>(I)) {
+          Open.clear();
+        }
+      }
+    }
+  }
+
+  // Whether a load at `Offset` of `Size` bytes can join the check of `Leader`: the range
+  // they cover stays one a constant-size check handles.
+  bool mergeable(const Operand& Leader, std::int64_t Offset, std::uint64_t Size) const {
+    std::int64_t Low = Offset;
+    std::int64_t High = Offset + static_cast<std::int64_t>(Size);
+    for (const auto& [Pointer, Bytes] : Leader.Members) {
+      std::int64_t O = 0;
+      GetPointerBaseWithConstantOffset(Pointer, O, DL);
+      Low = std::min(Low, O);
+      High = std::max(High, O + static_cast<std::int64_t>(Bytes));
+    }
+    return static_cast<std::uint64_t>(High - Low) <= kMaxConstantSize;
   }
 
   void instrument(Function& F) {
     SmallVector<Operand, 64> Operands;
-    for (Instruction& I : instructions(F)) collect(I, Operands);
+    collectFunction(F, Operands);
     if (Operands.empty()) return;
+    // A merged check's size is the range its loads cover: its `length - size` is needed.
+    for (Operand& Op : Operands) {
+      if (Op.Members.size() > 1) Op.ConstantSize = mergedSize(Op);
+    }
     prepare(F, Operands);
     for (const Operand& Op : Operands) check(Op);
     // What earlier passes inferred no longer holds: the function now reads the registers
@@ -387,18 +536,61 @@ class Instrumenter {
   Type* I64;
   Type* I32;
   GlobalVariable* Registers = nullptr;
-  FunctionCallee SlowCheck;
+  FunctionCallee Fault;
   MDNode* Unlikely = nullptr;
   std::map<unsigned, Value*> Fields;
   std::map<std::pair<unsigned, std::uint64_t>, Value*> Limits;
   Counts Total;
 };
 
-// Points every use of a wrapped C library function at its wrapper. Returns how many
-// functions the module used.
-std::uint64_t redirectLibraryCalls(Module& M) {
+// Hybrid code may take the address of a C library function (SQLite's table of system
+// calls holds open, read, fcntl, ...) and call it indirectly; the target must then be in
+// the PCC, which is the image's own text. Every other external function whose address
+// is taken gets a thunk here, in the module's text, that jumps to it (and forwards
+// variadic arguments), and all its uses point at the thunk.
+std::uint64_t addThunks(Module& M) {
+  SmallVector<Function*, 32> Taken;
+  for (Function& F : M) {
+    if (!F.isDeclaration() || F.isIntrinsic() || F.getName().startswith("flexcap_hybrid_")) continue;
+    const bool AddressTaken = any_of(F.uses(), [](const Use& U) {
+      const auto* Call = dyn_cast<CallBase>(U.getUser());
+      return Call == nullptr || !Call->isCallee(&U);
+    });
+    if (AddressTaken) Taken.push_back(&F);
+  }
+  for (Function* F : Taken) {
+    Function* Thunk =
+        Function::Create(F->getFunctionType(), GlobalValue::InternalLinkage, "flexcap.thunk." + F->getName(), M);
+    F->replaceAllUsesWith(Thunk);
+    Thunk->addFnAttr("thunk");  // a musttail call in a thunk forwards variadic arguments
+    IRBuilder<> B(BasicBlock::Create(M.getContext(), "", Thunk));
+    SmallVector<Value*, 8> Arguments;
+    for (Argument& A : Thunk->args()) Arguments.push_back(&A);
+    CallInst* Call = B.CreateCall(F->getFunctionType(), F, Arguments);
+    Call->setTailCallKind(CallInst::TCK_MustTail);
+    if (F->getReturnType()->isVoidTy()) {
+      B.CreateRetVoid();
+    } else {
+      B.CreateRet(Call);
+    }
+  }
+  return Taken.size();
+}
+
+// The wrapped functions that allocate: redirected even when nothing is checked (a
+// library's objects then live in its compartment's region, which a page backend
+// protects, and a plain build allocates as its hybrid twin does).
+bool allocates(StringRef Name) {
+  return Name == "malloc" || Name == "calloc" || Name == "realloc" || Name == "free" || Name == "posix_memalign" ||
+         Name == "aligned_alloc" || Name == "malloc_usable_size" || Name == "strdup" || Name == "strndup";
+}
+
+// Points every use of a wrapped C library function at its wrapper (only the allocating
+// ones unless `Checked`). Returns how many functions the module used.
+std::uint64_t redirectLibraryCalls(Module& M, bool Checked) {
   std::uint64_t Redirected = 0;
   for (const char* Name : kWrapped) {
+    if (!Checked && !allocates(Name)) continue;
     Function* F = M.getFunction(Name);
     if (F == nullptr || !F->isDeclaration()) continue;
     FunctionCallee Wrapper = M.getOrInsertFunction(std::string("flexcap_hybrid_") + Name, F->getFunctionType());
@@ -453,11 +645,12 @@ void report(const Module& M, const Counts& C) {
   if (ReportPath.empty()) return;
   std::ofstream Out(ReportPath, std::ios::app);
   Out << "{\"file\": \"" << M.getSourceFileName() << "\", \"instrumented\": " << C.checked()
-      << ", \"exempted\": " << C.exempted << ", \"loads\": " << C.loads << ", \"stores\": " << C.stores
-      << ", \"atomics\": " << C.atomics << ", \"intrinsics\": " << C.intrinsics << ", \"byval\": " << C.byval
-      << ", \"masked\": " << C.masked << ", \"indirect_calls\": " << C.indirect_calls
+      << ", \"exempted\": " << C.exempted << ", \"merged\": " << C.merged << ", \"loads\": " << C.loads
+      << ", \"stores\": " << C.stores << ", \"atomics\": " << C.atomics << ", \"intrinsics\": " << C.intrinsics
+      << ", \"byval\": " << C.byval << ", \"masked\": " << C.masked << ", \"indirect_calls\": " << C.indirect_calls
       << ", \"globals_placed\": " << C.globals << ", \"library_functions_wrapped\": " << C.library_functions
-      << ", \"thread_local_unchecked\": " << C.thread_local_accesses << "}\n";
+      << ", \"thread_local_unchecked\": " << C.thread_local_accesses
+      << ", \"library_globals_unchecked\": " << C.library_globals << ", \"thunks\": " << C.thunks << "}\n";
 }
 
 struct HybridPass : PassInfoMixin<HybridPass> {
@@ -469,7 +662,8 @@ struct HybridPass : PassInfoMixin<HybridPass> {
                          " defines the hybrid runtime's registers; the runtime must not be instrumented");
     }
     Counts C = Checks ? Instrumenter(M).run() : Counts{};
-    if (Checks) C.library_functions = redirectLibraryCalls(M);
+    if (Checks || !GlobalsSection.empty()) C.library_functions = redirectLibraryCalls(M, Checks);
+    if (Checks) C.thunks = addThunks(M);
     if (!GlobalsSection.empty()) C.globals = placeGlobals(M, GlobalsSection);
     report(M, C);
     return C.checked() == 0 && C.globals == 0 ? PreservedAnalyses::all() : PreservedAnalyses::none();

@@ -48,6 +48,7 @@ int frame_only(int);
 std::size_t string_length(const char*);
 const void* find_byte(const void*, int, std::size_t);
 int format_number(char*, std::size_t, const char*, int);
+long two_words(const long*);
 }
 
 namespace flexcap::cc {
@@ -212,6 +213,15 @@ TEST_F(HybridAccess, CallsIntoTheCLibraryAreCheckedFirst) {
   static const char outside_format[] = "%d";
   EXPECT_EQ(run([&] { (void)format_number(buffer, 16, outside_format, 42); }),
             expected(cap::Access::Load, outside_format, 1));  // at its first byte
+}
+
+TEST_F(HybridAccess, MergedChecksStillFaultAtTheLoadOutOfBounds) {
+  auto* both_inside = reinterpret_cast<const long*>(top() - 16);
+  auto* second_outside = reinterpret_cast<const long*>(top() - 8);
+  EXPECT_EQ(run([&] { (void)two_words(both_inside); }), "");
+  EXPECT_EQ(run([&] { (void)two_words(second_outside); }), expected(cap::Access::Load, top(), 8));
+  auto* first_outside = reinterpret_cast<const long*>(base_ - 8);
+  EXPECT_EQ(run([&] { (void)two_words(first_outside); }), expected(cap::Access::Load, first_outside, 8));
 }
 
 TEST_F(HybridAccess, UnconfinedCodeRunsAnywhere) {

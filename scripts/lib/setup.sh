@@ -2,8 +2,10 @@
 # Sourced, not run. Everything here is idempotent: a second run installs nothing and
 # rebuilds only what changed.
 
-# Debian 12 packages the build and the tests use.
-FLEXCAP_PACKAGES=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libcli11-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libsodium-dev pkg-config clang libclang-rt-14-dev llvm-14-dev python3)
+# Debian 12 packages the build and the tests use (tcl and dpkg-dev: SQLite built from its
+# source package, which apt fetches).
+FLEXCAP_PACKAGES=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libcli11-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libsodium-dev pkg-config clang libclang-rt-14-dev llvm-14-dev python3
+  tcl dpkg-dev)
 
 install_dependencies() {
   local missing=()

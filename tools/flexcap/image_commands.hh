@@ -52,6 +52,8 @@ int attack(bool json, std::ostream& out, std::ostream& err);
 // on every SQLite image of this build tree, each beside `none`, medians of N
 // interleaved rounds.
 int bench_sqlite(bool json, int rounds, std::ostream& out, std::ostream& err);
+// flexcap bench hybrid: speedtest1 plain vs hybrid, in one compartment (tools/flexcap/hybrid_bench.cc).
+int bench_hybrid(bool json, int rounds, int size, std::ostream& out, std::ostream& err);
 // flexcap bench sodium: the libsodium images of apps/sodium/image (tools/flexcap/sodium_bench.cc).
 int bench_sodium(bool json, int rounds, std::ostream& out, std::ostream& err);
 

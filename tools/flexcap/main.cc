@@ -8,6 +8,7 @@
 //   flexcap bench gates [--json]      what a gate costs on each backend (bench/gates)
 //   flexcap bench sqlite [--json]     SQLite, 5,000 INSERTs, on every configuration
 //   flexcap bench sodium [--json]     libsodium functions: raw, ported, sandboxed
+//   flexcap bench hybrid [--json]     speedtest1, SQLite compiled plain vs hybrid
 //   flexcap build CONFIG [--app NAME] build the image a configuration describes
 //   flexcap run CONFIG [-- ARGS]      build it if needed and run it
 //   flexcap audit CONFIG              what each compartment of that image can reach (JSON)
@@ -93,6 +94,19 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
 
+  auto* hybrid_bench = bench->add_subcommand(
+      "hybrid", "speedtest1 in one compartment, SQLite compiled plain vs hybrid (checked against its DDC)");
+  bool hybrid_json = false;
+  int hybrid_rounds = 3;
+  int hybrid_size = 50;
+  hybrid_bench->add_flag("--json", hybrid_json, "Print {\"results\": [...]} instead of a table");
+  hybrid_bench->add_option("--rounds", hybrid_rounds, "Interleaved rounds (the median is reported)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  hybrid_bench->add_option("--size", hybrid_size, "speedtest1's --size")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+
   auto* sodium_bench = bench->add_subcommand(
       "sodium", "libsodium functions ported to capabilities, raw / ported / sandboxed (apps/sodium)");
   bool sodium_json = false;
@@ -109,6 +123,9 @@ int main(int argc, char** argv) {
   if (check->parsed()) return flexcap::tools::cap_check(check_path, show, std::cout, std::cerr);
   if (decode->parsed()) return flexcap::tools::cap_decode(pesbt, cursor, tag, std::cout, std::cerr);
   if (sqlite_bench->parsed()) return flexcap::tools::bench_sqlite(sqlite_json, sqlite_rounds, std::cout, std::cerr);
+  if (hybrid_bench->parsed()) {
+    return flexcap::tools::bench_hybrid(hybrid_json, hybrid_rounds, hybrid_size, std::cout, std::cerr);
+  }
   if (sodium_bench->parsed()) return flexcap::tools::bench_sodium(sodium_json, sodium_rounds, std::cout, std::cerr);
   if (gates->parsed()) return flexcap::tools::bench_gates(gate_options, std::cout, std::cerr);
   if (header->parsed()) return flexcap::tools::image_header(config_path, libraries, out_path, std::cerr);

@@ -11,7 +11,7 @@
 // compartment when it restarts.
 //
 // Covered: malloc, calloc, realloc, free, posix_memalign, aligned_alloc,
-// malloc_usable_size, strdup, strndup; memcpy, memmove, memset, memcmp, memchr;
+// malloc_usable_size, strdup, strndup; memcpy, memmove, memset, memcmp, bcmp, memchr;
 // strlen, strnlen, strcmp, strncmp, strcpy, strncpy, strcat, strchr, strrchr, strstr,
 // strspn, strcspn; snprintf, vsnprintf, printf, fprintf, vfprintf, puts, fputs (the
 // format and the output buffer; the arguments a format consumes are not checked);
@@ -207,6 +207,8 @@ int flexcap_hybrid_memcmp(const void* a, const void* b, std::size_t n) {
   check_read(b, n);
   return std::memcmp(a, b, n);
 }
+// What the compiler makes of a memcmp whose result is only compared with zero.
+int flexcap_hybrid_bcmp(const void* a, const void* b, std::size_t n) { return flexcap_hybrid_memcmp(a, b, n); }
 void* flexcap_hybrid_memchr(const void* s, int c, std::size_t n) {
   check_read(s, n);
   return const_cast<void*>(std::memchr(s, c, n));

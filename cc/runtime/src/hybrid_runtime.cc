@@ -23,8 +23,10 @@ extern "C" char etext[];
 namespace flexcap::cc {
 namespace {
 
-// The window no user-space address passes (see hybrid_abi.h): base 2^64 - 64.
-constexpr flexcap_hybrid_window kDenied = {~std::uint64_t{63}, 64};
+// The shortest window published (hybrid_abi.h), and the one no user-space address
+// passes: base 2^64 - 4096.
+constexpr std::uint64_t kShortestWindow = 4096;
+constexpr flexcap_hybrid_window kDenied = {~(kShortestWindow - 1), kShortestWindow};
 
 // The state installed last on this thread (the switcher keeps it alive); none: unconfined.
 thread_local const HybridState* t_state = nullptr;
@@ -34,7 +36,7 @@ flexcap_hybrid_window window_of(const cap::Capability& authority, cap::Permissio
   if (!authority.tag() || authority.is_sealed() || !authority.permissions().has(permission)) return kDenied;
   const cap::Bounds bounds = authority.bounds();
   const cap::Uint128 length = bounds.top - bounds.base;
-  if (!bounds.valid || length < 64) return kDenied;  // the slow path decides these exactly
+  if (!bounds.valid || length < kShortestWindow) return kDenied;  // the slow path decides these exactly
   // A window reaching 2^64 is cut one byte short: the comparison is on 64-bit values.
   const std::uint64_t bytes = length > ~std::uint64_t{0} ? ~std::uint64_t{0} : static_cast<std::uint64_t>(length);
   return {bounds.base, bytes};
@@ -133,4 +135,12 @@ extern "C" void flexcap_hybrid_slow_check(std::uint64_t address, std::uint64_t s
                                         "hybrid access to " + cc::hex(address) +
                                             ": its top byte holds flags, which Morello ignores and x86 cannot address"};
   }
+}
+
+extern "C" void flexcap_hybrid_fault(std::uint64_t address, std::uint64_t size, std::uint32_t access) {
+  flexcap_hybrid_slow_check(address, size, access);
+  throw flexcap::rt::CompartmentFault{
+      address, "hybrid access to " + flexcap::cc::hex(address) +
+                   " under a DDC shorter than 4096 bytes: the model allows it, but FlexCap's in-line checks need "
+                   "a DDC of at least 4096 bytes"};
 }

@@ -4,6 +4,8 @@
 #include "flexcap/rt/stack.hh"
 
 #include <cstdint>
+#include <cstring>
+#include <new>
 #include <stdexcept>
 
 #include "flexcap/rt/runtime.hh"
@@ -89,6 +91,19 @@ void run_on_stack(std::span<std::byte> stack, void (*body)(void*), void* argumen
 }  // namespace flexcap::rt::internal
 
 namespace flexcap::rt {
+
+char** arguments_in(Compartment& home, int argc, char** argv) {
+  auto** copy = static_cast<char**>(home.heap().allocate((static_cast<std::size_t>(argc) + 1) * sizeof(char*)));
+  if (copy == nullptr) throw std::bad_alloc();
+  for (int i = 0; i < argc; ++i) {
+    const std::size_t n = std::strlen(argv[i]) + 1;
+    copy[i] = static_cast<char*>(home.heap().allocate(n));
+    if (copy[i] == nullptr) throw std::bad_alloc();
+    std::memcpy(copy[i], argv[i], n);
+  }
+  copy[argc] = nullptr;
+  return copy;
+}
 
 void run_on_default_stack(Runtime& runtime, void (*body)(void*), void* argument) {
   Compartment& home = runtime.compartment(runtime.spec().default_compartment);

@@ -12,10 +12,11 @@
  * permission. Only the runtime writes them (cc/runtime, called by the cheri switcher);
  * it is never instrumented itself, and the pass refuses to instrument it.
  *
- * Invariant the pass relies on: every published length is at least 64, so that
- * `length - size` cannot wrap for a constant access of up to 64 bytes. A capability that
- * allows nothing, or less than 64 bytes, is published as kFlexcapDeniedWindow, which no
- * user-space address passes; the slow path then decides precisely. This header is C so
+ * Invariant the pass relies on: every published length is at least 4096, so that
+ * `length - size` cannot wrap for a constant range of up to 4096 bytes (one access, or
+ * loads merged into one check). A capability that allows nothing, or less than 4096
+ * bytes (no compartment's region is that small), is published as a window no user-space
+ * address passes; the slow path then decides precisely. This header is C so
  * that C code (and the pass's assumptions) can be checked against it.
  */
 #ifndef FLEXCAP_CC_HYBRID_ABI_H
@@ -55,6 +56,12 @@ enum flexcap_hybrid_access {
  * after all (a capability shorter than 64 bytes), else raises the capability fault that
  * Cap<T> would raise (the gate into the compartment turns it into a GateError). */
 void flexcap_hybrid_slow_check(uint64_t address, uint64_t size, uint32_t access);
+
+/* What the pass calls when the in-line comparison fails: raises the capability fault and
+ * never returns, so that the code around a check keeps nothing alive for it. An access
+ * the model would allow all the same (only under a DDC shorter than 4096 bytes, which no
+ * compartment has) is refused with a fault that says so. */
+__attribute__((noreturn)) void flexcap_hybrid_fault(uint64_t address, uint64_t size, uint32_t access);
 
 /* Hybrid globals live in their compartment's region, which the loader leaves zeroed
  * (a NOLOAD section): the pass gives every global with an initial value a constant copy

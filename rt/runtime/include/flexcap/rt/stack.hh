@@ -30,6 +30,13 @@ void run_on_stack(std::span<std::byte> stack, Body&& body) {
 }
 
 class Runtime;
+class Compartment;
+
+// A copy of a program's arguments (the array and its strings) in `home`'s heap: hybrid
+// code reads argv through its DDC, and the process stack where the kernel put the
+// originals is outside every compartment.
+char** arguments_in(Compartment& home, int argc, char** argv);
+
 // Runs `body()` on the stack of the image's default compartment (its region's top), as
 // the compartment's own code: flexcap::image::run_main uses it.
 void run_on_default_stack(Runtime& runtime, void (*body)(void*), void* argument);
