@@ -282,7 +282,13 @@ class Instrumenter {
       ++Total.library_globals;
       return;
     }
-    const std::uint64_t Size = DL.getTypeStoreSize(T).getFixedSize();
+    addSized(Out, I, Pointer, Kind, DL.getTypeStoreSize(T).getFixedSize(), Counter);
+  }
+
+  // An access of a size known at compile time: exempt, one constant-size check, or (past
+  // kMaxConstantSize) the variable-size check.
+  void addSized(SmallVectorImpl<Operand>& Out, Instruction* I, Value* Pointer, AccessKind Kind, std::uint64_t Size,
+                std::uint64_t& Counter) {
     if (Size == 0) return;
     if (exempt(Pointer, Size)) {
       ++Total.exempted;
@@ -300,17 +306,8 @@ class Instrumenter {
                 std::uint64_t& Counter) {
     if (Pointer->getType()->getPointerAddressSpace() != 0) return;
     if (auto* C = dyn_cast<ConstantInt>(Length)) {
-      const std::uint64_t Size = C->getZExtValue();
-      if (Size == 0) return;
-      if (exempt(Pointer, Size)) {
-        ++Total.exempted;
-        return;
-      }
-      if (Size <= kMaxConstantSize) {
-        Out.push_back({I, Pointer, Kind, Size});
-        ++Counter;
-        return;
-      }
+      addSized(Out, I, Pointer, Kind, C->getZExtValue(), Counter);
+      return;
     }
     Out.push_back({I, Pointer, Kind, 0, Length});
     ++Counter;

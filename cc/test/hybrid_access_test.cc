@@ -15,6 +15,7 @@
 #include "flexcap/cc/hybrid_runtime.hh"
 #include "flexcap/rt/runtime.hh"
 #include "flexcap/rt/stack.hh"
+#include "hybrid_test_support.hh"
 
 extern "C" {
 typedef std::uint8_t v16 __attribute__((vector_size(16)));
@@ -74,17 +75,7 @@ class HybridAccess : public ::testing::Test {
   // Runs `body` as hybrid code of this region: its DDC installed, on its stack. Returns
   // the fault's text, or "" if it ran without one.
   std::string run(const std::function<void()>& body) {
-    std::string fault;
-    install_hybrid_state(state_);
-    rt::run_on_stack(std::span<std::byte>(base_, 256 * 1024), [&] {
-      try {
-        body();
-      } catch (const rt::CompartmentFault& f) {
-        fault = f.cause;
-      }
-    });
-    uninstall_hybrid_state();
-    return fault;
+    return test::run_as_hybrid(state_, std::span<std::byte>(base_, 256 * 1024), body);
   }
 
   // What Cap<T> says of the same access through the same DDC.

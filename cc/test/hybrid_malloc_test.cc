@@ -10,6 +10,7 @@
 #include "flexcap/cc/hybrid_runtime.hh"
 #include "flexcap/rt/runtime.hh"
 #include "flexcap/rt/stack.hh"
+#include "hybrid_test_support.hh"
 
 extern "C" {
 void* c_allocate(std::size_t);
@@ -43,17 +44,7 @@ class HybridMalloc : public ::testing::Test {
   void TearDown() override { runtime().compartment(0).heap().free(stack_); }
 
   std::string run(const std::function<void()>& body) {
-    std::string fault;
-    install_hybrid_state(state_);
-    rt::run_on_stack(std::span<std::byte>(stack_, 128 * 1024), [&] {
-      try {
-        body();
-      } catch (const rt::CompartmentFault& f) {
-        fault = f.cause;
-      }
-    });
-    uninstall_hybrid_state();
-    return fault;
+    return test::run_as_hybrid(state_, std::span<std::byte>(stack_, 128 * 1024), body);
   }
   bool mine(const void* p, std::size_t n) {
     return runtime().compartment(0).owns(reinterpret_cast<std::uint64_t>(p), n);
