@@ -12,7 +12,8 @@
 # Each difference is printed as `DIFFERENCE seed=S image=NAME (KIND)` with a short diff,
 # KIND being stdout, stderr or status, or signal (the image was killed by a signal: exit
 # status >= 128) or timeout (it ran longer than --timeout, default 1200 s). The run goes
-# on; at the end it prints `N seeds x M images: K differences` (K: the seed/image pairs
+# on; a seed without difference prints `seed S: same on every image`; at the end it
+# prints `N seeds x M images: K differences` (K: the seed/image pairs
 # that differ) and the failing seeds, and exits 1 if there was any. A seed is
 # reproduced with `python3 sqlgen.py S --scale SCALE > s.sql; IMAGE s.sql`; --keep DIR
 # also copies each failing seed's script and outputs to DIR/seed-S/.
@@ -158,6 +159,7 @@ next=$first
 print_ready() {
   while ((next <= last)) && [[ -e $tmp/$next.done ]]; do
     cat "$tmp/$next.report"
+    [[ -s $tmp/$next.failed ]] || echo "seed $next: same on every image"
     next=$((next + 1))
   done
 }
