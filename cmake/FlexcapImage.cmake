@@ -1,17 +1,26 @@
 # Build-time specialisation: the same micro-library sources, compiled once per image,
 # each time knowing which compartment every library runs in.
 #
-# flexcap_micro_library(NAME SOURCES src... [DEPENDS target...] [ABI hybrid] [C_FLAGS flag...])
+# flexcap_micro_library(NAME SOURCES src... [DEPENDS target...] [ABI hybrid] [C_FLAGS flag...]
+#                       [PREBUILT_C PREFIX... BUILT_BY target])
 #   Declares a micro-library: NAME/include is its public API (its Exports); its
 #   sources are not compiled here but once for each image that includes it. A library
 #   with C sources is `ABI hybrid`: its C is compiled by `flexcap cc`, checked against
 #   its compartment's DDC in cheri images, its globals inside its compartment's region.
+#   PREBUILT_C: C too large to compile per image (SQLite), compiled once per ABI as
+#   PREFIX.plain.o, PREFIX.hybrid.o and PREFIX.count.o (`flexcap cc --library <PREFIX's
+#   name>`) by the targets BUILT_BY_plain, BUILT_BY_hybrid and BUILT_BY_count; each
+#   image links the one its configuration needs, its globals moved into this library's
+#   section (flexcap cc --prebuilt).
 #
 # flexcap_image(TARGET CONFIG kraft.yaml LIBRARIES lib... [MAIN_LIBRARY lib SOURCES src...]
-#               [LINK target...] [LINK_TIME_OPTIMIZATION])
+#               [LINK target...] [LINK_TIME_OPTIMIZATION] [ABI plain|hybrid|count])
 #   Builds the executable TARGET: generates flexcap_image.hh from the configuration (in
 #   the build tree, never in the sources), then compiles every library with it.
 #   SOURCES (the image's main program) are compiled as part of MAIN_LIBRARY.
+#   ABI: the ABI its C needs (hybrid where the driver is cheri), when known at configure
+#   time; only the prebuilt objects of that ABI are then built (the build checks it
+#   against the configuration). `count` links hybrid objects that count their checks.
 #   LINK_TIME_OPTIMIZATION (optimised builds, where the compiler supports it): a call
 #   between co-located libraries is a plain call, and with this the compiler may inline
 #   it across source files too (ported code calling a small function per word needs it).
@@ -33,7 +42,7 @@ else()
 endif()
 
 function(flexcap_micro_library name)
-  cmake_parse_arguments(ARG "" "ABI" "SOURCES;DEPENDS;C_FLAGS" ${ARGN})
+  cmake_parse_arguments(ARG "" "ABI;BUILT_BY" "SOURCES;DEPENDS;C_FLAGS;PREBUILT_C" ${ARGN})
   list(TRANSFORM ARG_SOURCES PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/)
   # C sources are compiled by `flexcap cc` (clang-14 and the pass), the rest as usual.
   set(c_sources ${ARG_SOURCES})
@@ -46,13 +55,15 @@ function(flexcap_micro_library name)
   set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_SOURCES ${ARG_SOURCES})
   set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_C_SOURCES ${c_sources})
   set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_C_FLAGS ${ARG_C_FLAGS})
+  set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_PREBUILT_C ${ARG_PREBUILT_C})
+  set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_BUILT_BY ${ARG_BUILT_BY})
   set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_INCLUDE ${CMAKE_CURRENT_SOURCE_DIR}/include)
   set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_DEPENDS ${ARG_DEPENDS})
   set_property(GLOBAL APPEND PROPERTY FLEXCAP_MICRO_LIBRARIES ${name})
 endfunction()
 
 function(flexcap_image target)
-  cmake_parse_arguments(ARG "LINK_TIME_OPTIMIZATION" "CONFIG;MAIN_LIBRARY" "LIBRARIES;SOURCES;LINK" ${ARGN})
+  cmake_parse_arguments(ARG "LINK_TIME_OPTIMIZATION" "CONFIG;MAIN_LIBRARY;ABI" "LIBRARIES;SOURCES;LINK" ${ARGN})
   get_filename_component(config ${ARG_CONFIG} ABSOLUTE)
   set(generated ${CMAKE_CURRENT_BINARY_DIR}/${target}.generated)
   list(JOIN ARG_LIBRARIES "," library_list)
@@ -104,6 +115,36 @@ function(flexcap_image target)
         VERBATIM)
       target_sources(${target} PRIVATE ${object})
     endforeach()
+    get_property(prebuilt GLOBAL PROPERTY FLEXCAP_LIBRARY_${library}_PREBUILT_C)
+    get_property(built_by GLOBAL PROPERTY FLEXCAP_LIBRARY_${library}_BUILT_BY)
+    if(ARG_ABI STREQUAL "count")
+      set(select --abi-of ${config} --expect-abi hybrid --count-checks)
+      set(abis count)
+    elseif(ARG_ABI)
+      set(select --abi-of ${config} --expect-abi ${ARG_ABI})
+      set(abis ${ARG_ABI})
+    else()
+      set(select --abi-of ${config})
+      set(abis plain hybrid)
+    endif()
+    foreach(prefix IN LISTS prebuilt)
+      get_filename_component(stem ${prefix} NAME)
+      set(object ${CMAKE_CURRENT_BINARY_DIR}/${target}.c/${library}/${stem}.o)
+      set(inputs ${abis})
+      list(TRANSFORM inputs PREPEND ${prefix}.)
+      list(TRANSFORM inputs APPEND .o)
+      add_custom_command(
+        OUTPUT ${object}
+        COMMAND flexcap cc ${select} --library ${library} --prebuilt ${prefix} -o ${object}
+        DEPENDS ${inputs} ${config} flexcap
+        COMMENT "Linking ${library}'s prebuilt ${stem} into ${target}"
+        VERBATIM)
+      target_sources(${target} PRIVATE ${object})
+    endforeach()
+    if(prebuilt AND built_by)
+      list(TRANSFORM abis PREPEND ${built_by}_)
+      add_dependencies(${target} ${abis})
+    endif()
     if(ARG_LINK_TIME_OPTIMIZATION AND flexcap_lto)
       set_property(TARGET ${objects} PROPERTY INTERPROCEDURAL_OPTIMIZATION ON)
     endif()
@@ -129,9 +170,10 @@ function(flexcap_application name)
   set_property(GLOBAL APPEND PROPERTY FLEXCAP_APPLICATIONS ${name})
 endfunction()
 
-# flexcap_user_image(NAME APPLICATION CONFIG): an image `flexcap build` asked for, the
-# target image.NAME, built as bin/NAME. `flexcap build` lists them in the file named
-# by FLEXCAP_USER_IMAGES (one call each) and builds them all in one tree.
+# flexcap_user_image(NAME APPLICATION CONFIG [ABI]): an image `flexcap build` asked for,
+# the target image.NAME, built as bin/NAME. `flexcap build` lists them in the file named
+# by FLEXCAP_USER_IMAGES (one call each) and builds them all in one tree. ABI (what
+# the configuration's driver needs: plain or hybrid) spares building the other.
 function(flexcap_user_image name application config)
   if(NOT EXISTS ${config})
     return()  # its configuration was removed since: `flexcap build` forgets it next time
@@ -150,6 +192,9 @@ function(flexcap_user_image name application config)
   set(options)
   if(lto)
     set(options LINK_TIME_OPTIMIZATION)
+  endif()
+  if(ARGC GREATER 3)
+    list(APPEND options ABI ${ARGV3})
   endif()
   flexcap_image(image.${name} CONFIG ${config} LIBRARIES ${libraries} MAIN_LIBRARY ${main} SOURCES ${sources}
                 LINK ${link} ${options})

@@ -11,12 +11,68 @@
 #include "flexcap/rt/config.hh"
 
 namespace flexcap::tools {
+namespace {
+
+// Runs `command` (no shell) and returns its exit status.
+int run_command(std::vector<std::string> command) {
+  std::vector<char*> argv;
+  for (std::string& a : command) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t child = fork();
+  if (child == 0) {
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  if (child < 0 || waitpid(child, &status, 0) < 0) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// C that is compiled once per ABI and linked into many images (SQLite: apps/sqlite/source)
+// is built as PREFIX.plain.o, PREFIX.hybrid.o and PREFIX.count.o, with `--library
+// STEM` (STEM: PREFIX's file name), so that its globals are in section
+// flexcap_lib_STEM_globals. An image that links it into micro-library `library` takes
+// the object of its ABI and renames that section to the library's, which its linker
+// script places in the library's compartment.
+int prebuilt_object(const std::string& prefix, const std::string& abi, const std::string& library,
+                    const std::vector<std::string>& args, std::size_t first, std::ostream& err) {
+  std::string out;
+  for (std::size_t i = first; i + 1 < args.size(); ++i) {
+    if (args[i] == "-o") out = args[i + 1];
+  }
+  if (out.empty()) {
+    err << "flexcap cc: --prebuilt needs -o OUT (where the object of the image's ABI goes)\n";
+    return 2;
+  }
+  const std::string object = prefix + "." + abi + ".o";
+  if (!std::filesystem::is_regular_file(object)) {
+    err << "flexcap cc: " << object << " is not built. Fix: build it first (for SQLite: the target sqlite_source), "
+        << "or rerun cmake if the configuration's driver changed\n";
+    return 2;
+  }
+  const std::string stem = std::filesystem::path(prefix).filename().string();
+  std::vector<std::string> command = {"objcopy"};
+  if (!library.empty() && library != stem) {
+    command.insert(command.end(), {"--rename-section", "flexcap_lib_" + stem + "_globals=flexcap_lib_" + library +
+                                                           "_globals"});
+  }
+  command.insert(command.end(), {object, out});
+  if (run_command(command) != 0) {
+    err << "flexcap cc: objcopy could not make " << out << " from " << object << "\n";
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace
 
 int cc_command(const std::vector<std::string>& args, std::ostream& err) {
   std::string abi = "hybrid";
   bool count_checks = false;
   bool stack_exemption = true;
   std::string library;  // the micro-library this code belongs to, when built into an image
+  std::string prebuilt;  // link PREBUILT.<abi>.o instead of compiling (see prebuilt_object)
+  std::string expected_abi;  // what the build was configured for (--abi-of must agree)
   std::size_t first = 0;
   for (; first < args.size(); ++first) {
     const std::string& a = args[first];
@@ -39,6 +95,10 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
       stack_exemption = false;
     } else if (a == "--library" && first + 1 < args.size()) {
       library = args[++first];
+    } else if (a == "--expect-abi" && first + 1 < args.size()) {
+      expected_abi = args[++first];
+    } else if (a == "--prebuilt" && first + 1 < args.size()) {
+      prebuilt = args[++first];
     } else if (a == "--help") {
       err << "usage: flexcap cc [--abi hybrid|plain | --abi-of CONFIG] [--library NAME] [--count-checks] "
              "[--no-stack-exemption] "
@@ -49,6 +109,9 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
              "  --library NAME        the code is micro-library NAME of an image: its globals go in its\n"
              "                        compartment's region (section flexcap_lib_NAME_globals)\n"
              "  --count-checks        count the checks made at run time (flexcap bench hybrid)\n"
+             "  --prebuilt PREFIX -o OUT\n"
+             "                        no compilation: OUT is PREFIX.<abi>.o (C compiled once per ABI, such as\n"
+             "                        SQLite), its globals moved into --library's section\n"
              "  --no-stack-exemption  check accesses that provably stay in the stack frame too\n";
       return 0;
     } else {
@@ -60,6 +123,12 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
         << "available yet)\n";
     return 2;
   }
+  if (!expected_abi.empty() && expected_abi != abi) {
+    err << "flexcap cc: the configuration now needs the " << abi << " ABI, but this image's build was configured for "
+        << expected_abi << ". Fix: rerun cmake (flexcap build does it when the driver changes)\n";
+    return 2;
+  }
+  if (!prebuilt.empty()) return prebuilt_object(prebuilt, count_checks ? "count" : abi, library, args, first, err);
   std::vector<std::string> command = {FLEXCAP_CLANG};
   // The pass checks accesses (hybrid) and places a micro-library's globals in its
   // compartment's region (--library, either ABI).

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -17,22 +18,26 @@
 #include "image_commands.hh"
 
 namespace flexcap::tools {
-namespace {
 
 // speedtest1 prints its own total: "       TOTAL....   0.123s". The image's start-up is
-// not part of it.
-bool total_seconds(const std::string& command, double* seconds) {
+// not part of it. Other lines are handed to `line` (nullptr: ignored).
+bool speedtest1_seconds(const std::string& command, double* seconds, const std::function<void(const std::string&)>& line) {
   int status = 0;
-  for (const std::string& line : output_lines(command, &status)) {
-    const auto at = line.find("TOTAL");
-    if (at == std::string::npos) continue;
-    const auto number = line.find_first_of("0123456789", at);
-    if (number == std::string::npos) continue;
-    *seconds = std::strtod(line.c_str() + number, nullptr);
-    return status == 0;
+  bool found = false;
+  for (const std::string& l : output_lines(command, &status)) {
+    const auto at = l.find("TOTAL");
+    const auto number = at == std::string::npos ? std::string::npos : l.find_first_of("0123456789", at);
+    if (number != std::string::npos && !found) {
+      *seconds = std::strtod(l.c_str() + number, nullptr);
+      found = true;
+    } else if (line) {
+      line(l);
+    }
   }
-  return false;
+  return found && status == 0;
 }
+
+namespace {
 
 unsigned long long checks_executed(const std::string& command) {
   int status = 0;
@@ -84,7 +89,7 @@ int bench_hybrid(bool json, int rounds, int size, std::ostream& out, std::ostrea
       for (const char* variant : {"speedtest1_plain", "speedtest1_hybrid"}) {
         fs::remove(scratch / "speedtest1.db", ec);
         double seconds = 0;
-        if (!total_seconds(shell_quote((dir / variant).string()) + w.arguments, &seconds)) {
+        if (!speedtest1_seconds(shell_quote((dir / variant).string()) + w.arguments, &seconds, nullptr)) {
           err << "flexcap bench hybrid: " << variant << w.arguments << " failed\n";
           fs::remove_all(scratch, ec);
           return 1;

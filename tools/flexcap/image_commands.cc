@@ -273,6 +273,7 @@ struct ImageEntry {
   std::string name;
   std::string application;
   std::string config;
+  std::string abi;  // what its C is compiled for: plain, or hybrid where the driver is cheri
 };
 
 std::vector<ImageEntry> read_registry(const std::filesystem::path& file) {
@@ -287,7 +288,8 @@ std::vector<ImageEntry> read_registry(const std::filesystem::path& file) {
       fields.push_back(line.substr(at + 4, end - at - 4));
       at = end + 4;
     }
-    if (fields.size() == 3) entries.push_back({fields[0], fields[1], fields[2]});
+    if (fields.size() == 3) entries.push_back({fields[0], fields[1], fields[2], ""});  // written before ABIs
+    if (fields.size() == 4) entries.push_back({fields[0], fields[1], fields[2], fields[3]});
   }
   return entries;
 }
@@ -298,8 +300,9 @@ bool write_registry(const std::filesystem::path& file, const std::vector<ImageEn
     std::ofstream out(temporary);
     out << "# The images `flexcap build` built in this tree (written by flexcap; see cmake/FlexcapImage.cmake).\n";
     for (const ImageEntry& e : entries) {
-      out << "flexcap_user_image([==[" << e.name << "]==] [==[" << e.application << "]==] [==[" << e.config
-          << "]==])\n";
+      out << "flexcap_user_image([==[" << e.name << "]==] [==[" << e.application << "]==] [==[" << e.config << "]==]";
+      if (!e.abi.empty()) out << " [==[" << e.abi << "]==]";
+      out << ")\n";
     }
     if (!out) return false;
   }
@@ -388,15 +391,22 @@ int build_image(const std::string& config_path, const std::string& app, BuildOut
   std::string name = target_safe(application + "-" + config.stem().string());
   const auto same_name = [&](const ImageEntry& e) { return e.name == name; };
   const auto it = std::find_if(entries.begin(), entries.end(), same_name);
+  const std::string abi = parsed->backend() == rt::Backend::Cheri ? "hybrid" : "plain";
   bool registered = it != entries.end() && it->config == config.string() && it->application == application;
   if (it != entries.end() && !registered) {
     name.append("-").append(short_hash(application + "\n" + config.string()));
     registered = std::any_of(entries.begin(), entries.end(), same_name);
   }
+  bool abi_changed = false;  // the same image, its driver changed to or from cheri: reconfigure
+  if (registered) {
+    const auto entry = std::find_if(entries.begin(), entries.end(), same_name);
+    abi_changed = entry->abi != abi;
+    entry->abi = abi;
+  }
   const bool configured = fs::exists(root / "build.ninja");
-  if (!registered || !configured || pruned) {
+  if (!registered || !configured || pruned || abi_changed) {
     std::vector<ImageEntry> updated = entries;
-    if (!registered) updated.push_back({name, application, config.string()});
+    if (!registered) updated.push_back({name, application, config.string(), abi});
     if (!write_registry(root / kRegistry, updated)) {
       err << "flexcap: cannot write " << (root / kRegistry).string() << '\n';
       return 1;
@@ -467,6 +477,10 @@ int attack(bool json, std::ostream& out, std::ostream& err) {
     // function ported to capabilities, and the same bug in its raw-pointer version.
     const fs::path sodium = fs::path(FLEXCAP_SODIUM_IMAGES_DIR) / (std::string("sodium_") + driver);
     if (fs::exists(sodium)) collect(shell_quote(sodium.string()) + " --attack --check");
+    // SQLite's compartment reading the file system's memory through raw pointers
+    // (apps/sqlite/service: its test-only hook, in C compiled as SQLite is).
+    const fs::path sqlite = fs::path(FLEXCAP_SQLITE_IMAGES_DIR) / (std::string("sqlite_crash_") + driver);
+    if (fs::exists(sqlite)) collect(shell_quote(sqlite.string()) + " --attack --check");
   }
   if (json) {
     out << "{\"attacks\": [\n";

@@ -2,6 +2,7 @@
 // about an image's configuration.
 #pragma once
 
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -51,7 +52,13 @@ int attack(bool json, std::ostream& out, std::ostream& err);
 // `flexcap bench sqlite [--json] [--rounds N]`: the SQLite workload (apps/sqlite --bench)
 // on every SQLite image of this build tree, each beside `none`, medians of N
 // interleaved rounds.
-int bench_sqlite(bool json, int rounds, std::ostream& out, std::ostream& err);
+// flexcap bench sqlite [--workload insert|speedtest1] [--size N]: `size` is speedtest1's.
+int bench_sqlite(bool json, int rounds, const std::string& workload, int size, std::ostream& out, std::ostream& err);
+
+// Runs `command` (speedtest1) and reads the total seconds it prints; every other line of
+// its output goes to `line`, when given. False if it failed.
+bool speedtest1_seconds(const std::string& command, double* seconds,
+                        const std::function<void(const std::string&)>& line);
 // flexcap bench hybrid: speedtest1 plain vs hybrid, in one compartment (tools/flexcap/hybrid_bench.cc).
 int bench_hybrid(bool json, int rounds, int size, std::ostream& out, std::ostream& err);
 // flexcap bench sodium: the libsodium images of apps/sodium/image (tools/flexcap/sodium_bench.cc).

@@ -6,7 +6,8 @@
 //   flexcap cap decode PESBT CURSOR   print one capability's fields
 //   flexcap image-header CONFIG ...   generate an image's header (used by the build)
 //   flexcap bench gates [--json]      what a gate costs on each backend (bench/gates)
-//   flexcap bench sqlite [--json]     SQLite, 5,000 INSERTs, on every configuration
+//   flexcap bench sqlite [--json] [--workload insert|speedtest1]
+//                                     SQLite on every configuration (5,000 INSERTs, or speedtest1)
 //   flexcap bench sodium [--json]     libsodium functions: raw, ported, sandboxed
 //   flexcap bench hybrid [--json]     speedtest1, SQLite compiled plain vs hybrid
 //   flexcap build CONFIG [--app NAME] build the image a configuration describes
@@ -93,6 +94,16 @@ int main(int argc, char** argv) {
   sqlite_bench->add_option("--rounds", sqlite_rounds, "Interleaved rounds (the median is reported)")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  std::string sqlite_workload = "insert";
+  int sqlite_size = 5;
+  sqlite_bench
+      ->add_option("--workload", sqlite_workload,
+                   "insert: 5,000 INSERTs (FlexOS/Morello); speedtest1: SQLite's own benchmark, database on ramfs")
+      ->check(CLI::IsMember({"insert", "speedtest1"}))
+      ->capture_default_str();
+  sqlite_bench->add_option("--size", sqlite_size, "speedtest1's --size (with --workload speedtest1)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
 
   auto* hybrid_bench = bench->add_subcommand(
       "hybrid", "speedtest1 in one compartment, SQLite compiled plain vs hybrid (checked against its DDC)");
@@ -122,7 +133,9 @@ int main(int argc, char** argv) {
   if (eval->parsed()) return flexcap::tools::cap_eval(std::cin, std::cout, std::cerr);
   if (check->parsed()) return flexcap::tools::cap_check(check_path, show, std::cout, std::cerr);
   if (decode->parsed()) return flexcap::tools::cap_decode(pesbt, cursor, tag, std::cout, std::cerr);
-  if (sqlite_bench->parsed()) return flexcap::tools::bench_sqlite(sqlite_json, sqlite_rounds, std::cout, std::cerr);
+  if (sqlite_bench->parsed()) {
+    return flexcap::tools::bench_sqlite(sqlite_json, sqlite_rounds, sqlite_workload, sqlite_size, std::cout, std::cerr);
+  }
   if (hybrid_bench->parsed()) {
     return flexcap::tools::bench_hybrid(hybrid_json, hybrid_rounds, hybrid_size, std::cout, std::cerr);
   }

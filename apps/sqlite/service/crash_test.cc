@@ -5,6 +5,11 @@
 // committed rows (the open transaction rolled back from its journal). Then the file
 // system's compartment faults in the middle of a statement: that statement fails with
 // SQLite's I/O error, and SQLite's compartment keeps running.
+//
+// With --attack [--check], it runs flexcap attack's `sqlite-reads-ramfs` instead: SQLite
+// commits a secret row, then its compartment's test-only hook looks for that secret in
+// the file system's memory through raw pointers. One JSON verdict line, as the attack
+// images print; --check fails unless it is blocked on every backend but fcall.
 #include <sqlite3.h>
 
 #include <cstdio>
@@ -32,10 +37,52 @@ int fail(const char* what) {
   std::fprintf(stderr, "FAIL: %s\n", what);
   return 1;
 }
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c == '\n' ? ' ' : c;
+  }
+  return out;
+}
+
+int attack(bool check) {
+  using flexcap::rt::call;
+  constexpr flexcap::rt::Backend kBackend = flexcap::image::Backend::kKind;
+  const std::string secret = "flexcap-secret-7f3a9c";  // what only the database holds
+  if (auto r = call<db::Exports::open>(text("/attack.db")); !r || r->unsafe_unverified() != 0) return fail("open");
+  if (auto r = call<db::Exports::exec>(text("CREATE TABLE s (v TEXT); INSERT INTO s VALUES ('" + secret + "');"));
+      !r || r->unsafe_unverified() != 0) {
+    return fail("insert the secret");
+  }
+  const auto found = call<db::Exports::scan_file_system>(text(secret));
+  std::string outcome = "blocked", detail;
+  if (!found) {
+    detail = found.error().describe();
+  } else if (found->unsafe_unverified() >= 0) {
+    outcome = "not-blocked";
+    detail = "fcall isolates nothing: SQLite's C read the database's bytes in the file system's memory";
+  } else {
+    detail = "the scan ran but did not find the secret";
+  }
+  std::printf("{\"name\": \"sqlite-reads-ramfs\", \"backend\": \"%s\", \"outcome\": \"%s\", \"detail\": \"%s\"}\n",
+              std::string(to_string(kBackend)).c_str(), outcome.c_str(), json_escape(detail).c_str());
+  const std::string expected = kBackend == flexcap::rt::Backend::Fcall ? "not-blocked" : "blocked";
+  if (outcome != expected) {
+    std::fprintf(stderr, "UNEXPECTED: sqlite-reads-ramfs on %s was %s, expected %s\n",
+                 std::string(to_string(kBackend)).c_str(), outcome.c_str(), expected.c_str());
+    return check ? 1 : 0;
+  }
+  return 0;
+}
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   flexcap::image::start();
+  if (argc > 1 && std::strcmp(argv[1], "--attack") == 0) {
+    return attack(argc > 2 && std::strcmp(argv[2], "--check") == 0);
+  }
   using flexcap::rt::call;
   if (auto r = call<db::Exports::open>(text("/crash.db")); !r || r->unsafe_unverified() != 0) return fail("open");
   if (auto r = call<db::Exports::exec>(text("CREATE TABLE t (v INTEGER);")); !r || r->unsafe_unverified() != 0) {
@@ -66,8 +113,9 @@ int main() {
   auto failed = call<db::Exports::exec>(text("INSERT INTO t VALUES (1000);"));
   if (!failed) return fail("SQLite's compartment did not survive the file system's fault");
   if ((failed->unsafe_unverified() & 0xff) != SQLITE_IOERR) return fail("the statement did not fail with SQLITE_IOERR");
-  std::printf("file system faulted: the statement failed with \"%s\" (%d)\n",
-              sqlite3_errstr(failed->unsafe_unverified()), failed->unsafe_unverified());
+  // (The code only: SQLite's text for it lives in SQLite's compartment, not this one.)
+  std::printf("file system faulted: the statement failed with SQLITE_IOERR (extended code %d)\n",
+              failed->unsafe_unverified());
   auto answer = call<db::Exports::count>(text("SELECT 41 + 1;"));
   if (!answer || answer->unsafe_unverified() != 42) return fail("SQLite's compartment stopped answering");
   std::printf("SQLite's compartment still runs statements: 41 + 1 = 42\n");

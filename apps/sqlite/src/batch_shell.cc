@@ -6,8 +6,12 @@
 #include <cstring>
 #include <utility>
 
+#include "flexcap/lib/sqlite_text.hh"
+
 namespace flexcap::apps::sqlite {
 namespace {
+
+using lib::sqlite::SqliteText;
 
 bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
 
@@ -163,7 +167,7 @@ std::string BatchShell::execute(const char* sql) {
 }
 
 bool BatchShell::run_group(const std::string& sql, long start_line) {
-  const std::string message = execute(sql.c_str());
+  const std::string message = execute(SqliteText(sql).c_str());  // in SQLite's memory (sqlite_text.hh)
   if (message.empty()) return true;
   std::string_view type = "Error";
   std::string_view tail = message;
@@ -188,7 +192,7 @@ void BatchShell::run(std::istream& in) {
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     line.resize(std::strlen(line.c_str()));  // the shell reads lines as C strings
-    if (scan.plain() && is_terminator_line(line.c_str()) && sqlite3_complete((sql + ";").c_str()) != 0) {
+    if (scan.plain() && is_terminator_line(line.c_str()) && sqlite3_complete(SqliteText(sql + ";").c_str()) != 0) {
       line.assign(1, ';');  // (assign(1, c): GCC 12 warns wrongly on `line = ";"` here)
     }
     scan.line(line.c_str());
@@ -212,7 +216,7 @@ void BatchShell::run(std::istream& in) {
       sql += '\n';
       sql += line;
     }
-    if (!sql.empty() && scan.semicolon_ended() && sqlite3_complete(sql.c_str()) != 0) {
+    if (!sql.empty() && scan.semicolon_ended() && sqlite3_complete(SqliteText(sql).c_str()) != 0) {
       run_group(sql, start_line);
       sql.clear();
       scan = {};

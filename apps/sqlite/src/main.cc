@@ -5,7 +5,9 @@
 // runs anyway, and the exit status is 1 if any statement failed. When the file system
 // fails (a gate refused, its compartment faulted), a `flexcap:` line says why before
 // SQLite's own "disk I/O error". `--bench` runs the FlexOS/Morello workload instead
-// (flexcap bench sqlite).
+// (flexcap bench sqlite); `--speedtest1 ARGS...` runs SQLite's own benchmark,
+// speedtest1, with ARGS (its database file on ramfs: flexcap bench sqlite --workload
+// speedtest1).
 #include <sqlite3.h>
 
 #include <chrono>
@@ -18,11 +20,15 @@
 #include <utility>
 
 #include "batch_shell.hh"
+#include "flexcap/cc/hybrid_runtime.hh"
 #include "flexcap/lib/console.hh"
+#include "flexcap/lib/sqlite_text.hh"
 #include "flexcap/lib/sqlite_vfs.hh"
 #include "flexcap/rt/call.hh"
 
 namespace {
+
+using flexcap::lib::sqlite::SqliteText;
 
 // Output goes to the console library, in blocks: rows are gathered here and handed over
 // as read-only capabilities to exactly the gathered bytes, in the shared region.
@@ -80,57 +86,78 @@ void before_error() {
 
 // The FlexOS / Morello workload: a table, then 5,000 single-row INSERTs, each in its
 // own implicit transaction (so each commits through the rollback journal on ramfs).
-// Prints one JSON line with the seconds it took and the gate crossings it made.
+// Prints one JSON line with the seconds it took, the gate crossings it made and, in an
+// image whose SQLite counts its checks (sqlite_cheri_count), the checks the INSERTs made.
 int run_benchmark(sqlite3* db) {
   const auto start = std::chrono::steady_clock::now();
   const std::uint64_t crossings_before = flexcap::rt::gate_crossings();
   char* error = nullptr;
-  if (sqlite3_exec(db, "CREATE TABLE tab (id INTEGER PRIMARY KEY, text TEXT NOT NULL);", nullptr, nullptr, &error) !=
-      SQLITE_OK) {
+  const SqliteText create("CREATE TABLE tab (id INTEGER PRIMARY KEY, text TEXT NOT NULL);");
+  const SqliteText insert("INSERT INTO tab VALUES (null, 'value');");
+  if (sqlite3_exec(db, create.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
     std::fprintf(stderr, "benchmark: %s\n", error);
     return 1;
   }
+  const std::uint64_t checks_before = flexcap::cc::hybrid_checks_made();
   for (int i = 0; i < 5000; ++i) {
-    if (sqlite3_exec(db, "INSERT INTO tab VALUES (null, 'value');", nullptr, nullptr, &error) != SQLITE_OK) {
+    if (sqlite3_exec(db, insert.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
       std::fprintf(stderr, "benchmark: insert %d: %s\n", i, error);
       return 1;
     }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::uint64_t checks = flexcap::cc::hybrid_checks_made() - checks_before;  // 0 unless compiled to count
   std::printf(
       "{\"config\": \"%s\", \"backend\": \"%s\", \"compartments\": %zu, \"seconds\": %.6f, "
-      "\"gate_crossings\": %llu}\n",
+      "\"gate_crossings\": %llu, \"inserts\": 5000, \"checks\": %llu}\n",
       std::string(flexcap::image::kConfigPath).c_str(), std::string(to_string(flexcap::image::Backend::kKind)).c_str(),
       std::size(flexcap::image::kCompartments), seconds,
-      static_cast<unsigned long long>(flexcap::rt::gate_crossings() - crossings_before));
+      static_cast<unsigned long long>(flexcap::rt::gate_crossings() - crossings_before),
+      static_cast<unsigned long long>(checks));
   return 0;
 }
 
 }  // namespace
 
+extern "C" int speedtest1_main(int argc, char** argv);  // speedtest1.c, as compiled in source/
+
 int run_image(int argc, char** argv) {
   std::string db_path = "/flexcap.db";
   const char* sql_file = nullptr;
   bool benchmark = false;
+  int speedtest1_at = 0;  // where --speedtest1 is (what follows is speedtest1's)
   for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--speedtest1") == 0) {
+      speedtest1_at = i;
+      break;
+    }
     if (std::strcmp(argv[i], "--bench") == 0) {
       benchmark = true;
     } else if (std::strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
       db_path = argv[++i];
     } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      std::fprintf(stderr, "usage: [--db PATH] [--bench] [SQLFILE]  (unknown option %s)\n", argv[i]);
+      std::fprintf(stderr, "usage: [--db PATH] [--bench] [SQLFILE] | --speedtest1 [ARGS...]  (unknown option %s)\n",
+                   argv[i]);
       return 2;
     } else {
       sql_file = argv[i];
     }
   }
-  flexcap::image::start();
   if (flexcap::lib::sqlite::register_flexcap_vfs() != SQLITE_OK) {
     std::fprintf(stderr, "cannot register the flexcap VFS\n");
     return 1;
   }
+  if (speedtest1_at > 0) {  // its arguments are in the compartment already (run_main)
+    const std::uint64_t crossings_before = flexcap::rt::gate_crossings();
+    const int status = speedtest1_main(argc - speedtest1_at, argv + speedtest1_at);
+    std::fflush(stdout);
+    std::fprintf(stderr, "gate_crossings %llu\n",
+                 static_cast<unsigned long long>(flexcap::rt::gate_crossings() - crossings_before));
+    return status;
+  }
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "flexcap") != SQLITE_OK) {
+  if (sqlite3_open_v2(SqliteText(db_path).c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
     std::fprintf(stderr, "cannot open database %s on ramfs: %s\n", db_path.c_str(), sqlite3_errmsg(db));
     return 1;
   }
@@ -158,7 +185,7 @@ int run_image(int argc, char** argv) {
 
 // Nothing ends the image with an uncaught exception: a fault in this compartment, where
 // no gate contains it, is reported after the output gathered so far.
-int main(int argc, char** argv) {
+int run_contained(int argc, char** argv) {
   std::string why;
   try {
     return run_image(argc, argv);
@@ -174,3 +201,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "flexcap: %s\n", why.c_str());
   return 1;
 }
+
+// The program runs in SQLite's compartment, on its stack (run_main): in cheri images,
+// hybrid SQLite reaches the locals it is handed (`&db`) through its DDC.
+int main(int argc, char** argv) { return flexcap::image::run_main(argc, argv, run_contained); }

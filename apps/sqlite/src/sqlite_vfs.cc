@@ -3,11 +3,13 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string>
 #include <utility>
 
+#include "flexcap/cc/hybrid_runtime.hh"
 #include "flexcap/lib/ramfs.hh"
 #include "flexcap/lib/time.hh"
 #include "flexcap/lib/vfs.hh"
@@ -37,6 +39,7 @@ cap::Cap<std::byte>& transfer_buffer() {
 // A capability to exactly the path's characters, in the shared region.
 cap::Cap<const char> path_capability(const char* path) {
   const std::size_t n = std::min(std::strlen(path), ramfs::kMaxPath);
+  cc::check_range(path, n + 1, FLEXCAP_HYBRID_LOAD);
   cap::Cap<std::byte>& buffer = transfer_buffer();
   rt::check(buffer.copy_in(0, std::span<const std::byte>(reinterpret_cast<const std::byte*>(path), n)));
   return cap::Cap<const char>(buffer.capability().set_bounds_exact(n), buffer.memory());
@@ -63,10 +66,17 @@ struct PendingWrite {
 };
 // Kept in the library's state, so a restarted SQLite compartment starts with nothing
 // gathered rather than sending its crashed predecessor's writes.
+// SQLite's view of the adaptor (its sqlite3_vfs and sqlite3_io_methods) is here too:
+// SQLite reads them, so in cheri images, where SQLite is hybrid, they must lie inside
+// its DDC, in its compartment's heap, and not in the executable's data.
 struct AdaptorState {
   PendingWrite pending;
   int temp_files = 0;      // names SQLite's anonymous temporary files
   std::string last_fault;  // why the file system last failed, for io_failure()
+  bool registered = false;
+  sqlite3_vfs vfs{};
+  sqlite3_io_methods io_methods{};
+  char vfs_name[8] = "flexcap";
 };
 AdaptorState& adaptor() { return rt::library_state<HostLibrary, AdaptorState>(); }
 
@@ -123,7 +133,19 @@ int contained(int io_error, F&& method) {
   return io_error;
 }
 
-FlexcapFile* file_of(sqlite3_file* file) { return reinterpret_cast<FlexcapFile*>(file); }
+// SQLite's file object, which it allocated in its memory: the adaptor touches it on
+// SQLite's behalf, so it checks it against SQLite's DDC first, as hybrid code would.
+FlexcapFile* file_of(sqlite3_file* file) {
+  cc::check_range(file, sizeof(FlexcapFile), FLEXCAP_HYBRID_LOAD_STORE);
+  return reinterpret_cast<FlexcapFile*>(file);
+}
+
+// The same for a buffer or a result SQLite hands the adaptor.
+template <class T>
+T* sqlite_memory(T* p, std::size_t bytes, flexcap_hybrid_access access) {
+  cc::check_range(p, bytes, access);
+  return p;
+}
 
 int x_close(sqlite3_file* file) {
   return contained(SQLITE_IOERR_CLOSE, [&] {
@@ -143,8 +165,8 @@ int x_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
   return contained(SQLITE_IOERR_READ, [&] {
     const FlexcapFile* f = file_of(file);
     if (const int sent = send_pending(); sent != SQLITE_OK) return sent;
-    auto* into = static_cast<std::byte*>(out);
     const auto total = static_cast<std::size_t>(amount);
+    auto* into = sqlite_memory(static_cast<std::byte*>(out), total, FLEXCAP_HYBRID_STORE);
     const cap::Cap<std::byte>& buffer = transfer_buffer();
     for (std::size_t done = 0; done < total;) {
       const std::size_t n = buffer.exact_count(0, std::min(kTransfer, total - done));
@@ -169,9 +191,9 @@ int x_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
 int x_write(sqlite3_file* file, const void* in, int amount, sqlite3_int64 offset) {
   return contained(SQLITE_IOERR_WRITE, [&] {
     const FlexcapFile* f = file_of(file);
-    const auto* from = static_cast<const std::byte*>(in);
-    const auto at = static_cast<std::uint64_t>(offset);
     const auto total = static_cast<std::size_t>(amount);
+    const auto* from = sqlite_memory(static_cast<const std::byte*>(in), total, FLEXCAP_HYBRID_LOAD);
+    const auto at = static_cast<std::uint64_t>(offset);
     PendingWrite& pending = adaptor().pending;
     const bool continues = pending.bytes > 0 && pending.fd == f->fd && pending.offset + pending.bytes == at;
     if (!continues || pending.bytes + total > kTransfer) {
@@ -213,7 +235,7 @@ int x_file_size(sqlite3_file* file, sqlite3_int64* size) {
     if (!r) return gate_failure(r.error(), SQLITE_IOERR_FSTAT);
     const std::int64_t n = r->verify([](std::int64_t v) { return v >= 0; }).value_or(-1);
     if (n < 0) return SQLITE_IOERR_FSTAT;
-    *size = n;
+    *sqlite_memory(size, sizeof(*size), FLEXCAP_HYBRID_STORE) = n;
     return SQLITE_OK;
   });
 }
@@ -236,7 +258,7 @@ int x_check_reserved(sqlite3_file* file, int* reserved) {
     if (const int sent = send_pending(); sent != SQLITE_OK) return sent;
     const auto r = rt::call<fs::Exports::reserved>(file_of(file)->fd);
     if (!r) return gate_failure(r.error(), SQLITE_IOERR_CHECKRESERVEDLOCK);
-    *reserved = r->unsafe_unverified() != 0 ? 1 : 0;
+    *sqlite_memory(reserved, sizeof(*reserved), FLEXCAP_HYBRID_STORE) = r->unsafe_unverified() != 0 ? 1 : 0;
     return SQLITE_OK;
   });
 }
@@ -257,34 +279,22 @@ int x_device_characteristics(sqlite3_file*) {
   return characteristics;
 }
 
-const sqlite3_io_methods kIoMethods = {1,
-                                       x_close,
-                                       x_read,
-                                       x_write,
-                                       x_truncate,
-                                       x_sync,
-                                       x_file_size,
-                                       x_lock,
-                                       x_unlock,
-                                       x_check_reserved,
-                                       x_file_control,
-                                       x_sector_size,
-                                       x_device_characteristics,
-                                       nullptr,
-                                       nullptr,
-                                       nullptr,
-                                       nullptr,
-                                       nullptr,
-                                       nullptr};
+// Copies the string `from` (SQLite's) into `to` (SQLite's, `size` bytes), cut to fit.
+void copy_name(char* to, std::size_t size, const char* from) {
+  const std::size_t n = std::min(std::strlen(from), size - 1);
+  sqlite_memory(from, n + 1, FLEXCAP_HYBRID_LOAD);
+  std::memcpy(sqlite_memory(to, n + 1, FLEXCAP_HYBRID_STORE), from, n);
+  to[n] = '\0';
+}
 
 int x_open(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* out_flags) {
-  FlexcapFile* f = file_of(file);
-  f->base.pMethods = nullptr;
   return contained(SQLITE_CANTOPEN, [&] {
+    FlexcapFile* f = file_of(file);
+    f->base.pMethods = nullptr;
     if (name == nullptr) {  // a temporary file SQLite names itself (and deletes on close)
-      sqlite3_snprintf(sizeof(f->path), f->path, "/tmp/flexcap-temp-%d", ++adaptor().temp_files);
+      std::snprintf(f->path, sizeof(f->path), "/tmp/flexcap-temp-%d", ++adaptor().temp_files);
     } else {
-      sqlite3_snprintf(sizeof(f->path), f->path, "%s", name);
+      copy_name(f->path, sizeof(f->path), name);
     }
     if (const int sent = send_pending(); sent != SQLITE_OK) return sent;
     const int create = (flags & SQLITE_OPEN_CREATE) != 0 ? 1 : 0;
@@ -294,8 +304,8 @@ int x_open(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* o
     if (fd < 0) return fd == ramfs::kNoSpace ? SQLITE_FULL : SQLITE_CANTOPEN;
     f->fd = fd;
     f->delete_on_close = (flags & SQLITE_OPEN_DELETEONCLOSE) != 0;
-    f->base.pMethods = &kIoMethods;
-    if (out_flags != nullptr) *out_flags = flags;
+    f->base.pMethods = &adaptor().io_methods;
+    if (out_flags != nullptr) *sqlite_memory(out_flags, sizeof(*out_flags), FLEXCAP_HYBRID_STORE) = flags;
     return SQLITE_OK;
   });
 }
@@ -315,19 +325,25 @@ int x_access(sqlite3_vfs*, const char* name, int, int* result) {
     if (const int sent = send_pending(); sent != SQLITE_OK) return sent;
     const auto r = rt::call<fs::Exports::access>(path_capability(name));
     if (!r) return gate_failure(r.error(), SQLITE_IOERR_ACCESS);
-    *result = r->unsafe_unverified() == 1 ? 1 : 0;
+    *sqlite_memory(result, sizeof(*result), FLEXCAP_HYBRID_STORE) = r->unsafe_unverified() == 1 ? 1 : 0;
     return SQLITE_OK;
   });
 }
 
 int x_full_pathname(sqlite3_vfs*, const char* name, int size, char* out) {
-  sqlite3_snprintf(size, out, "%s", name);
-  return SQLITE_OK;
+  return contained(SQLITE_CANTOPEN, [&] {
+    if (size <= 0) return SQLITE_CANTOPEN;
+    copy_name(out, static_cast<std::size_t>(size), name);
+    return SQLITE_OK;
+  });
 }
 
 int x_randomness(sqlite3_vfs*, int bytes, char* out) {
-  for (int i = 0; i < bytes; ++i) out[i] = static_cast<char>(i * 131 + 7);  // reproducible images
-  return bytes;
+  return contained(0, [&] {
+    sqlite_memory(out, static_cast<std::size_t>(std::max(bytes, 0)), FLEXCAP_HYBRID_STORE);
+    for (int i = 0; i < bytes; ++i) out[i] = static_cast<char>(i * 131 + 7);  // reproducible images
+    return bytes;
+  });
 }
 
 int x_sleep(sqlite3_vfs*, int microseconds) {
@@ -341,39 +357,43 @@ int x_current_time(sqlite3_vfs*, double* now) {
   return contained(SQLITE_ERROR, [&] {
     const auto r = rt::call<clock::Exports::now_ms>();
     if (!r) return gate_failure(r.error(), SQLITE_ERROR);
-    *now = 2440587.5 + static_cast<double>(r->unsafe_unverified()) / 86400000.0;  // Julian day
+    *sqlite_memory(now, sizeof(*now), FLEXCAP_HYBRID_STORE) =
+        2440587.5 + static_cast<double>(r->unsafe_unverified()) / 86400000.0;  // Julian day
     return SQLITE_OK;
   });
 }
 
 int x_get_last_error(sqlite3_vfs*, int, char*) { return 0; }
 
-sqlite3_vfs kVfs = {1,
-                    sizeof(FlexcapFile),
-                    static_cast<int>(ramfs::kMaxPath),
-                    nullptr,
-                    "flexcap",
-                    nullptr,
-                    x_open,
-                    x_delete,
-                    x_access,
-                    x_full_pathname,
-                    nullptr,
-                    nullptr,
-                    nullptr,
-                    nullptr,
-                    x_randomness,
-                    x_sleep,
-                    x_current_time,
-                    x_get_last_error,
-                    nullptr,
-                    nullptr,
-                    nullptr,
-                    nullptr};
-
 }  // namespace
 
-int register_flexcap_vfs() { return sqlite3_vfs_register(&kVfs, 1); }
+// Once per life of the compartment: a restart clears SQLite's globals and this state.
+int register_flexcap_vfs() {
+  AdaptorState& state = adaptor();
+  if (state.registered) return SQLITE_OK;
+  state.io_methods = {1,       x_close,           x_read,       x_write,
+                      x_truncate, x_sync,        x_file_size,  x_lock,
+                      x_unlock, x_check_reserved, x_file_control, x_sector_size,
+                      x_device_characteristics, nullptr, nullptr, nullptr,
+                      nullptr,  nullptr,           nullptr};
+  sqlite3_vfs& vfs = state.vfs;
+  vfs = {};
+  vfs.iVersion = 1;
+  vfs.szOsFile = sizeof(FlexcapFile);
+  vfs.mxPathname = static_cast<int>(ramfs::kMaxPath);
+  vfs.zName = state.vfs_name;
+  vfs.xOpen = x_open;
+  vfs.xDelete = x_delete;
+  vfs.xAccess = x_access;
+  vfs.xFullPathname = x_full_pathname;
+  vfs.xRandomness = x_randomness;
+  vfs.xSleep = x_sleep;
+  vfs.xCurrentTime = x_current_time;
+  vfs.xGetLastError = x_get_last_error;
+  const int status = sqlite3_vfs_register(&vfs, 1);
+  state.registered = status == SQLITE_OK;
+  return status;
+}
 
 std::string io_failure() { return std::exchange(adaptor().last_fault, {}); }
 

@@ -15,7 +15,7 @@ fail() { echo "FAIL: $*"; cat "$tmp/err"; exit 1; }
 [[ ! -s $tmp/err ]] || fail "the image wrote to standard error"
 for expected in "crash contained: gate to sqlite_service.crash: fault in compartment 'sqlite'" \
                 "after restart: 100 rows, 0 from the uncommitted transaction" \
-                'file system faulted: the statement failed with "disk I/O error"' \
+                'file system faulted: the statement failed with SQLITE_IOERR' \
                 "SQLite's compartment still runs statements: 41 + 1 = 42" "ok"; do
   grep -qF -- "$expected" "$tmp/out" || fail "missing: $expected"
 done

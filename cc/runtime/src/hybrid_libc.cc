@@ -30,6 +30,7 @@
 #include <ctime>
 
 #include "flexcap/cc/hybrid_abi.h"
+#include "flexcap/cc/hybrid_runtime.hh"
 #include "flexcap/rt/runtime.hh"
 
 namespace {
@@ -115,6 +116,10 @@ void* allocate(std::size_t bytes, std::size_t alignment) {
 }
 
 }  // namespace
+
+void flexcap::cc::check_range(const void* p, std::size_t bytes, flexcap_hybrid_access access) {
+  check(p, bytes, access);
+}
 
 extern "C" {
 

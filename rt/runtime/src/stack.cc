@@ -107,7 +107,10 @@ char** arguments_in(Compartment& home, int argc, char** argv) {
 
 void run_on_default_stack(Runtime& runtime, void (*body)(void*), void* argument) {
   Compartment& home = runtime.compartment(runtime.spec().default_compartment);
-  if (home.stack().empty()) {  // a region mapped by hand: no stack of its own
+  // Only cheri switches stacks at its gates. The page-based backends run a callee on its
+  // caller's stack, which must then stay reachable from every compartment: the process
+  // stack, not one inside a region that the callee's protections close.
+  if (home.stack().empty() || runtime.spec().backend != Backend::Cheri) {  // (empty: a region mapped by hand)
     body(argument);
     return;
   }

@@ -55,6 +55,12 @@ cap::Capability executable_text();
 // restart: the region was cleared).
 void initialize_hybrid_globals(std::span<std::byte> region);
 
+// Checks, as the pass checks hybrid code's accesses, that the running compartment's DDC
+// allows `access` to [p, p + bytes), and raises the capability fault if not. For
+// trusted glue that touches memory on hybrid code's behalf: the C library's wrappers,
+// and adaptors such as SQLite's VFS, which copy from and into SQLite's buffers.
+void check_range(const void* p, std::size_t bytes, flexcap_hybrid_access access);
+
 // How many checks the code compiled to count them (--count-checks) made on this thread.
 std::uint64_t hybrid_checks_made();
 

@@ -38,7 +38,8 @@ class Compartment;
 char** arguments_in(Compartment& home, int argc, char** argv);
 
 // Runs `body()` on the stack of the image's default compartment (its region's top), as
-// the compartment's own code: flexcap::image::run_main uses it.
+// the compartment's own code: flexcap::image::run_main uses it. On cheri only, whose
+// gates give every compartment its own stack; elsewhere `body` runs where it is called.
 void run_on_default_stack(Runtime& runtime, void (*body)(void*), void* argument);
 template <class Body>
 void run_on_default_stack(Runtime& runtime, Body&& body) {
