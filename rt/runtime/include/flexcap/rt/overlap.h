@@ -26,9 +26,8 @@
 #define FLEXCAP_RT_OVERLAP_H
 
 #ifndef FLEXCAP_CURRENT_LIBRARY
-#define FLEXCAP_OVERLAP_SHARED                                                                               \
-  _Pragma("GCC error \"FLEXCAP_OVERLAP_SHARED is for a micro-library built into an image "                  \
-          "(FLEXCAP_CURRENT_LIBRARY names it; C is compiled by flexcap cc --library NAME)\"")
+#define FLEXCAP_OVERLAP_SHARED \
+  _Pragma("GCC error \"FLEXCAP_OVERLAP_SHARED needs FLEXCAP_CURRENT_LIBRARY: build the library into an image\"")
 #else
 /* A section named after the library: the image's linker script (flexcap_image.ld)
  * places it in the library's overlap region, or in its compartment. The `.bss.` prefix
