@@ -73,8 +73,8 @@ namespace {
 // instead every length is a multiple of one alignment that all of them accept, and the
 // first region starts on it, so that every boundary falls on it too.
 struct OverlapLayout {
-  std::uint64_t alignment = 0;           // of every boundary
-  std::uint64_t overlap_bytes = 0;       // each S
+  std::uint64_t alignment = 0;              // of every boundary
+  std::uint64_t overlap_bytes = 0;          // each S
   std::vector<std::uint64_t> region_bytes;  // each C: its stack, globals and heap
 };
 
@@ -211,8 +211,7 @@ int image_header(const std::string& config_path, const std::vector<std::string>&
         << ", flexcap_region_" << i << "_begin, flexcap_region_" << i << "_globals_end, flexcap_region_" << i
         << "_end, " << c.stack_bytes << "ull";
     if (overlap) {  // its DDC: from the overlap region below it to the one above it
-      out << ", " << (i > 0 ? "flexcap_overlap_" + std::to_string(i - 1) + "_begin" : "flexcap_region_0_begin")
-          << ", "
+      out << ", " << (i > 0 ? "flexcap_overlap_" + std::to_string(i - 1) + "_begin" : "flexcap_region_0_begin") << ", "
           << (i < last ? "flexcap_overlap_" + std::to_string(i) + "_end"
                        : "flexcap_region_" + std::to_string(i) + "_end");
     }
@@ -273,8 +272,8 @@ int image_header(const std::string& config_path, const std::vector<std::string>&
     script << "  " << r << " (NOLOAD) : ALIGN(0x" << cap::to_hex(regions[i].alignment) << ") {\n"
            << "    " << r << "_begin = .;\n";
     if (overlap && i > 0) {
-      script << "    ASSERT(" << r << "_begin == flexcap_overlap_" << i - 1 << "_end, \"FlexCap: compartment '" << c.name
-             << "' does not follow its overlap region\");\n";
+      script << "    ASSERT(" << r << "_begin == flexcap_overlap_" << i - 1 << "_end, \"FlexCap: compartment '"
+             << c.name << "' does not follow its overlap region\");\n";
     }
     script << "    . += 0x" << cap::to_hex(c.stack_bytes) << ";\n";
     for (const std::string& library : libraries) {

@@ -276,12 +276,11 @@ class Reader {
       return std::nullopt;
     }
     if (*bytes < min || *bytes > max) {
+      const bool vowel = std::string_view("aeiou").find(key.Scalar().front()) != std::string_view::npos;
       add(at(value.Mark()),
           "`" + key.Scalar() + "` of " + std::string(owner) + " is " + *text +
               (format_size(*bytes) == *text ? "" : " (" + format_size(*bytes) + ")") + ", outside " + range,
-          std::string(std::string_view("aeiou").find(key.Scalar().front()) == std::string_view::npos ? "choose a "
-                                                                                                      : "choose an ") +
-              key.Scalar() + " from " + range);
+          std::string(vowel ? "choose an " : "choose a ") + key.Scalar() + " from " + range);
       return std::nullopt;
     }
     return bytes;
@@ -552,8 +551,8 @@ class Reader {
       asked = true;
       if (entry.driver && c.backend != Backend::Cheri) {
         add(*entry.sharing_where,
-            label(entry) + " sets `sharing: overlap`, which only the cheri driver has (its driver is " +
-                *entry.driver + ")",
+            label(entry) + " sets `sharing: overlap`, which only the cheri driver has (its driver is " + *entry.driver +
+                ")",
             "use `sharing: capabilities` or `sharing: copy` in " + label(entry) + ", or `driver: cheri`");
         refused = true;
       }
@@ -579,7 +578,8 @@ class Reader {
         } else {
           add(entry.sharing_where ? *entry.sharing_where : c.where,
               label(entry) + " shares by " + how + ", but " + label(*first) + " shares by overlap (" +
-                  line_of(*first->sharing_where) + "): overlap lays out the whole image, so every compartment must "
+                  line_of(*first->sharing_where) +
+                  "): overlap lays out the whole image, so every compartment must "
                   "use it",
               "write `sharing: overlap` once at the top level instead of in the compartments, or give every "
               "compartment the same `sharing:`");

@@ -626,8 +626,9 @@ TEST(SharingErrors, UnknownWordsAreSuggestedAndTheWordsListed) {
   EXPECT_TRUE(contains(e.message, "`sharing` of compartment 'fs' is 'capabilites' (did you mean 'capabilities'?)"))
       << e.describe();
   e = only_error("sharng: overlap\n" + std::string(kTwoCheri));
-  EXPECT_EQ(e.describe(), "test.yaml:1:1: unknown top-level key 'sharng' (did you mean 'sharing'?). Fix: rename it to "
-                          "`sharing`");
+  EXPECT_EQ(e.describe(),
+            "test.yaml:1:1: unknown top-level key 'sharng' (did you mean 'sharing'?). Fix: rename it to "
+            "`sharing`");
 }
 
 TEST(SharingErrors, ARefusedOverlapIsReportedOnce) {

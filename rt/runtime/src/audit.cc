@@ -42,8 +42,7 @@ void print_audit(const ImageSpec& spec, std::ostream& out) {
     const int index = static_cast<int>(i);
     out << "    {\n      \"name\": " << quoted(c.name)
         << ",\n      \"default\": " << (index == spec.default_compartment ? "true" : "false")
-        << ",\n      \"heap_bytes\": " << c.heap_bytes
-        << ",\n      \"sharing\": " << quoted(to_string(c.sharing))
+        << ",\n      \"heap_bytes\": " << c.heap_bytes << ",\n      \"sharing\": " << quoted(to_string(c.sharing))
         << ",\n      \"restart\": " << (c.restart == RestartPolicy::OnFault ? "\"on-fault\"" : "\"never\"")
         << ",\n      \"libraries\": [";
     bool first = true;
