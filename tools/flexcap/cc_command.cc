@@ -107,7 +107,8 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
              "  --abi plain           no checks (with --library, the globals are still placed)\n"
              "  --abi-of CONFIG       hybrid if the configuration's driver is cheri, else plain\n"
              "  --library NAME        the code is micro-library NAME of an image: its globals go in its\n"
-             "                        compartment's region (section flexcap_lib_NAME_globals)\n"
+             "                        compartment's region (section flexcap_lib_NAME_globals); defines\n"
+             "                        FLEXCAP_CURRENT_LIBRARY and finds flexcap/rt/overlap.h\n"
              "  --count-checks        count the checks made at run time (flexcap bench hybrid)\n"
              "  --prebuilt PREFIX -o OUT\n"
              "                        no compilation: OUT is PREFIX.<abi>.o (C compiled once per ABI, such as\n"
@@ -150,6 +151,10 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     }
     if (!library.empty()) {
       command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-globals-section=flexcap_lib_" + library + "_globals"});
+      // The library's name, as its C++ objects have it, and the runtime's C header
+      // (flexcap/rt/overlap.h: FLEXCAP_OVERLAP_SHARED places data by this name).
+      command.insert(command.end(), {"-DFLEXCAP_CURRENT_LIBRARY=\"" + library + "\"",
+                                     "-I" + std::string(FLEXCAP_SOURCE_DIR) + "/rt/runtime/include"});
     }
     if (abi == "plain") command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-checks=false"});
     if (count_checks) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-count"});

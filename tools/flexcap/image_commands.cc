@@ -15,8 +15,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <ostream>
 #include <sstream>
+#include <vector>
 
 #include "flexcap/cap/capability.hh"
 #include "flexcap/rt/config.hh"
@@ -46,9 +48,62 @@ const char* backend_enum(rt::Backend backend) {
   return "Fcall";
 }
 
+const char* sharing_enum(rt::Sharing sharing) {
+  switch (sharing) {
+    case rt::Sharing::Capability: return "Capability";
+    case rt::Sharing::Copy: return "Copy";
+    case rt::Sharing::Overlap: return "Overlap";
+  }
+  return "Capability";
+}
+
 }  // namespace
 
 namespace {
+
+// Where each compartment's region goes, when neighbours overlap (`sharing: overlap`):
+//
+//   [ C0 ][ S01 ][ C1 ][ S12 ][ C2 ]      DDC(C0) = [C0][S01]
+//                                         DDC(C1) = [S01][C1][S12]
+//                                         DDC(C2) = [S12][C2]
+//
+// Every region (C and S) and every DDC window must be bounded exactly by one Morello
+// capability: its length representable (RRLEN) and its base aligned for that length
+// (RRMASK). The windows overlap, so their bases cannot each be aligned on their own;
+// instead every length is a multiple of one alignment that all of them accept, and the
+// first region starts on it, so that every boundary falls on it too.
+struct OverlapLayout {
+  std::uint64_t alignment = 0;              // of every boundary
+  std::uint64_t overlap_bytes = 0;          // each S
+  std::vector<std::uint64_t> region_bytes;  // each C: its stack, globals and heap
+};
+
+std::uint64_t alignment_for(std::uint64_t length) { return ~cap::representable_alignment_mask(length) + 1; }
+
+bool exact_with(std::uint64_t length, std::uint64_t alignment) {
+  return cap::representable_length(length) == length && alignment % alignment_for(length) == 0;
+}
+
+std::optional<OverlapLayout> overlap_layout(const std::vector<std::uint64_t>& wanted, std::uint64_t overlap_bytes) {
+  const std::size_t n = wanted.size();
+  const auto round_up = [](std::uint64_t x, std::uint64_t a) { return (x + a - 1) / a * a; };
+  for (std::uint64_t alignment = 4096; alignment != 0 && alignment <= (1ull << 40); alignment *= 2) {
+    OverlapLayout layout{alignment, round_up(overlap_bytes, alignment), {}};
+    if (!exact_with(layout.overlap_bytes, alignment)) continue;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t shared = layout.overlap_bytes * ((i > 0 ? 1 : 0) + (i + 1 < n ? 1 : 0));
+      std::uint64_t bytes = round_up(wanted[i], alignment);
+      for (int tries = 0; tries < 64 && !(exact_with(bytes, alignment) && exact_with(bytes + shared, alignment));
+           ++tries) {
+        bytes += alignment;
+      }
+      if (!exact_with(bytes, alignment) || !exact_with(bytes + shared, alignment)) break;
+      layout.region_bytes.push_back(bytes);
+    }
+    if (layout.region_bytes.size() == n) return layout;
+  }
+  return std::nullopt;
+}
 
 // Rewrites `path` only when its content changes, so that the image recompiles (or
 // relinks) only then.
@@ -98,13 +153,33 @@ int image_header(const std::string& config_path, const std::vector<std::string>&
     std::uint64_t bytes;
     std::uint64_t alignment;
   };
+  std::uint64_t overlap_alignment = 0, overlap_bytes = 0;
   std::vector<Region> regions;
+  std::vector<std::uint64_t> wanted_bytes;
   for (const rt::CompartmentConfig& c : config->compartments) {
     const std::uint64_t page = 4096;
     const std::uint64_t wanted = (c.heap_bytes + c.stack_bytes + page - 1) / page * page;
     const std::uint64_t bytes = cap::representable_length(wanted);
     regions.push_back({bytes, std::max<std::uint64_t>(page, ~cap::representable_alignment_mask(bytes) + 1)});
+    wanted_bytes.push_back(wanted);
   }
+  // With overlap (and a neighbour to overlap with), the regions are laid out together.
+  const bool overlap = config->overlap() && config->compartments.size() > 1;
+  const std::size_t last = config->compartments.size() - 1;
+  if (overlap) {
+    const auto layout = overlap_layout(wanted_bytes, config->overlap_bytes);
+    if (!layout) {
+      err << config_path << ": no layout bounds every compartment and overlap region exactly. Fix: use smaller "
+          << "heap:, stack: or overlap-size: values\n";
+      return 1;
+    }
+    for (std::size_t i = 0; i < regions.size(); ++i) regions[i] = {layout->region_bytes[i], layout->alignment};
+    overlap_alignment = layout->alignment;
+    overlap_bytes = layout->overlap_bytes;
+  }
+  // The compartment whose overlap region holds a library's FLEXCAP_OVERLAP_SHARED data:
+  // the region after the library's compartment (the last compartment's: the one before).
+  const auto overlap_region_of = [&](std::size_t compartment) { return compartment < last ? compartment : last - 1; };
 
   int default_index = -1;
   std::ostringstream out;
@@ -122,17 +197,25 @@ int image_header(const std::string& config_path, const std::vector<std::string>&
   for (std::size_t i = 0; i < config->compartments.size(); ++i) {
     out << "extern std::byte flexcap_region_" << i << "_begin[], flexcap_region_" << i
         << "_globals_end[], flexcap_region_" << i << "_end[];\n";
+    if (overlap && i < last) {
+      out << "extern std::byte flexcap_overlap_" << i << "_begin[], flexcap_overlap_" << i << "_end[];\n";
+    }
   }
   out << "}\n\nnamespace flexcap::image {\n\n"
       << "inline constexpr ::flexcap::rt::CompartmentSpec kCompartments[] = {\n";
   for (std::size_t i = 0; i < config->compartments.size(); ++i) {
     const rt::CompartmentConfig& c = config->compartments[i];
     if (c.is_default) default_index = static_cast<int>(i);
-    out << "    {\"" << c.name << "\", " << c.heap_bytes
-        << "ull, ::flexcap::rt::Sharing::" << (c.sharing == rt::Sharing::Copy ? "Copy" : "Capability")
+    out << "    {\"" << c.name << "\", " << c.heap_bytes << "ull, ::flexcap::rt::Sharing::" << sharing_enum(c.sharing)
         << ", ::flexcap::rt::RestartPolicy::" << (c.restart == rt::RestartPolicy::OnFault ? "OnFault" : "Never")
         << ", flexcap_region_" << i << "_begin, flexcap_region_" << i << "_globals_end, flexcap_region_" << i
-        << "_end, " << c.stack_bytes << "ull},\n";
+        << "_end, " << c.stack_bytes << "ull";
+    if (overlap) {  // its DDC: from the overlap region below it to the one above it
+      out << ", " << (i > 0 ? "flexcap_overlap_" + std::to_string(i - 1) + "_begin" : "flexcap_region_0_begin") << ", "
+          << (i < last ? "flexcap_overlap_" + std::to_string(i) + "_end"
+                       : "flexcap_region_" + std::to_string(i) + "_end");
+    }
+    out << "},\n";
   }
   out << "};\n\ninline constexpr ::flexcap::rt::LibrarySpec kLibraries[] = {\n";
   for (const std::string& library : libraries) {
@@ -175,16 +258,29 @@ int image_header(const std::string& config_path, const std::vector<std::string>&
   script << "/* Generated by `flexcap image-header` from " << config_path << ".\n"
          << "   Do not edit: change the configuration, and the build regenerates this file.\n"
          << "   Each compartment's region: its stack (at the bottom: an overflow leaves the region), the globals\n"
-         << "   of the hybrid libraries it runs, its heap. */\n"
+         << "   of the hybrid libraries it runs, its heap."
+         << (overlap ? "\n   sharing: overlap: between neighbours, the region both their DDCs reach (the data the\n"
+                       "   libraries of the one below marked FLEXCAP_OVERLAP_SHARED; the last compartment's go in\n"
+                       "   the region below it). Every boundary is aligned to 0x" +
+                           cap::to_hex(overlap_alignment) + ", so that every region and DDC is exact."
+                     : "")
+         << " */\n"
          << "SECTIONS {\n";
   for (std::size_t i = 0; i < config->compartments.size(); ++i) {
     const rt::CompartmentConfig& c = config->compartments[i];
     const std::string r = "flexcap_region_" + std::to_string(i);
     script << "  " << r << " (NOLOAD) : ALIGN(0x" << cap::to_hex(regions[i].alignment) << ") {\n"
-           << "    " << r << "_begin = .;\n"
-           << "    . += 0x" << cap::to_hex(c.stack_bytes) << ";\n";
+           << "    " << r << "_begin = .;\n";
+    if (overlap && i > 0) {
+      script << "    ASSERT(" << r << "_begin == flexcap_overlap_" << i - 1 << "_end, \"FlexCap: compartment '"
+             << c.name << "' does not follow its overlap region\");\n";
+    }
+    script << "    . += 0x" << cap::to_hex(c.stack_bytes) << ";\n";
     for (const std::string& library : libraries) {
-      if (config->compartment_of(library) == c.name) script << "    *(flexcap_lib_" << library << "_globals)\n";
+      if (config->compartment_of(library) != c.name) continue;
+      script << "    *(flexcap_lib_" << library << "_globals)\n";
+      // Without an overlap region, data marked FLEXCAP_OVERLAP_SHARED is the library's own.
+      if (!overlap) script << "    *(.bss.flexcap_overlap_" << library << ")\n";
     }
     script << "    . = ALIGN(16);\n    " << r << "_globals_end = .;\n"
            << "    ASSERT(" << r << "_globals_end - " << r << "_begin + 0x10000 <= " << c.heap_bytes + c.stack_bytes
@@ -192,6 +288,25 @@ int image_header(const std::string& config_path, const std::vector<std::string>&
            << "' leave less than 64 KiB of its heap: raise its heap: in the configuration\");\n"
            << "    . = " << r << "_begin + 0x" << cap::to_hex(regions[i].bytes) << ";\n"
            << "    " << r << "_end = .;\n  }\n";
+    if (!overlap || i == last) continue;
+    const std::string o = "flexcap_overlap_" + std::to_string(i);
+    const std::string pair = "'" + c.name + "' and '" + config->compartments[i + 1].name + "'";
+    script << "  " << o << " (NOLOAD) : ALIGN(0x" << cap::to_hex(overlap_alignment) << ") {\n"
+           << "    " << o << "_begin = .;\n"
+           << "    ASSERT(" << o << "_begin == " << r << "_end, \"FlexCap: the overlap region of " << pair
+           << " does not follow '" << c.name << "'\");\n";
+    for (const std::string& library : libraries) {
+      for (std::size_t j = 0; j < config->compartments.size(); ++j) {
+        if (overlap_region_of(j) == i && config->compartment_of(library) == config->compartments[j].name) {
+          script << "    *(.bss.flexcap_overlap_" << library << ")\n";
+        }
+      }
+    }
+    script << "    ASSERT(. - " << o << "_begin <= 0x" << cap::to_hex(overlap_bytes)
+           << ", \"FlexCap: the data marked FLEXCAP_OVERLAP_SHARED between " << pair
+           << " does not fit its overlap region: raise overlap-size: in the configuration\");\n"
+           << "    . = " << o << "_begin + 0x" << cap::to_hex(overlap_bytes) << ";\n"
+           << "    " << o << "_end = .;\n  }\n";
   }
   script << "} INSERT AFTER .bss;\n";
 

@@ -126,13 +126,18 @@ void CheriBackend::start(Runtime& rt) {
 }
 
 // A capability argument is handed over as it is (zero copy), if the caller could have
-// made it: it must be derived from memory the caller holds — its own region, the
-// shared region, or what its own caller handed it. Anything else is a forged or
+// made it: it must be derived from memory the caller holds — its own region (with
+// `sharing: overlap`, its whole DDC), the shared region, or what its own caller handed it. Anything else is a forged or
 // confused-deputy pointer.
 ArgumentPolicy CheriBackend::check_argument(Runtime& rt, const GateFrame& frame, const cap::Capability& c) {
   if (!c.tag()) return ArgumentPolicy::Refuse;
   const cap::Bounds b = c.bounds();
-  if (rt.compartment(frame.caller).memory().holds(b) || rt.shared().holds(b)) return ArgumentPolicy::Pass;
+  Compartment& caller = rt.compartment(frame.caller);
+  if (caller.memory().holds(b) || rt.shared().holds(b)) return ArgumentPolicy::Pass;
+  if (caller.spec().window_begin != nullptr) {  // `sharing: overlap`: its DDC also reaches its overlap regions
+    const cap::Bounds window = caller.data_capability().bounds();
+    if (b.valid && b.base >= window.base && b.top <= window.top) return ArgumentPolicy::Pass;
+  }
   for (const GateFrame* outer = frame.outer != nullptr ? frame.outer : Runtime::innermost_frame(); outer != nullptr;
        outer = outer->outer) {
     if (outer->callee != frame.caller) continue;

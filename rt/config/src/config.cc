@@ -39,7 +39,13 @@ constexpr Driver kDrivers[] = {{"fcalls", Backend::Fcall},       {"fcall", Backe
 constexpr std::string_view kCompartmentKeys[] = {"name",  "mechanism", "default", "heap",
                                                  "stack", "sharing",   "restart", "page-substrate"};
 constexpr std::string_view kMechanismKeys[] = {"driver", "noisolstack"};
-constexpr std::string_view kTopLevelKeys[] = {"compartments", "libraries"};
+constexpr std::string_view kTopLevelKeys[] = {"compartments", "libraries", "sharing", "overlap-size"};
+
+// `sharing:`'s words. `capability`, FlexCap's first spelling, stays a synonym of
+// `capabilities` (PLOS'23's name for the approach); it is accepted but not advertised.
+const std::vector<std::pair<std::string, Sharing>> kSharingWords = {
+    {"capabilities", Sharing::Capability}, {"copy", Sharing::Copy}, {"overlap", Sharing::Overlap}};
+const std::vector<std::pair<std::string, Sharing>> kSharingSynonyms = {{"capability", Sharing::Capability}};
 
 template <class Range>
 std::string join(const Range& words, std::string_view separator = ", ") {
@@ -142,6 +148,7 @@ struct CompartmentEntry {
   bool named = false;                 // has a valid name
   std::optional<std::string> driver;  // as written, when it is a known driver
   std::optional<SourceLocation> default_where;
+  std::optional<SourceLocation> sharing_where;  // its own `sharing:` value, when written and valid
 };
 
 class Reader {
@@ -231,18 +238,24 @@ class Reader {
     return std::nullopt;
   }
 
+  // One of `choices`; `synonyms` are accepted too, and suggested for a near miss, but not
+  // listed in the fix (a word kept for old files).
   template <class E>
   std::optional<E> choice(const YAML::Node& key, const YAML::Node& value, std::string_view owner,
-                          const std::vector<std::pair<std::string, E>>& choices) {
-    std::vector<std::string> names;
+                          const std::vector<std::pair<std::string, E>>& choices,
+                          const std::vector<std::pair<std::string, E>>& synonyms = {}) {
+    std::vector<std::string> names, accepted;
     for (const auto& [name, unused] : choices) names.push_back(name);
     const auto text = scalar(key, value, "one of " + join(names));
     if (!text) return std::nullopt;
-    for (const auto& [name, result] : choices) {
-      if (name == *text) return result;
+    for (const auto* list : {&choices, &synonyms}) {
+      for (const auto& [name, result] : *list) {
+        if (name == *text) return result;
+        accepted.push_back(name);
+      }
     }
     add(at(value.Mark()),
-        "`" + key.Scalar() + "` of " + std::string(owner) + " is '" + *text + "'" + did_you_mean(*text, names),
+        "`" + key.Scalar() + "` of " + std::string(owner) + " is '" + *text + "'" + did_you_mean(*text, accepted),
         "use one of " + join(names));
     return std::nullopt;
   }
@@ -263,10 +276,11 @@ class Reader {
       return std::nullopt;
     }
     if (*bytes < min || *bytes > max) {
+      const bool vowel = std::string_view("aeiou").find(key.Scalar().front()) != std::string_view::npos;
       add(at(value.Mark()),
           "`" + key.Scalar() + "` of " + std::string(owner) + " is " + *text +
               (format_size(*bytes) == *text ? "" : " (" + format_size(*bytes) + ")") + ", outside " + range,
-          "choose a " + key.Scalar() + " from " + range);
+          std::string(vowel ? "choose an " : "choose a ") + key.Scalar() + " from " + range);
       return std::nullopt;
     }
     return bytes;
@@ -281,7 +295,8 @@ class Reader {
       return;
     }
     // yaml-cpp has no empty node (a default Node is a defined null), hence the optionals.
-    std::optional<YAML::Node> compartments_key, compartments, libraries;
+    std::optional<YAML::Node> compartments_key, compartments, libraries, sharing_key, sharing, overlap_size_key,
+        overlap_size;
     // Other top-level keys belong to FlexOS and Unikraft (specification, unikraft,
     // targets, ...) and are ignored, except a near miss of ours, which would silently
     // drop a whole section.
@@ -291,16 +306,33 @@ class Reader {
         compartments = value;
       } else if (name == "libraries") {
         libraries = value;
+      } else if (name == "sharing") {
+        sharing_key = key;
+        sharing = value;
+      } else if (name == "overlap-size") {
+        overlap_size_key = key;
+        overlap_size = value;
       } else if (const auto guess = closest(name, kTopLevelKeys)) {
         add(key.Mark(), "unknown top-level key '" + name + "' (did you mean '" + *guess + "'?)",
             "rename it to `" + *guess + "`");
       }
     });
+    // The image's own settings first: a compartment without a `sharing:` takes the image's.
+    if (sharing_key) {
+      image_sharing_ = choice<Sharing>(*sharing_key, *sharing, "the image", kSharingWords, kSharingSynonyms);
+      if (image_sharing_) image_sharing_where_ = at(sharing->Mark());
+    }
+    if (overlap_size_key) {
+      overlap_size_where_ = at(overlap_size_key->Mark());
+      config_.overlap_bytes =
+          size(*overlap_size_key, *overlap_size, "the image", 4 * kKiB, kGiB).value_or(config_.overlap_bytes);
+    }
     if (!compartments_key) {
       add(top, "the file has no `compartments:` list", "add one, e.g. `" + example + "`");
     } else {
       compartments_where_ = at(compartments_key->Mark());
       read_compartments(*compartments_key, *compartments, example);
+      check_sharing();
     }
     if (libraries) read_libraries(*libraries);
     check_placements();
@@ -343,6 +375,7 @@ class Reader {
     }
     std::optional<SourceLocation> page_substrate_where;
     bool has_mechanism = false;
+    if (image_sharing_) c.sharing = *image_sharing_;
     each_entry(node, owner, [&](const YAML::Node& key, const YAML::Node& value, const std::string& name) {
       if (name == "name") {
         const auto text = scalar(key, value, "the compartment's name");
@@ -366,8 +399,10 @@ class Reader {
       } else if (name == "stack") {
         c.stack_bytes = size(key, value, owner, 16 * kKiB, kGiB).value_or(c.stack_bytes);
       } else if (name == "sharing") {
-        c.sharing = choice<Sharing>(key, value, owner, {{"capability", Sharing::Capability}, {"copy", Sharing::Copy}})
-                        .value_or(c.sharing);
+        if (const auto sharing = choice<Sharing>(key, value, owner, kSharingWords, kSharingSynonyms)) {
+          c.sharing = *sharing;
+          entry.sharing_where = at(value.Mark());
+        }
       } else if (name == "restart") {
         c.restart = choice<RestartPolicy>(key, value, owner,
                                           {{"never", RestartPolicy::Never}, {"on-fault", RestartPolicy::OnFault}})
@@ -492,6 +527,71 @@ class Reader {
     }
   }
 
+  // `sharing: overlap` is a layout of the whole image, for the cheri driver only: it makes
+  // neighbouring compartments' DDCs overlap, so one compartment cannot opt out alone (its
+  // neighbours' DDCs would still reach into it, or not, depending on them).
+  void check_sharing() {
+    const CompartmentEntry* first_driver = nullptr;
+    for (const CompartmentEntry& entry : entries_) {
+      if (entry.driver && !first_driver) first_driver = &entry;
+    }
+    bool refused = false;
+    bool asked = image_sharing_ == Sharing::Overlap;
+    if (asked && first_driver && first_driver->config.backend != Backend::Cheri) {
+      add(*image_sharing_where_,
+          "`sharing: overlap` makes neighbouring compartments' DDCs overlap, which only the cheri driver has (this "
+          "image's driver is " +
+              *first_driver->driver + ", " + line_of(first_driver->config.driver_where) + ")",
+          "use `sharing: capabilities` or `sharing: copy`, or `driver: cheri` in every compartment");
+      refused = true;
+    }
+    for (const CompartmentEntry& entry : entries_) {
+      const CompartmentConfig& c = entry.config;
+      if (!entry.sharing_where || c.sharing != Sharing::Overlap) continue;
+      asked = true;
+      if (entry.driver && c.backend != Backend::Cheri) {
+        add(*entry.sharing_where,
+            label(entry) + " sets `sharing: overlap`, which only the cheri driver has (its driver is " + *entry.driver +
+                ")",
+            "use `sharing: capabilities` or `sharing: copy` in " + label(entry) + ", or `driver: cheri`");
+        refused = true;
+      }
+    }
+    if (asked && !refused) {
+      // Where overlap was asked for: the image's key, else the first compartment's.
+      const CompartmentEntry* first = nullptr;
+      for (const CompartmentEntry& entry : entries_) {
+        if (!first && entry.sharing_where && entry.config.sharing == Sharing::Overlap) first = &entry;
+      }
+      const bool image_wide = image_sharing_ == Sharing::Overlap;
+      for (const CompartmentEntry& entry : entries_) {
+        const CompartmentConfig& c = entry.config;
+        if (c.sharing == Sharing::Overlap) continue;
+        const std::string how = entry.sharing_where ? std::string(to_string(c.sharing))
+                                                    : std::string(to_string(c.sharing)) + " (the default)";
+        if (image_wide) {
+          add(entry.sharing_where ? *entry.sharing_where : c.where,
+              label(entry) + " sets `sharing: " + std::string(to_string(c.sharing)) +
+                  "`, but the image shares by overlap (" + line_of(*image_sharing_where_) +
+                  "): overlap lays out the whole image, so every compartment uses it",
+              "remove `sharing:` from " + label(entry) + "; the top-level `sharing: overlap` applies to it");
+        } else {
+          add(entry.sharing_where ? *entry.sharing_where : c.where,
+              label(entry) + " shares by " + how + ", but " + label(*first) + " shares by overlap (" +
+                  line_of(*first->sharing_where) +
+                  "): overlap lays out the whole image, so every compartment must "
+                  "use it",
+              "write `sharing: overlap` once at the top level instead of in the compartments, or give every "
+              "compartment the same `sharing:`");
+        }
+      }
+    }
+    if (overlap_size_where_ && !asked) {
+      add(*overlap_size_where_, "`overlap-size` is set, but the image does not use `sharing: overlap`",
+          "remove `overlap-size`, or add `sharing: overlap` at the top level (driver cheri)");
+    }
+  }
+
   static std::string label(const CompartmentEntry& entry) {
     return entry.named ? "'" + entry.config.name + "'" : "the compartment on " + line_of(entry.config.where);
   }
@@ -598,6 +698,9 @@ class Reader {
   SourceLocation compartments_where_;
   bool default_unknown_ = false;  // a `default:` was unreadable, so which compartment is default is unknown
   bool vmept_noted_ = false;
+  std::optional<Sharing> image_sharing_;  // the top-level `sharing:`, when written and valid
+  std::optional<SourceLocation> image_sharing_where_;
+  std::optional<SourceLocation> overlap_size_where_;
 };
 
 }  // namespace
@@ -609,6 +712,15 @@ std::string_view to_string(Backend backend) {
     case Backend::Mprotect: return "mprotect";
     case Backend::Process: return "process";
     case Backend::Cheri: return "cheri";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(Sharing sharing) {
+  switch (sharing) {
+    case Sharing::Capability: return "capabilities";
+    case Sharing::Copy: return "copy";
+    case Sharing::Overlap: return "overlap";
   }
   return "unknown";
 }

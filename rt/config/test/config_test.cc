@@ -423,7 +423,7 @@ TEST(CompartmentErrors, SharingAndRestartTakeTheirWords) {
   ASSERT_EQ(errors.size(), 2u) << describe_all(errors);
   EXPECT_EQ(errors[0].where.line, 5);
   EXPECT_TRUE(contains(errors[0].message, "did you mean 'capability'")) << errors[0].describe();
-  EXPECT_TRUE(contains(errors[0].fix, "capability, copy")) << errors[0].describe();
+  EXPECT_TRUE(contains(errors[0].fix, "use one of capabilities, copy, overlap")) << errors[0].describe();
   EXPECT_EQ(errors[1].where.line, 6);
   EXPECT_TRUE(contains(errors[1].fix, "never, on-fault")) << errors[1].describe();
 }
@@ -488,6 +488,162 @@ TEST(CompartmentErrors, PageSubstrateTakesItsWords) {
 )");
   EXPECT_EQ(e.where.line, 5);
   EXPECT_TRUE(contains(e.fix, "none, mprotect, intel-pku")) << e.describe();
+}
+
+// --- Sharing: capabilities, copy, overlap ---------------------------------------------
+
+// Two compartments, the second last, so that tests can add keys to it.
+constexpr std::string_view kTwoCheri = R"(compartments:
+  - name: app
+    mechanism: { driver: cheri }
+    default: true
+  - name: fs
+    mechanism: { driver: cheri }
+)";
+constexpr std::string_view kTwoMprotect = R"(compartments:
+  - name: app
+    mechanism: { driver: mprotect }
+    default: true
+  - name: fs
+    mechanism: { driver: mprotect }
+)";
+
+TEST(Sharing, CapabilitiesAndItsOldSpellingAreOneThing) {
+  for (const char* word : {"capabilities", "capability"}) {
+    auto config = parse(std::string(kTwoMprotect) + "    sharing: " + word + "\n");
+    ASSERT_TRUE(config) << word << describe_all(config.error());
+    EXPECT_EQ(config->find_compartment("fs")->sharing, Sharing::Capability) << word;
+  }
+  EXPECT_EQ(to_string(Sharing::Capability), "capabilities");
+  EXPECT_EQ(to_string(Sharing::Copy), "copy");
+  EXPECT_EQ(to_string(Sharing::Overlap), "overlap");
+}
+
+TEST(Sharing, TheImageKeyIsEveryCompartmentsDefaultAndACompartmentMayDiffer) {
+  auto config = parse("sharing: copy\n" + std::string(kTwoMprotect) + "    sharing: capabilities\n");
+  ASSERT_TRUE(config) << describe_all(config.error());
+  EXPECT_EQ(config->find_compartment("app")->sharing, Sharing::Copy);
+  EXPECT_EQ(config->find_compartment("fs")->sharing, Sharing::Capability);
+  EXPECT_FALSE(config->overlap());
+  // Written after the compartments, it still applies to them.
+  config = parse(std::string(kTwoMprotect) + "sharing: capability\n");
+  ASSERT_TRUE(config) << describe_all(config.error());
+  EXPECT_EQ(config->find_compartment("fs")->sharing, Sharing::Capability);
+}
+
+TEST(Sharing, OverlapForTheImageWithTheDefaultSize) {
+  auto config = parse("sharing: overlap\n" + std::string(kTwoCheri));
+  ASSERT_TRUE(config) << describe_all(config.error());
+  EXPECT_TRUE(config->overlap());
+  EXPECT_EQ(config->find_compartment("app")->sharing, Sharing::Overlap);
+  EXPECT_EQ(config->find_compartment("fs")->sharing, Sharing::Overlap);
+  EXPECT_EQ(config->overlap_bytes, 64u << 10);
+  EXPECT_EQ(config->overlap_bytes, kDefaultOverlapBytes);
+}
+
+TEST(Sharing, OverlapSizeIsRead) {
+  auto config = parse("sharing: overlap\noverlap-size: 128KiB\n" + std::string(kTwoCheri));
+  ASSERT_TRUE(config) << describe_all(config.error());
+  EXPECT_EQ(config->overlap_bytes, 128u << 10);
+}
+
+TEST(Sharing, OverlapWrittenOnEveryCompartmentIsTheSame) {
+  auto config = parse(R"(compartments:
+  - name: app
+    mechanism: { driver: cheri }
+    default: true
+    sharing: overlap
+  - name: fs
+    mechanism: { driver: cheri }
+    sharing: overlap
+)");
+  ASSERT_TRUE(config) << describe_all(config.error());
+  EXPECT_TRUE(config->overlap());
+}
+
+TEST(SharingErrors, OverlapForTheImageNeedsCheri) {
+  const ConfigError e = only_error("sharing: overlap\n" + std::string(kTwoMprotect));
+  EXPECT_EQ(e.describe(),
+            "test.yaml:1:10: `sharing: overlap` makes neighbouring compartments' DDCs overlap, which only the cheri "
+            "driver has (this image's driver is mprotect, line 4). Fix: use `sharing: capabilities` or `sharing: "
+            "copy`, or `driver: cheri` in every compartment");
+}
+
+TEST(SharingErrors, OverlapInACompartmentNeedsCheri) {
+  const ConfigError e = only_error(std::string(kTwoMprotect) + "    sharing: overlap\n");
+  EXPECT_EQ(e.describe(),
+            "test.yaml:7:14: 'fs' sets `sharing: overlap`, which only the cheri driver has (its driver is mprotect). "
+            "Fix: use `sharing: capabilities` or `sharing: copy` in 'fs', or `driver: cheri`");
+}
+
+TEST(SharingErrors, OverlapInOneCompartmentOnlyIsRefusedWhereTheOtherIs) {
+  const ConfigError e = only_error(R"(compartments:
+  - name: app
+    mechanism: { driver: cheri }
+    default: true
+    sharing: overlap
+  - name: fs
+    mechanism: { driver: cheri }
+)");
+  EXPECT_EQ(e.describe(),
+            "test.yaml:6:5: 'fs' shares by capabilities (the default), but 'app' shares by overlap (line 5): overlap "
+            "lays out the whole image, so every compartment must use it. Fix: write `sharing: overlap` once at the "
+            "top level instead of in the compartments, or give every compartment the same `sharing:`");
+}
+
+TEST(SharingErrors, ACompartmentCannotLeaveAnOverlappingImage) {
+  const ConfigError e = only_error("sharing: overlap\n" + std::string(kTwoCheri) + "    sharing: copy\n");
+  EXPECT_EQ(e.describe(),
+            "test.yaml:8:14: 'fs' sets `sharing: copy`, but the image shares by overlap (line 1): overlap lays out the "
+            "whole image, so every compartment uses it. Fix: remove `sharing:` from 'fs'; the top-level `sharing: "
+            "overlap` applies to it");
+}
+
+TEST(SharingErrors, OverlapSizeWithoutOverlap) {
+  const ConfigError e = only_error("overlap-size: 64KiB\n" + std::string(kTwoCheri));
+  EXPECT_EQ(e.describe(),
+            "test.yaml:1:1: `overlap-size` is set, but the image does not use `sharing: overlap`. Fix: remove "
+            "`overlap-size`, or add `sharing: overlap` at the top level (driver cheri)");
+}
+
+TEST(SharingErrors, OverlapSizeIsASizeInItsRange) {
+  ConfigError e = only_error("sharing: overlap\noverlap-size: 1KiB\n" + std::string(kTwoCheri));
+  EXPECT_EQ(e.describe(),
+            "test.yaml:2:15: `overlap-size` of the image is 1KiB, outside 4KiB to 1GiB. Fix: choose an overlap-size "
+            "from 4KiB to 1GiB");
+  e = only_error("sharing: overlap\noverlap-size: lots\n" + std::string(kTwoCheri));
+  EXPECT_EQ(e.where.line, 2);
+  EXPECT_TRUE(contains(e.message, "is 'lots', not a size")) << e.describe();
+}
+
+TEST(SharingErrors, UnknownWordsAreSuggestedAndTheWordsListed) {
+  ConfigError e = only_error("sharing: overlapp\n" + std::string(kTwoCheri));
+  EXPECT_EQ(e.describe(),
+            "test.yaml:1:10: `sharing` of the image is 'overlapp' (did you mean 'overlap'?). Fix: use one of "
+            "capabilities, copy, overlap");
+  e = only_error(std::string(kTwoCheri) + "    sharing: capabilites\n");
+  EXPECT_EQ(e.where.line, 7);
+  EXPECT_TRUE(contains(e.message, "`sharing` of compartment 'fs' is 'capabilites' (did you mean 'capabilities'?)"))
+      << e.describe();
+  e = only_error("sharng: overlap\n" + std::string(kTwoCheri));
+  EXPECT_EQ(e.describe(),
+            "test.yaml:1:1: unknown top-level key 'sharng' (did you mean 'sharing'?). Fix: rename it to "
+            "`sharing`");
+}
+
+TEST(SharingErrors, ARefusedOverlapIsReportedOnce) {
+  // The driver is the mistake; no second error about compartments that disagree, or
+  // about the size.
+  const ConfigError e = only_error(R"(overlap-size: 128KiB
+compartments:
+  - name: app
+    mechanism: { driver: mprotect }
+    default: true
+    sharing: overlap
+  - name: fs
+    mechanism: { driver: mprotect }
+)");
+  EXPECT_EQ(e.where.line, 6);
 }
 
 // --- The libraries mapping ----------------------------------------------------------

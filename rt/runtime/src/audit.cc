@@ -18,6 +18,19 @@ std::string quoted(std::string_view s) {
   return out + "\"";
 }
 
+// The overlap region (`sharing: overlap`) between compartments i and i + 1, if any: the
+// part of i's DDC window above its region.
+std::uint64_t overlap_bytes(const ImageSpec& spec, std::size_t i) {
+  if (i + 1 >= spec.compartments.size()) return 0;
+  const CompartmentSpec& c = spec.compartments[i];
+  if (c.window_end == nullptr || c.region_end == nullptr) return 0;
+  return static_cast<std::uint64_t>(c.window_end - c.region_end);
+}
+
+std::string overlap_name(const ImageSpec& spec, std::size_t i) {
+  return "overlap:" + std::string(spec.compartments[i].name) + "+" + std::string(spec.compartments[i + 1].name);
+}
+
 }  // namespace
 
 void print_audit(const ImageSpec& spec, std::ostream& out) {
@@ -29,8 +42,7 @@ void print_audit(const ImageSpec& spec, std::ostream& out) {
     const int index = static_cast<int>(i);
     out << "    {\n      \"name\": " << quoted(c.name)
         << ",\n      \"default\": " << (index == spec.default_compartment ? "true" : "false")
-        << ",\n      \"heap_bytes\": " << c.heap_bytes
-        << ",\n      \"sharing\": " << (c.sharing == Sharing::Copy ? "\"copy\"" : "\"capability\"")
+        << ",\n      \"heap_bytes\": " << c.heap_bytes << ",\n      \"sharing\": " << quoted(to_string(c.sharing))
         << ",\n      \"restart\": " << (c.restart == RestartPolicy::OnFault ? "\"on-fault\"" : "\"never\"")
         << ",\n      \"libraries\": [";
     bool first = true;
@@ -59,10 +71,21 @@ void print_audit(const ImageSpec& spec, std::ostream& out) {
           << ", \"library\": " << quoted(call.library) << ", \"function\": " << quoted(call.function) << "}";
       first = false;
     }
-    out << "],\n      \"shared_regions\": [\"shared\"]\n    }" << (i + 1 < spec.compartments.size() ? "," : "") << "\n";
+    // What its DDC reaches besides its own region: the overlap regions of its neighbours.
+    out << "],\n      \"shared_regions\": [\"shared\"";
+    if (i > 0 && overlap_bytes(spec, i - 1) > 0) out << ", " << quoted(overlap_name(spec, i - 1));
+    if (overlap_bytes(spec, i) > 0) out << ", " << quoted(overlap_name(spec, i));
+    out << "]\n    }" << (i + 1 < spec.compartments.size() ? "," : "") << "\n";
   }
   out << "  ],\n  \"shared_regions\": [{\"name\": \"shared\", \"bytes\": " << spec.shared_bytes
-      << ", \"accessible_to\": \"every compartment\"}]\n}\n";
+      << ", \"accessible_to\": \"every compartment\"}";
+  for (std::size_t i = 0; i < spec.compartments.size(); ++i) {
+    if (overlap_bytes(spec, i) == 0) continue;
+    out << ",\n    {\"name\": " << quoted(overlap_name(spec, i)) << ", \"bytes\": " << overlap_bytes(spec, i)
+        << ", \"accessible_to\": [" << quoted(spec.compartments[i].name) << ", "
+        << quoted(spec.compartments[i + 1].name) << "], \"by\": \"raw pointers: both DDCs overlap it\"}";
+  }
+  out << "]\n}\n";
 }
 
 }  // namespace flexcap::rt

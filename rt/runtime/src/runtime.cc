@@ -14,8 +14,21 @@ namespace flexcap::rt {
 namespace {
 
 // Data capabilities carry no Execute or system authority: code is not in the regions.
-cap::Capability data_capability_for(cap::TaggedMemory& memory) {
-  return memory.root().restrict_permissions(cap::Permissions::data());
+// Under `sharing: overlap` the DDC reaches the overlap regions beside the compartment's
+// own, as one capability: the image's layout made those bounds exact.
+cap::Capability data_capability_for(const CompartmentSpec& spec, cap::TaggedMemory& memory) {
+  const cap::Capability own = memory.root().restrict_permissions(cap::Permissions::data());
+  if (spec.window_begin == nullptr) return own;
+  const auto begin = reinterpret_cast<std::uint64_t>(spec.window_begin);
+  const auto length = static_cast<std::uint64_t>(spec.window_end - spec.window_begin);
+  const cap::Capability window =
+      cap::Capability::root().restrict_permissions(cap::Permissions::data()).set_value(begin).set_bounds_exact(length);
+  if (!window.tag() || !window.range_in_bounds(memory.base(), memory.size())) {
+    throw std::logic_error("flexcap: the DDC window of compartment '" + std::string(spec.name) + "' (" +
+                           std::to_string(length) + " bytes at 0x" + cap::to_hex(begin) +
+                           ") is not exact or does not hold its region: the image's layout is wrong");
+  }
+  return window;
 }
 
 std::string hex(std::uint64_t v) { return "0x" + cap::to_hex(v); }
@@ -47,7 +60,7 @@ cap::TaggedMemory region_of(const CompartmentSpec& spec) {
 
 Compartment::Compartment(int index, const CompartmentSpec& spec)
     : index_(index), spec_(spec), memory_(region_of(spec)) {
-  data_capability_ = data_capability_for(memory_);
+  data_capability_ = data_capability_for(spec, memory_);
   auto* begin = reinterpret_cast<std::byte*>(memory_.base());
   if (spec.region_begin != nullptr) {
     stack_ = std::span<std::byte>(spec.region_begin, spec.stack_bytes);
@@ -120,17 +133,38 @@ void internal::runtime_not_started() {
   throw std::logic_error("flexcap: the image runtime is not started (call flexcap::image::start() first)");
 }
 
+namespace {
+// The overlap region (`sharing: overlap`) that holds `address`: the compartment below it,
+// whose window reaches up over it; -1 when none does.
+int overlap_below(const std::vector<std::unique_ptr<Compartment>>& compartments, std::uint64_t address) {
+  for (std::size_t i = 0; i + 1 < compartments.size(); ++i) {
+    const CompartmentSpec& spec = compartments[i]->spec();
+    if (spec.window_end == nullptr) continue;
+    const auto from = reinterpret_cast<std::uint64_t>(spec.region_end);
+    const auto to = reinterpret_cast<std::uint64_t>(spec.window_end);
+    if (address >= from && address < to) return static_cast<int>(i);
+  }
+  return -1;
+}
+}  // namespace
+
 int Runtime::owner_of(std::uint64_t address, std::uint64_t size) const {
   if (shared_.contains(address, size)) return -2;
   for (const auto& c : compartments_) {
     if (c->owns(address, size)) return c->index();
   }
+  if (overlap_below(compartments_, address) >= 0) return -3;
   return -1;
 }
 
 std::string Runtime::describe_owner(std::uint64_t address) const {
   const int owner = owner_of(address);
   if (owner == -2) return "the shared region";
+  if (owner == -3) {
+    const auto below = static_cast<std::size_t>(overlap_below(compartments_, address));
+    return "the overlap region of compartments '" + std::string(compartments_[below]->name()) + "' and '" +
+           std::string(compartments_[below + 1]->name()) + "'";
+  }
   if (owner == -1) return "memory outside every compartment";
   return "compartment '" + std::string(compartments_[static_cast<std::size_t>(owner)]->name()) + "''s private memory";
 }

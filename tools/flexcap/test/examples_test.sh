@@ -92,6 +92,13 @@ for config in "$source"/examples/conformance/*.yaml; do
   grep -q "PASSED" "$tmp/$name.out" || fail "$name: no PASSED line"
 done
 
+echo "examples/overlap (sharing: overlap against sharing: capabilities):"
+for config in "$source"/examples/overlap/*.yaml; do
+  name=overlap-$(basename "$config" .yaml)
+  run "$name" 0 "$config" || continue
+  grep -q "PASSED" "$tmp/$name.out" || fail "$name: no PASSED line"
+done
+
 echo "examples/attacks (verdicts as expected):"
 for config in "$source"/examples/attacks/*.yaml; do
   name=attacks-$(basename "$config" .yaml)

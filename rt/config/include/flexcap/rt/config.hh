@@ -1,7 +1,7 @@
 // flexcap/rt/config.hh — an image's isolation configuration, read from kraft.yaml.
 //
 // FlexOS describes compartments in `kraft.yaml`; FlexCap reads the same shape and adds
-// what it needs (heap and stack sizes, copy or capability sharing, a restart policy,
+// what it needs (heap and stack sizes, how data is shared, a restart policy,
 // the page substrate of the cheri backend). Every error names the file, the line and
 // how to fix it, and nothing is built from a file with an error.
 //
@@ -35,11 +35,18 @@ enum class Backend { Fcall, IntelPku, Mprotect, Process, Cheri };
 
 std::string_view to_string(Backend backend);  // "fcall", "intel-pku", "mprotect", "process", "cheri"
 
-// How memory handed across a gate reaches the callee.
+// How data reaches another compartment: `sharing:` in the configuration, for the whole
+// image (a top-level key) or per compartment.
 enum class Sharing {
-  Capability,  // the callee gets a bounded reference to the caller's buffer (zero copy)
-  Copy,        // the gate copies the buffer through a bounce buffer in the callee's region
+  Capability,  // `capabilities`: memory moves only as bounded references handed across gates
+               // (zero copy); PLOS'23's first approach
+  Copy,        // `copy`: the gate copies a private buffer through a bounce buffer in the shared
+               // region (page backends; the cheri backend hands capabilities anyway)
+  Overlap,     // `overlap` (cheri only, the whole image): neighbouring compartments' DDCs overlap a
+               // shared region that holds the data annotated FLEXCAP_OVERLAP_SHARED; PLOS'23's second
 };
+
+std::string_view to_string(Sharing sharing);  // "capabilities", "copy", "overlap"
 
 // What happens when a compartment faults.
 enum class RestartPolicy {
@@ -75,14 +82,23 @@ struct LibraryPlacement {
   SourceLocation where;
 };
 
+// The size of each region that two neighbouring compartments share under `sharing:
+// overlap`, unless `overlap-size:` says otherwise.
+inline constexpr std::uint64_t kDefaultOverlapBytes = 64ull << 10;
+
 struct Config {
   std::string path;
   std::vector<CompartmentConfig> compartments;  // in file order
   std::vector<LibraryPlacement> libraries;      // explicitly placed, in file order
   std::vector<std::string> notes;               // e.g. "driver vmept runs as process"
+  // `overlap-size:`: the bytes of each shared region between neighbours (overlap only).
+  std::uint64_t overlap_bytes = kDefaultOverlapBytes;
 
   // The image's backend: all compartments share one mechanism.
   Backend backend() const { return compartments.empty() ? Backend::Fcall : compartments.front().backend; }
+  // Whether neighbouring compartments overlap (`sharing: overlap`): the reader accepts it
+  // only when every compartment agrees, so the first one speaks for the image.
+  bool overlap() const { return !compartments.empty() && compartments.front().sharing == Sharing::Overlap; }
   // The compartment a library runs in: its placement, else the default compartment.
   // Empty when neither exists.
   std::optional<std::string> compartment_of(std::string_view library) const;

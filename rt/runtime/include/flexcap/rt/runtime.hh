@@ -46,6 +46,11 @@ struct CompartmentSpec {
   std::byte* globals_end = nullptr;
   std::byte* region_end = nullptr;
   std::uint64_t stack_bytes = 0;
+  // With `sharing: overlap`, what its DDC bounds: the region plus the overlap regions it
+  // shares with its neighbours, [window_begin, window_end) ⊇ the region. Null otherwise:
+  // the DDC is the region.
+  std::byte* window_begin = nullptr;
+  std::byte* window_end = nullptr;
 };
 
 // Which compartment each micro-library of the image was placed in.
@@ -96,7 +101,8 @@ class Compartment {
   const CompartmentSpec& spec() const { return spec_; }
   cap::TaggedMemory& memory() { return memory_; }
   Heap& heap() { return heap_; }
-  // The capability to all of the compartment's memory: its DDC on the cheri backend.
+  // The capability to all of the compartment's memory: its DDC on the cheri backend. With
+  // `sharing: overlap` it also reaches the overlap regions shared with its neighbours.
   cap::Capability data_capability() const { return data_capability_; }
   // The bottom of its region, where the code that runs in it keeps its frames (empty for
   // a region mapped by hand).
@@ -193,7 +199,8 @@ class Runtime {
   cap::TaggedMemory& shared() { return shared_; }
   Heap& shared_heap() { return shared_heap_; }
   // Which compartment owns [address, address + size): its index, -2 for the shared
-  // region, -1 for memory outside every region.
+  // region, -3 for an overlap region of two neighbours (`sharing: overlap`), -1 for
+  // memory outside every region.
   int owner_of(std::uint64_t address, std::uint64_t size = 1) const;
   std::string describe_owner(std::uint64_t address) const;
 
