@@ -146,5 +146,16 @@ imports = {(c["name"], i["compartment"], i["function"]) for c in audit["compartm
 assert ("vfs", "ramfs", "write") in imports, imports
 PY
 
+# The same layout under cheri: the image now links SQLite compiled hybrid (the build is
+# reconfigured for the new ABI), and the same query gives the same answer.
+sed -i 's/driver: mprotect/driver: cheri/' "$tmp/mine/layout.yaml"
+start=$(now)
+"$flexcap" run --app sqlite "$tmp/mine/layout.yaml" -- "$tmp/mine/q.sql" >"$tmp/mine.out" 2>"$tmp/mine.err" ||
+  fail "the configuration switched to cheri did not run: $(tail -5 "$tmp/mine.err")"
+echo "  rebuild after switching the driver to cheri, and run: $(elapsed "$start") s"
+[[ $(cat "$tmp/mine.out") == 3 ]] || fail "the cheri image printed '$(cat "$tmp/mine.out")', expected 3"
+grep -F '[==[sqlite-layout]==]' "$images/images.cmake" | grep -qF '[==[hybrid]==]' ||
+  fail "flexcap build did not record the image's new ABI: $(grep -F sqlite-layout "$images/images.cmake")"
+
 ((failures == 0)) && echo "every example ran" || echo "$failures failures"
 ((failures == 0))
