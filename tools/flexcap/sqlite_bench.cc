@@ -49,12 +49,17 @@ bool run_insert(const std::string& image, Run* run) {
 
 // speedtest1, its database a file on ramfs (through SQLite's VFS adaptor, so every I/O
 // crosses into the file system's compartment). The image prints speedtest1's report on
-// standard output and its gate crossings on standard error.
+// standard output, then its backend, compartments and gate crossings on standard error.
 bool run_speedtest1(const std::string& image, int size, Run* run) {
   const std::string command = shell_quote(image) + " --speedtest1 --size " + std::to_string(size) +
                               " /flexcap-speedtest1.db 2>&1";
+  const auto value = [](const std::string& line, const std::string& key) -> const char* {
+    return line.rfind(key + " ", 0) == 0 ? line.c_str() + key.size() + 1 : nullptr;
+  };
   return speedtest1_seconds(command, &run->seconds, [&](const std::string& line) {
-    if (line.rfind("gate_crossings ", 0) == 0) run->crossings = std::strtoull(line.c_str() + 15, nullptr, 10);
+    if (const char* v = value(line, "gate_crossings")) run->crossings = std::strtoull(v, nullptr, 10);
+    if (const char* v = value(line, "compartments")) run->compartments = std::atoi(v);
+    if (const char* v = value(line, "backend")) run->backend = v;
   });
 }
 
@@ -63,18 +68,6 @@ bool run_speedtest1(const std::string& image, int size, Run* run) {
 // hybrid in its images (every access checked against its compartment's DDC).
 bool legacy_confined(const std::string& backend) {
   return backend == "mprotect" || backend == "process" || backend == "intel-pku" || backend == "cheri";
-}
-
-std::string backend_of(const std::string& name) {
-  const std::string base = name.substr(0, name.find('_', name.find("intel_") == 0 ? 6 : 0));
-  if (base == "none" || base == "fcalls") return "fcall";
-  if (base == "intel_pku") return "intel-pku";
-  return base;
-}
-
-int compartments_of(const std::string& name) {
-  if (name == "none") return 1;
-  return name.size() > 2 && name.compare(name.size() - 2, 2, "_3") == 0 ? 3 : 2;
 }
 
 }  // namespace
@@ -123,10 +116,6 @@ int bench_sqlite(bool json, int rounds, const std::string& workload, int size, s
   std::vector<Result> results;
   for (const std::string& n : present) {
     Result r{n, median(runs[n]), std::nullopt};
-    if (speedtest1) {
-      r.run.backend = backend_of(n);
-      r.run.compartments = compartments_of(n);
-    }
     if (r.run.backend != "cheri") {
       r.checks_per_insert = 0.0;  // SQLite is compiled plain: it makes no checks
     } else if (!speedtest1) {

@@ -151,7 +151,9 @@ int run_image(int argc, char** argv) {
     const std::uint64_t crossings_before = flexcap::rt::gate_crossings();
     const int status = speedtest1_main(argc - speedtest1_at, argv + speedtest1_at);
     std::fflush(stdout);
-    std::fprintf(stderr, "gate_crossings %llu\n",
+    std::fprintf(stderr, "backend %s\ncompartments %zu\ngate_crossings %llu\n",
+                 std::string(to_string(flexcap::image::Backend::kKind)).c_str(),
+                 std::size(flexcap::image::kCompartments),
                  static_cast<unsigned long long>(flexcap::rt::gate_crossings() - crossings_before));
     return status;
   }
