@@ -67,9 +67,15 @@ function(flexcap_image target)
   get_filename_component(config ${ARG_CONFIG} ABSOLUTE)
   set(generated ${CMAKE_CURRENT_BINARY_DIR}/${target}.generated)
   list(JOIN ARG_LIBRARIES "," library_list)
+  # Each compartment's code gathered in one range, its PCC: from this target's objects,
+  # which link-time optimization merges (its images keep the whole text as PCC).
+  set(code --target ${target})
+  if(ARG_LINK_TIME_OPTIMIZATION AND flexcap_lto)
+    set(code)
+  endif()
   add_custom_command(
     OUTPUT ${generated}/flexcap_image.hh ${generated}/flexcap_image.ld
-    COMMAND flexcap image-header ${config} --libraries ${library_list} --out ${generated}/flexcap_image.hh
+    COMMAND flexcap image-header ${config} --libraries ${library_list} --out ${generated}/flexcap_image.hh ${code}
     DEPENDS flexcap ${config}
     COMMENT "Generating the ${target} image from ${ARG_CONFIG}"
     VERBATIM)

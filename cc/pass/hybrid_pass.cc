@@ -541,14 +541,16 @@ class Instrumenter {
 };
 
 // Hybrid code may take the address of a C library function (SQLite's table of system
-// calls holds open, read, fcntl, ...) and call it indirectly; the target must then be in
-// the PCC, which is the image's own text. Every other external function whose address
-// is taken gets a thunk here, in the module's text, that jumps to it (and forwards
-// variadic arguments), and all its uses point at the thunk.
+// calls holds open, read, fcntl, ...: by now the runtime's checking wrappers of them)
+// and call it indirectly; the target must then be in the PCC, which is the code of the
+// compartment's own libraries. Every external function whose address is taken — the C
+// library's, the runtime's wrappers, anyone's — gets a thunk here, in the module's text,
+// that jumps to it (and forwards variadic arguments), and all its uses point at the
+// thunk.
 std::uint64_t addThunks(Module& M) {
   SmallVector<Function*, 32> Taken;
   for (Function& F : M) {
-    if (!F.isDeclaration() || F.isIntrinsic() || F.getName().startswith("flexcap_hybrid_")) continue;
+    if (!F.isDeclaration() || F.isIntrinsic()) continue;
     const bool AddressTaken = any_of(F.uses(), [](const Use& U) {
       const auto* Call = dyn_cast<CallBase>(U.getUser());
       return Call == nullptr || !Call->isCallee(&U);

@@ -122,10 +122,39 @@ bool write_if_changed(const std::filesystem::path& path, const std::string& text
   return true;
 }
 
+// Each compartment's code: the text of the objects CMake builds for its libraries in
+// `target` (its C++ in TARGET__LIBRARY.dir/, its C in TARGET.c/LIBRARY/), gathered into
+// one range that its PCC bounds. Placed before .text, so that these patterns see the
+// objects before .text's catch-all does. Its start is aligned to 64 KiB and its end as
+// its length needs (2^(⌈log2 length⌉ - 11), at least 16: more than Morello's
+// representable alignment, checked against the model up to 32 MiB), so that the bounds
+// are exact.
+void write_code_sections(const rt::Config& config, const std::vector<std::string>& libraries,
+                         const std::string& target, std::ostream& script) {
+  script << "\n/* Each compartment's code: the text of its libraries' objects, the range its PCC bounds\n"
+         << "   (cheri: hybrid code's indirect calls must land in it). */\n"
+         << "SECTIONS {\n";
+  for (std::size_t i = 0; i < config.compartments.size(); ++i) {
+    const rt::CompartmentConfig& c = config.compartments[i];
+    const std::string code = "flexcap_code_" + std::to_string(i);
+    script << "  " << code << " : ALIGN(0x10000) {\n    " << code << "_begin = .;\n";
+    for (const std::string& library : libraries) {
+      if (config.compartment_of(library) != c.name) continue;
+      script << "    *" << target << "__" << library << ".dir/*(.text .text.*)\n"
+             << "    *" << target << ".c/" << library << "/*(.text .text.*)\n";
+    }
+    script << "    ASSERT(. - " << code << "_begin <= 0x2000000, \"FlexCap: the code of compartment '" << c.name
+           << "' is over 32 MiB, more than its PCC's alignment here allows: split its libraries\");\n"
+           << "    . = ALIGN(1 << (MAX(15, LOG2CEIL(. - " << code << "_begin)) - 11));\n"
+           << "    " << code << "_end = .;\n  }\n";
+  }
+  script << "} INSERT BEFORE .text;\n";
+}
+
 }  // namespace
 
 int image_header(const std::string& config_path, const std::vector<std::string>& libraries, const std::string& out_path,
-                 std::ostream& err) {
+                 const std::string& target, std::ostream& err) {
   std::vector<rt::KnownLibrary> known;
   for (const std::string& name : libraries) known.push_back({name, {}});
   auto config = rt::load_config(config_path, known);
@@ -200,6 +229,7 @@ int image_header(const std::string& config_path, const std::vector<std::string>&
     if (overlap && i < last) {
       out << "extern std::byte flexcap_overlap_" << i << "_begin[], flexcap_overlap_" << i << "_end[];\n";
     }
+    if (!target.empty()) out << "extern std::byte flexcap_code_" << i << "_begin[], flexcap_code_" << i << "_end[];\n";
   }
   out << "}\n\nnamespace flexcap::image {\n\n"
       << "inline constexpr ::flexcap::rt::CompartmentSpec kCompartments[] = {\n";
@@ -214,7 +244,10 @@ int image_header(const std::string& config_path, const std::vector<std::string>&
       out << ", " << (i > 0 ? "flexcap_overlap_" + std::to_string(i - 1) + "_begin" : "flexcap_region_0_begin") << ", "
           << (i < last ? "flexcap_overlap_" + std::to_string(i) + "_end"
                        : "flexcap_region_" + std::to_string(i) + "_end");
+    } else if (!target.empty()) {
+      out << ", nullptr, nullptr";
     }
+    if (!target.empty()) out << ", flexcap_code_" << i << "_begin, flexcap_code_" << i << "_end";
     out << "},\n";
   }
   out << "};\n\ninline constexpr ::flexcap::rt::LibrarySpec kLibraries[] = {\n";
@@ -309,6 +342,7 @@ int image_header(const std::string& config_path, const std::vector<std::string>&
            << "    " << o << "_end = .;\n  }\n";
   }
   script << "} INSERT AFTER .bss;\n";
+  if (!target.empty()) write_code_sections(*config, libraries, target, script);
 
   const std::filesystem::path script_path = std::filesystem::path(out_path).parent_path() / "flexcap_image.ld";
   if (!write_if_changed(out_path, out.str(), err) || !write_if_changed(script_path, script.str(), err)) return 1;

@@ -10,9 +10,13 @@
 namespace flexcap::tools {
 
 // Writes the generated header of an image (flexcap_image.hh) for CONFIG and the
-// libraries the image is built from. Returns the exit status; errors go to `err`.
+// libraries the image is built from, and its linker script (flexcap_image.ld, beside
+// it). With `target` (the CMake target the image links as), the script also gathers
+// each compartment's code from that target's objects, for its PCC; empty: the PCC is the
+// whole text (an image with link-time optimization, whose objects lose their names).
+// Returns the exit status; errors go to `err`.
 int image_header(const std::string& config_path, const std::vector<std::string>& libraries, const std::string& out_path,
-                 std::ostream& err);
+                 const std::string& target, std::ostream& err);
 
 // `s` quoted for the shell, as one word.
 std::string shell_quote(const std::string& s);

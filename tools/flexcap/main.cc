@@ -60,6 +60,10 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->required();
   header->add_option("--out", out_path, "Where to write the header")->required();
+  std::string code_target;
+  header->add_option("--target", code_target,
+                     "The CMake target the image links as: gather each compartment's code from its objects, "
+                     "for the compartment's PCC (left out with link-time optimization: the PCC is the whole text)");
 
   auto* bench = app.add_subcommand("bench", "Benchmarks of the images built with this tree");
   bench->require_subcommand(1);
@@ -141,7 +145,7 @@ int main(int argc, char** argv) {
   }
   if (sodium_bench->parsed()) return flexcap::tools::bench_sodium(sodium_json, sodium_rounds, std::cout, std::cerr);
   if (gates->parsed()) return flexcap::tools::bench_gates(gate_options, std::cout, std::cerr);
-  if (header->parsed()) return flexcap::tools::image_header(config_path, libraries, out_path, std::cerr);
+  if (header->parsed()) return flexcap::tools::image_header(config_path, libraries, out_path, code_target, std::cerr);
   if (build->parsed()) {
     std::string binary;
     const int status =

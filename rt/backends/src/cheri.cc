@@ -1,4 +1,5 @@
 #include <stdexcept>
+#include <string>
 
 #include "flexcap/cc/hybrid_runtime.hh"
 #include "flexcap/rt/backends.hh"
@@ -34,6 +35,25 @@ cap::Capability derive_key(int compartment) {
 }
 const cap::Capability& key_for(int compartment) { return g_switcher->keys[static_cast<std::size_t>(compartment)]; }
 
+// A compartment's PCC: the code of its own libraries, which the image's linker script
+// gathered into one range and aligned so that one capability bounds it exactly (as a
+// CHERI linker pads code for its PCC). Where the linker did not gather it (link-time
+// optimization mixes every library's code), the executable's whole text.
+cap::Capability code_capability(const Compartment& c) {
+  const CompartmentSpec& spec = c.spec();
+  if (spec.code_begin == nullptr || spec.code_end == spec.code_begin) return cc::executable_text();
+  const auto begin = reinterpret_cast<std::uint64_t>(spec.code_begin);
+  const auto length = static_cast<std::uint64_t>(spec.code_end - spec.code_begin);
+  const cap::Capability pcc = cc::unconfined_pcc().set_value(begin).set_bounds_exact(length);
+  if (!pcc.tag()) {
+    throw std::logic_error("flexcap cheri backend: the code of compartment '" + std::string(spec.name) + "' (" +
+                           std::to_string(length) + " bytes at 0x" + cap::to_hex(begin) +
+                           ") cannot be bounded exactly by one capability: the image's flexcap_image.ld must align "
+                           "it to 0x" + cap::to_hex(~cap::representable_alignment_mask(length) + 1));
+  }
+  return pcc;
+}
+
 // What a compartment's capability registers hold while it runs: computed once at start,
 // so a switch is a copy.
 CapabilityRegisters registers_for(Runtime& rt, int index) {
@@ -48,7 +68,7 @@ CapabilityRegisters registers_for(Runtime& rt, int index) {
               .set_value(base)
               .set_bounds(stack.empty() ? 0 : stack.size())
               .capability.clear_permissions(cap::Permission::Global);
-  r.pcc = cc::executable_text();
+  r.pcc = code_capability(c);
   r.table = index;
   return r;
 }

@@ -44,6 +44,8 @@ void print_audit(const ImageSpec& spec, std::ostream& out) {
         << ",\n      \"default\": " << (index == spec.default_compartment ? "true" : "false")
         << ",\n      \"heap_bytes\": " << c.heap_bytes << ",\n      \"sharing\": " << quoted(to_string(c.sharing))
         << ",\n      \"restart\": " << (c.restart == RestartPolicy::OnFault ? "\"on-fault\"" : "\"never\"")
+        // Its code (what its PCC bounds under cheri); 0: not gathered, the PCC is the whole text.
+        << ",\n      \"code_bytes\": " << (c.code_end - c.code_begin)
         << ",\n      \"libraries\": [";
     bool first = true;
     for (const LibrarySpec& l : spec.libraries) {

@@ -136,6 +136,17 @@ std::int32_t Exports::raw_write_other_impl() {
   return victim_secret() == 0xbad ? kGotThrough : kStopped;
 }
 
+// Branch into the victim's code (a function it does not export) through an ordinary
+// function pointer. On cheri the attacker's PCC bounds only its own code, so the
+// indirect call faults before the victim's code runs; on the page backends the code runs,
+// as the attacker, and faults when it touches the victim's memory.
+std::int32_t Exports::raw_call_other_impl() {
+  auto address = rt::call<victim::Exports::code_address>();
+  if (!address) return kStopped;
+  raw_call(reinterpret_cast<void (*)()>(address->unsafe_unverified()));
+  return victim_secret() == victim::kOverwrittenByCall ? kGotThrough : kStopped;
+}
+
 // An off-by-one write from a buffer at the very end of the attacker's region: the byte
 // it should not write lies just past its DDC (the next compartment's memory, or none).
 std::int32_t Exports::raw_off_by_one_leaves_ddc_impl() {

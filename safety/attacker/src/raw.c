@@ -8,6 +8,9 @@ uint64_t raw_read(const uint64_t* address) { return *(const volatile uint64_t*)a
 
 void raw_write(uint64_t* address, uint64_t value) { *(volatile uint64_t*)address = value; }
 
+/* Branches to whatever code `function` points at. */
+void raw_call(void (*function)(void)) { function(); }
+
 /* The classic bug: `<=` where `<` was meant, one byte past the buffer. */
 void raw_fill_off_by_one(uint8_t* buffer, size_t length, uint8_t value) {
   for (size_t i = 0; i <= length; ++i) ((volatile uint8_t*)buffer)[i] = value;

@@ -10,6 +10,7 @@ extern "C" {
 uint64_t raw_read(const uint64_t* address);
 void raw_write(uint64_t* address, uint64_t value);
 void raw_fill_off_by_one(uint8_t* buffer, size_t length, uint8_t value);
+void raw_call(void (*function)(void));
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,9 @@ struct State {
   cap::Cap<std::uint8_t> kept;
 };
 State& state() { return rt::library_state<Library, State>(); }
+
+// Victim code that is no export: an attacker who learns its address may branch to it.
+void overwrite_secret() { state().secret = kOverwrittenByCall; }
 }  // namespace
 
 std::uint64_t Exports::secret_address_impl() { return reinterpret_cast<std::uint64_t>(&state().secret); }
@@ -19,5 +22,6 @@ void Exports::fill_impl(cap::Cap<std::uint8_t> buffer, std::uint8_t value) {
 void Exports::keep_impl(cap::Cap<std::uint8_t> buffer) { state().kept = buffer; }
 void Exports::write_kept_impl(std::uint8_t value) { rt::check(state().kept.fill(0, state().kept.size(), value)); }
 std::uint64_t Exports::unexported_helper_impl() { return state().secret; }
+std::uint64_t Exports::code_address_impl() { return reinterpret_cast<std::uint64_t>(&overwrite_secret); }
 
 }  // namespace flexcap::lib::attack_victim

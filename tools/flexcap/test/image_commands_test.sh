@@ -34,10 +34,12 @@ assert ("victim", "fill") in imports, imports
 assert all(i["function"] != "unexported_helper" for c in audit["compartments"] for i in c["imports"])
 assert all(e["function"] != "unexported_helper" for e in by_name["victim"]["exports"])
 assert audit["shared_regions"][0]["name"] == "shared"
+# Each compartment's code is gathered into a range of its own (its PCC): none is empty.
+assert all(c["code_bytes"] > 0 for c in audit["compartments"]), [c["code_bytes"] for c in audit["compartments"]]
 PY
 
 # Running the image: the application's own output (the attack verdicts), one per line.
 "$flexcap" run "$source/examples/attacks/fcalls.yaml" >"$tmp/run.out" 2>"$tmp/err" ||
   fail "run failed: $(tail -5 "$tmp/err")"
-[[ $(grep -c '"outcome"' "$tmp/run.out") == 13 ]] || fail "expected 13 verdicts: $(cat "$tmp/run.out")"
+[[ $(grep -c '"outcome"' "$tmp/run.out") == 14 ]] || fail "expected 14 verdicts: $(cat "$tmp/run.out")"
 echo "build, run, audit: ok"

@@ -51,6 +51,13 @@ struct CompartmentSpec {
   // the DDC is the region.
   std::byte* window_begin = nullptr;
   std::byte* window_end = nullptr;
+  // The code of its libraries, gathered by the linker into one range (flexcap_image.ld):
+  // what its PCC bounds under cheri, so that its hybrid code's indirect calls stay in
+  // its own code, as on Morello. Null when the linker could not gather it (an image
+  // built with link-time optimization, a runtime started by hand): the PCC is then the
+  // executable's whole text.
+  std::byte* code_begin = nullptr;
+  std::byte* code_end = nullptr;
 };
 
 // Which compartment each micro-library of the image was placed in.

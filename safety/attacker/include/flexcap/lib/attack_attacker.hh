@@ -24,6 +24,7 @@ class Exports {
   static std::int32_t raw_write_other_impl();
   static std::int32_t raw_off_by_one_leaves_ddc_impl();
   static std::int32_t raw_off_by_one_inside_ddc_impl();
+  static std::int32_t raw_call_other_impl();
 
  public:
   FLEXCAP_EXPORT(read_private, read_private_impl);
@@ -40,6 +41,7 @@ class Exports {
   FLEXCAP_EXPORT(raw_write_other, raw_write_other_impl);
   FLEXCAP_EXPORT(raw_off_by_one_leaves_ddc, raw_off_by_one_leaves_ddc_impl);
   FLEXCAP_EXPORT(raw_off_by_one_inside_ddc, raw_off_by_one_inside_ddc_impl);
+  FLEXCAP_EXPORT(raw_call_other, raw_call_other_impl);
 };
 
 }  // namespace flexcap::lib::attack_attacker

@@ -11,6 +11,8 @@ namespace flexcap::lib::attack_victim {
 FLEXCAP_LIBRARY(attack_victim);
 
 inline constexpr std::uint64_t kSecret = 0x5ec2e7;
+// What the victim's code at code_address() writes over its secret when it runs.
+inline constexpr std::uint64_t kOverwrittenByCall = 0xca11;
 
 class Exports {
   static std::uint64_t secret_address_impl();
@@ -19,6 +21,7 @@ class Exports {
   static void keep_impl(cap::Cap<std::uint8_t> buffer);
   static void write_kept_impl(std::uint8_t value);
   static std::uint64_t unexported_helper_impl();
+  static std::uint64_t code_address_impl();
 
  public:
   FLEXCAP_EXPORT(secret_address, secret_address_impl);  // leaks where the secret is (attackers learn addresses)
@@ -26,6 +29,7 @@ class Exports {
   FLEXCAP_EXPORT(fill, fill_impl);              // writes the buffer it is handed: a deputy
   FLEXCAP_EXPORT(keep, keep_impl);              // keeps a capability to the buffer for later
   FLEXCAP_EXPORT(write_kept, write_kept_impl);  // writes through the kept capability
+  FLEXCAP_EXPORT(code_address, code_address_impl);  // leaks where a function of its own is
   // Exported by the library but called by no other compartment: no import grants it.
   FLEXCAP_EXPORT(unexported_helper, unexported_helper_impl);
 };
