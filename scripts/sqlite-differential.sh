@@ -26,7 +26,7 @@ if ((build)); then
   configure_and_build release sqlite_images
 fi
 images=()
-for name in none fcalls mprotect process cheri fcalls_3 mprotect_3 process_3 cheri_3; do
+for name in none fcalls mprotect process cheri cheri_overlap fcalls_3 mprotect_3 process_3 cheri_3; do
   image=build/release/apps/sqlite/sqlite_$name
   [[ -f $image && -x $image ]] || { echo "missing image: $image" >&2; exit 1; }
   images+=("$image")

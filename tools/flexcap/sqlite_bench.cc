@@ -78,8 +78,8 @@ int bench_sqlite(bool json, int rounds, const std::string& workload, int size, s
     err << "flexcap bench sqlite: unknown workload '" << workload << "'. Fix: --workload insert or speedtest1\n";
     return 2;
   }
-  const std::vector<std::string> names = {"none",     "fcalls",     "mprotect",  "process", "cheri",      "intel_pku",
-                                          "fcalls_3", "mprotect_3", "process_3", "cheri_3", "intel_pku_3"};
+  const std::vector<std::string> names = {"none",     "fcalls",     "mprotect",  "process", "cheri", "cheri_overlap",
+                                          "intel_pku", "fcalls_3",  "mprotect_3", "process_3", "cheri_3", "intel_pku_3"};
   std::vector<std::string> present;
   for (const std::string& n : names) {
     if (fs::exists(image_path(n))) present.push_back(n);

@@ -14,6 +14,7 @@
 #include "flexcap/lib/time.hh"
 #include "flexcap/lib/vfs.hh"
 #include "flexcap/rt/call.hh"
+#include "flexcap/rt/overlap.h"
 
 namespace flexcap::lib::sqlite {
 namespace {
@@ -29,10 +30,28 @@ namespace clock = lib::time;
 
 constexpr std::size_t kTransfer = 64 * 1024;  // the shared buffer; larger transfers go in pieces
 
-// Shared memory for one transfer, reused by every call: paths and file data. 64 KiB is
-// a representable length, so the allocator aligns it and its capability is exact.
+// Under `sharing: overlap` (PLOS'23's second way of sharing, as FlexOS on Morello
+// isolated SQLite's file system) the transfer buffer is this global, in the region that
+// SQLite's DDC shares with the next compartment's (the file system's): both reach it,
+// no other compartment does, and the image's shared region is not used. Under any other
+// sharing it stays among this library's private globals, unused.
+alignas(64) FLEXCAP_OVERLAP_SHARED std::byte g_overlap_transfer[kTransfer];
+
+// Shared memory for one transfer, reused by every call: paths and file data, handed to
+// the file system as a capability. 64 KiB is a representable length: its capability is
+// exact (the allocator and the global above align it as that needs).
+cap::Cap<std::byte> make_transfer_buffer() {
+  const rt::Compartment& home = rt::Runtime::get().compartment(rt::Runtime::current());
+  if (home.spec().sharing != rt::Sharing::Overlap) return rt::shared_alloc(kTransfer);
+  // Derived from SQLite's DDC, which reaches the overlap region; ordinary memory (no
+  // tags: only bytes go through it).
+  return cap::Cap<std::byte>(home.data_capability()
+                                 .set_value(reinterpret_cast<std::uint64_t>(g_overlap_transfer))
+                                 .set_bounds_exact(kTransfer));
+}
+
 cap::Cap<std::byte>& transfer_buffer() {
-  static cap::Cap<std::byte> buffer = rt::shared_alloc(kTransfer);
+  static cap::Cap<std::byte> buffer = make_transfer_buffer();
   return buffer;
 }
 

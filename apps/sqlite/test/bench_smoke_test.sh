@@ -10,7 +10,7 @@ results = json.loads(sys.argv[1])["results"]
 assert results[0]["config"] == "none" and results[0]["ratio"] == 1, results[0]
 assert results[0]["gate_crossings"] == 0, "one compartment crosses no gate"
 names = {r["config"] for r in results}
-assert {"none", "fcalls", "mprotect", "process", "cheri"} <= names, names
+assert {"none", "fcalls", "mprotect", "process", "cheri", "cheri_overlap"} <= names, names
 for r in results[1:]:
     assert r["gate_crossings"] > 5000, r   # every INSERT reaches ramfs through gates
     assert r["seconds"] > 0 and r["compartments"] == (3 if r["config"].endswith("_3") else 2), r
