@@ -160,7 +160,7 @@ int bench_sqlite(bool json, int rounds, const std::string& workload, int size, s
       << "confined: the backend confines SQLite's own accesses (cheri: SQLite compiled hybrid, checked against its\n"
       << "DDC). cheri runs on the software model of Morello: its time is of this x86 machine, not Morello.\n\n";
   char row[200];
-  std::snprintf(row, sizeof(row), "%-10s %-9s %6s %10s %9s %12s %9s %12s  %s\n", "config", "backend", "comps",
+  std::snprintf(row, sizeof(row), "%-13s %-9s %6s %10s %9s %12s %9s %12s  %s\n", "config", "backend", "comps",
                 "seconds", "ratio", "crossings", "confined", speedtest1 ? "" : "checks/ins", "target");
   out << row;
   for (const Result& result : results) {
@@ -174,7 +174,7 @@ int bench_sqlite(bool json, int rounds, const std::string& workload, int size, s
         std::snprintf(checks, sizeof(checks), "?");
       }
     }
-    std::snprintf(row, sizeof(row), "%-10s %-9s %6d %10.4f %8.2fx %12llu %9s %12s  %s\n", result.name.c_str(),
+    std::snprintf(row, sizeof(row), "%-13s %-9s %6d %10.4f %8.2fx %12llu %9s %12s  %s\n", result.name.c_str(),
                   r.backend.c_str(), r.compartments, r.seconds, r.seconds / baseline, r.crossings,
                   legacy_confined(r.backend) ? "yes" : "no", checks,
                   target == targets.end() || speedtest1 ? "" : target->second.c_str());
