@@ -71,6 +71,9 @@ const std::vector<Attack> kAttacks = {
      "fcall isolates nothing: the byte past the attacker's region is written"},
     {"raw-call-other-compartment", run<attacker::Exports::raw_call_other>, blocked_unless_fcall,
      "fcall isolates nothing: unported C branches into any code, which then runs with all memory"},
+    {"raw-direct-call-other-compartment", run<attacker::Exports::raw_direct_call_other>, blocked_unless_fcall,
+     "fcall isolates nothing: a plain call from unported C into another compartment's code runs it with all "
+     "memory"},
     {"raw-off-by-one-inside-ddc", run<attacker::Exports::raw_off_by_one_inside_ddc>, never_blocked,
      "hybrid code has one bound, its DDC: an overflow from one of the compartment's objects into the next stays "
      "inside it, and Morello allows it too (purecap code would fault: each pointer has its object's bounds)"},

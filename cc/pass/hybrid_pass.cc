@@ -71,6 +71,7 @@ cl::opt<bool> StackExemption("flexcap-hybrid-stack-exemption",
 
 // The names and layout of hybrid_abi.h.
 constexpr const char* kRegisters = "flexcap_hybrid_registers";
+constexpr const char* kCompartmentCode = "flexcap_hybrid_compartment_code";
 constexpr const char* kFault = "flexcap_hybrid_fault";
 constexpr const char* kRegisterGlobal = "flexcap_hybrid_register_global";
 
@@ -84,8 +85,11 @@ constexpr const char* kWrapped[] = {
     "strchr", "strrchr", "strstr",   "strspn",       "strcspn",        "snprintf",      "vsnprintf",
     "printf", "fprintf", "vfprintf", "puts",         "fputs",          "read",          "write",
     "pread",  "pwrite",  "qsort",    "gettimeofday", "time",           "localtime_r",   "gmtime_r"};
-enum Window : unsigned { kLoadWindow = 0, kStoreWindow = 1, kExecuteWindow = 2 };
-enum AccessKind : unsigned { kLoad = 0, kStore = 1, kLoadStore = 2, kExecute = 3 };
+// kCodeWindow is not a register: every compartment's code (flexcap_hybrid_compartment_code).
+enum Window : unsigned { kLoadWindow = 0, kStoreWindow = 1, kExecuteWindow = 2, kCodeWindow = 3 };
+// kDirectCall is the pass's own: a direct call, which faults (as kExecute) only when its
+// target is in another compartment's code.
+enum AccessKind : unsigned { kLoad = 0, kStore = 1, kLoadStore = 2, kExecute = 3, kDirectCall = 4 };
 constexpr unsigned kChecksField = 6;              // the i64 after the three windows
 constexpr std::uint64_t kMaxConstantSize = 4096;  // hybrid_abi.h: no window is shorter
 
@@ -97,6 +101,7 @@ constexpr const char* kLibraryGlobals[] = {"stdin", "stdout", "stderr"};
 // What the pass did to one module, for the report.
 struct Counts {
   std::uint64_t loads = 0, stores = 0, atomics = 0, intrinsics = 0, byval = 0, masked = 0, indirect_calls = 0;
+  std::uint64_t direct_calls = 0;  // to functions defined outside the module
   std::uint64_t exempted = 0;
   std::uint64_t merged = 0;                 // loads covered by the check of an earlier load from the same base
   std::uint64_t globals = 0;                // moved into the compartment's region
@@ -104,7 +109,9 @@ struct Counts {
   std::uint64_t thread_local_accesses = 0;  // through %fs, or errno's address: not checked
   std::uint64_t library_globals = 0;        // loads of stdin/stdout/stderr, the ctype tables: not checked
   std::uint64_t thunks = 0;                 // external functions whose address is taken
-  std::uint64_t checked() const { return loads + stores + atomics + intrinsics + byval + masked + indirect_calls; }
+  std::uint64_t checked() const {
+    return loads + stores + atomics + intrinsics + byval + masked + indirect_calls + direct_calls;
+  }
 };
 
 // One memory operand to check: [Pointer, Pointer + Size) for Kind, before Before.
@@ -132,6 +139,11 @@ class Instrumenter {
     if (Registers == nullptr) {
       Registers = new GlobalVariable(M, RegistersTy, /*isConstant=*/false, GlobalValue::ExternalLinkage, nullptr,
                                      kRegisters, nullptr, GlobalValue::InitialExecTLSModel);
+    }
+    CompartmentCode = M.getGlobalVariable(kCompartmentCode);
+    if (CompartmentCode == nullptr) {
+      CompartmentCode = new GlobalVariable(M, ArrayType::get(I64, 2), /*isConstant=*/false,
+                                           GlobalValue::ExternalLinkage, nullptr, kCompartmentCode);
     }
     Fault = M.getOrInsertFunction(kFault, FunctionType::get(Type::getVoidTy(Ctx), {I64, I64, I32}, false));
     if (auto* F = dyn_cast<Function>(Fault.getCallee())) {
@@ -179,6 +191,14 @@ class Instrumenter {
       if (CB->isIndirectCall()) {
         Out.push_back({&I, CB->getCalledOperand(), kExecute, 1});
         ++Total.indirect_calls;
+      } else if (auto* Callee = dyn_cast<Function>(CB->getCalledOperand()->stripPointerCasts());
+                 Callee != nullptr && Callee->isDeclaration() && !Callee->isIntrinsic() &&
+                 !Callee->getName().startswith("flexcap_hybrid_")) {
+        // Defined elsewhere: in this compartment's code, the C library (which every
+        // compartment may call, as if linked into its code), or — the one that faults, as
+        // the fetch would on Morello — another compartment's code.
+        Out.push_back({&I, Callee, kDirectCall, 1});
+        ++Total.direct_calls;
       }
     }
   }
@@ -337,6 +357,7 @@ class Instrumenter {
       case kStore: return {kStoreWindow};
       case kLoadStore: return {kLoadWindow, kStoreWindow};
       case kExecute: return {kExecuteWindow};
+      case kDirectCall: return {kExecuteWindow, kCodeWindow};
     }
     return {};
   }
@@ -353,14 +374,17 @@ class Instrumenter {
       for (unsigned Window : windowsOf(Op.Kind)) {
         for (unsigned Index : {2 * Window, 2 * Window + 1}) {
           if (Fields.count(Index) != 0) continue;
-          Value* Address = B.CreateConstInBoundsGEP2_32(Registers->getValueType(), Registers, 0, Index);
+          Value* Address =
+              Window == kCodeWindow
+                  ? B.CreateConstInBoundsGEP2_32(CompartmentCode->getValueType(), CompartmentCode, 0, Index % 2)
+                  : B.CreateConstInBoundsGEP2_32(Registers->getValueType(), Registers, 0, Index);
           Fields[Index] = B.CreateLoad(I64, Address, "flexcap.window");
         }
         SmallVector<std::uint64_t, 4> Sizes;
         if (Op.Dynamic == nullptr) Sizes.push_back(Op.ConstantSize);
         for (const auto& Member : Op.Members) Sizes.push_back(Member.second);  // the cold path's checks
         for (std::uint64_t Size : Sizes) {
-          if (Limits.count({Window, Size}) != 0) continue;
+          if (Window == kCodeWindow || Limits.count({Window, Size}) != 0) continue;
           Limits[{Window, Size}] = B.CreateSub(Fields[2 * Window + 1], ConstantInt::get(I64, Size), "flexcap.limit");
         }
       }
@@ -445,6 +469,12 @@ class Instrumenter {
         Bad = B.CreateOr(outside(B, kLoadWindow, Address, Op), outside(B, kStoreWindow, Address, Op));
         break;
       case kExecute: Bad = outside(B, kExecuteWindow, Address, Op); break;
+      case kDirectCall:
+        // In some compartment's code ([base, base + length), empty until the cheri switcher
+        // starts), and outside the running one's PCC.
+        Bad = B.CreateAnd(B.CreateICmpULT(B.CreateSub(Address, field(2 * kCodeWindow)), field(2 * kCodeWindow + 1)),
+                          outside(B, kExecuteWindow, Address, Op));
+        break;
     }
     if (Op.Enabled != nullptr) Bad = B.CreateAnd(Bad, Op.Enabled);
     countCheck(B);
@@ -452,7 +482,8 @@ class Instrumenter {
     IRBuilder<> Slow(Then);
     Value* Size = Op.Dynamic != nullptr ? Slow.CreateZExtOrTrunc(Op.Dynamic, I64)
                                         : static_cast<Value*>(ConstantInt::get(I64, Op.ConstantSize));
-    Slow.CreateCall(Fault, {Address, Size, ConstantInt::get(I32, Op.Kind)});
+    const AccessKind Kind = Op.Kind == kDirectCall ? kExecute : Op.Kind;
+    Slow.CreateCall(Fault, {Address, Size, ConstantInt::get(I32, Kind)});
   }
 
   void countCheck(IRBuilder<>& B) {
@@ -533,6 +564,7 @@ class Instrumenter {
   Type* I64;
   Type* I32;
   GlobalVariable* Registers = nullptr;
+  GlobalVariable* CompartmentCode = nullptr;
   FunctionCallee Fault;
   MDNode* Unlikely = nullptr;
   std::map<unsigned, Value*> Fields;
@@ -647,6 +679,7 @@ void report(const Module& M, const Counts& C) {
       << ", \"exempted\": " << C.exempted << ", \"merged\": " << C.merged << ", \"loads\": " << C.loads
       << ", \"stores\": " << C.stores << ", \"atomics\": " << C.atomics << ", \"intrinsics\": " << C.intrinsics
       << ", \"byval\": " << C.byval << ", \"masked\": " << C.masked << ", \"indirect_calls\": " << C.indirect_calls
+      << ", \"direct_calls\": " << C.direct_calls
       << ", \"globals_placed\": " << C.globals << ", \"library_functions_wrapped\": " << C.library_functions
       << ", \"thread_local_unchecked\": " << C.thread_local_accesses
       << ", \"library_globals_unchecked\": " << C.library_globals << ", \"thunks\": " << C.thunks << "}\n";
@@ -660,9 +693,14 @@ struct HybridPass : PassInfoMixin<HybridPass> {
       report_fatal_error(Twine("flexcap hybrid pass: ") + M.getSourceFileName() +
                          " defines the hybrid runtime's registers; the runtime must not be instrumented");
     }
+    // Calls to the C library go to its wrappers, and taken addresses of external functions
+    // to thunks, before the checks: a thunk's own call is then a checked direct call.
+    const std::uint64_t Wrapped =
+        Checks || !GlobalsSection.empty() ? redirectLibraryCalls(M, Checks) : 0;
+    const std::uint64_t Thunks = Checks ? addThunks(M) : 0;
     Counts C = Checks ? Instrumenter(M).run() : Counts{};
-    if (Checks || !GlobalsSection.empty()) C.library_functions = redirectLibraryCalls(M, Checks);
-    if (Checks) C.thunks = addThunks(M);
+    C.library_functions = Wrapped;
+    C.thunks = Thunks;
     if (!GlobalsSection.empty()) C.globals = placeGlobals(M, GlobalsSection);
     report(M, C);
     return C.checked() == 0 && C.globals == 0 ? PreservedAnalyses::all() : PreservedAnalyses::none();

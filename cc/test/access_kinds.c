@@ -62,6 +62,10 @@ int read_variadic(int count, ...) {
 int call_indirect(int (*function)(int), int argument) { return function(argument); }
 int twice(int x) { return 2 * x; }
 
+/* A direct call to a function defined outside this module (by the test). */
+int flexcap_test_elsewhere(int);
+int call_direct(int argument) { return flexcap_test_elsewhere(argument) + 1; }
+
 /* Stays inside its own stack frame: exempt from checks. */
 int frame_only(int i) {
   int local[8] = {0, 1, 2, 3, 4, 5, 6, 7};

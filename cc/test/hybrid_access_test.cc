@@ -44,6 +44,8 @@ void copy_struct(record*, const record*);
 int pass_by_value(const record*);
 int read_variadic(int, ...);
 int call_indirect(int (*)(int), int);
+int call_direct(int);
+int flexcap_test_elsewhere(int x) { return 3 * x; }
 int twice(int);
 int frame_only(int);
 std::size_t string_length(const char*);
@@ -166,6 +168,39 @@ TEST_F(HybridAccess, IndirectCallsStayInThePcc) {
   auto* data = reinterpret_cast<int (*)(int)>(top() - 64);
   const std::string fault = run([&] { (void)call_indirect(data, 1); });
   EXPECT_NE(fault.find("capability bounds fault: execute"), std::string::npos) << fault;
+}
+
+// A direct call out of the module faults only when its target is another compartment's
+// code: outside the PCC, inside the range of every compartment's code. Elsewhere (the C
+// library, the runtime) it is a call every compartment may make.
+TEST_F(HybridAccess, DirectCallsIntoOtherCompartmentsCodeFault) {
+  const auto target = reinterpret_cast<std::uint64_t>(&flexcap_test_elsewhere);
+  const cap::Capability below = unconfined_pcc().set_value(target - 4096).set_bounds_exact(4096);  // ends at it
+  const cap::Capability from = unconfined_pcc().set_value(target).set_bounds_exact(4096);          // starts at it
+  ASSERT_TRUE(below.tag() && from.tag());
+  int result = 0;
+  // Before the switcher publishes compartments' code: nothing is anyone else's.
+  state_ = hybrid_state(ddc_, below);
+  EXPECT_EQ(run([&] { result = call_direct(2); }), "");
+  EXPECT_EQ(result, 7);
+
+  set_compartment_code(target - 4096, target + 4096);
+  const std::string fault = run([&] { result = call_direct(3); });
+  auto refused = cap::check_access(below, cap::Access::Execute, target, 1);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(fault, refused.error().describe());
+  EXPECT_NE(fault.find("capability bounds fault: execute"), std::string::npos) << fault;
+
+  state_ = hybrid_state(ddc_, from);  // the target is the PCC's first byte
+  EXPECT_EQ(run([&] { result = call_direct(4); }), "");
+  EXPECT_EQ(result, 13);
+
+  // Outside every compartment's code (as the C library is): allowed under any PCC.
+  set_compartment_code(target + 1, target + 4096);
+  state_ = hybrid_state(ddc_, below);
+  EXPECT_EQ(run([&] { result = call_direct(5); }), "");
+  EXPECT_EQ(result, 16);
+  set_compartment_code(0, 0);
 }
 
 TEST_F(HybridAccess, BelowTheDdcToo) {

@@ -128,7 +128,8 @@ bool write_if_changed(const std::filesystem::path& path, const std::string& text
 // objects before .text's catch-all does. Its start is aligned to 64 KiB and its end as
 // its length needs (2^(⌈log2 length⌉ - 11), at least 16: more than Morello's
 // representable alignment, checked against the model up to 32 MiB), so that the bounds
-// are exact.
+// are exact; it is at least 4 KiB long, the shortest window hybrid code's in-line checks
+// take (hybrid_abi.h).
 void write_code_sections(const rt::Config& config, const std::vector<std::string>& libraries,
                          const std::string& target, std::ostream& script) {
   script << "\n/* Each compartment's code: the text of its libraries' objects, the range its PCC bounds\n"
@@ -145,6 +146,7 @@ void write_code_sections(const rt::Config& config, const std::vector<std::string
     }
     script << "    ASSERT(. - " << code << "_begin <= 0x2000000, \"FlexCap: the code of compartment '" << c.name
            << "' is over 32 MiB, more than its PCC's alignment here allows: split its libraries\");\n"
+           << "    . = MAX(., " << code << "_begin + 0x1000);  /* hybrid_abi.h: no window under 4 KiB */\n"
            << "    . = ALIGN(1 << (MAX(15, LOG2CEIL(. - " << code << "_begin)) - 11));\n"
            << "    " << code << "_end = .;\n  }\n";
   }

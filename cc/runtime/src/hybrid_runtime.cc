@@ -16,6 +16,9 @@
 __thread struct flexcap_hybrid_registers flexcap_hybrid_registers = {
     {0, ~std::uint64_t{0}}, {0, ~std::uint64_t{0}}, {0, ~std::uint64_t{0}}, 0};
 
+// No compartment's code until the cheri switcher publishes it.
+struct flexcap_hybrid_window flexcap_hybrid_compartment_code = {0, 0};
+
 // Linker-defined bounds of the executable's code (GNU ld and lld define both).
 extern "C" char __executable_start[];
 extern "C" char etext[];
@@ -72,6 +75,10 @@ void install_hybrid_state(const HybridState& state) {
   flexcap_hybrid_registers.load = state.load;
   flexcap_hybrid_registers.store = state.store;
   flexcap_hybrid_registers.execute = state.execute;
+}
+
+void set_compartment_code(std::uint64_t begin, std::uint64_t end) {
+  flexcap_hybrid_compartment_code = {begin, end > begin ? end - begin : 0};
 }
 
 void uninstall_hybrid_state() {

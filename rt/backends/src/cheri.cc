@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -118,6 +119,16 @@ void CheriBackend::start(Runtime& rt) {
     g_switcher->registers.push_back(registers_for(rt, i));
     g_switcher->hybrid.push_back(cc::hybrid_state(g_switcher->registers.back().ddc, g_switcher->registers.back().pcc));
   }
+  // Every compartment's code: where a direct call from hybrid code must stay inside the
+  // caller's own PCC (the C library and the runtime lie outside it).
+  std::uint64_t code_begin = ~std::uint64_t{0}, code_end = 0;
+  for (int i = 0; i < n; ++i) {
+    const CompartmentSpec& spec = rt.compartment(i).spec();
+    if (spec.code_begin == nullptr || spec.code_end == spec.code_begin) continue;
+    code_begin = std::min(code_begin, reinterpret_cast<std::uint64_t>(spec.code_begin));
+    code_end = std::max(code_end, reinterpret_cast<std::uint64_t>(spec.code_end));
+  }
+  if (code_end != 0) cc::set_compartment_code(code_begin, code_end);
   // One entry descriptor per imported export, sealed with the object type of the
   // compartment that implements it. A caller's table holds the sealed entry of an
   // export only if the image has a call site from the caller to it (the imports):

@@ -147,6 +147,16 @@ std::int32_t Exports::raw_call_other_impl() {
   return victim_secret() == victim::kOverwrittenByCall ? kGotThrough : kStopped;
 }
 
+// Call a function of the victim's code by its name, a plain direct call that bypasses
+// the gate (unported C that was never given one). On cheri the target is outside the
+// attacker's PCC and the call faults before the victim's code runs, as the fetch would on
+// Morello; on the page backends the code runs as the attacker and faults on the
+// victim's memory.
+std::int32_t Exports::raw_direct_call_other_impl() {
+  raw_call_direct();
+  return victim_secret() == victim::kOverwrittenByCall ? kGotThrough : kStopped;
+}
+
 // An off-by-one write from a buffer at the very end of the attacker's region: the byte
 // it should not write lies just past its DDC (the next compartment's memory, or none).
 std::int32_t Exports::raw_off_by_one_leaves_ddc_impl() {

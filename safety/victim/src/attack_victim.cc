@@ -25,3 +25,6 @@ std::uint64_t Exports::unexported_helper_impl() { return state().secret; }
 std::uint64_t Exports::code_address_impl() { return reinterpret_cast<std::uint64_t>(&overwrite_secret); }
 
 }  // namespace flexcap::lib::attack_victim
+
+// The same victim code under a name the attacker's C can link against and call directly.
+extern "C" void flexcap_attack_victim_overwrite() { flexcap::lib::attack_victim::overwrite_secret(); }

@@ -44,12 +44,20 @@ struct flexcap_hybrid_registers {
 /* The running code's windows (this thread's). */
 extern __thread struct flexcap_hybrid_registers flexcap_hybrid_registers;
 
+/* Every compartment's code, one range (the image's linker script places the
+ * compartments' code sections side by side). A direct call to a function defined outside
+ * the calling module faults when its target lies here but outside the running PCC: as on
+ * Morello, where the fetch at the target would fault. A target outside this range (the C
+ * library, the runtime) is code every compartment may call. Empty until the cheri
+ * switcher starts; written once, by the runtime. */
+extern struct flexcap_hybrid_window flexcap_hybrid_compartment_code;
+
 /* The kinds of access the pass checks. */
 enum flexcap_hybrid_access {
   FLEXCAP_HYBRID_LOAD = 0,
   FLEXCAP_HYBRID_STORE = 1,
   FLEXCAP_HYBRID_LOAD_STORE = 2, /* atomics: read-modify-write, compare-exchange */
-  FLEXCAP_HYBRID_EXECUTE = 3     /* an indirect call's target */
+  FLEXCAP_HYBRID_EXECUTE = 3     /* a call's target: every indirect call, and direct calls out of the module */
 };
 
 /* Called when the in-line comparison fails: returns if the model allows the access

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 
 #include "flexcap/cap/capability.hh"
@@ -37,6 +38,11 @@ void install_hybrid_state(const HybridState& state);
 // The capabilities installed now on this thread.
 cap::Capability hybrid_ddc();
 cap::Capability hybrid_pcc();
+
+// Every compartment's code, [begin, end) (flexcap_hybrid_compartment_code): the cheri
+// switcher publishes it once, at start, so that a direct call from one compartment's
+// hybrid code into another's code faults, as the fetch would on Morello.
+void set_compartment_code(std::uint64_t begin, std::uint64_t end);
 
 // Back to unconfined (what a thread starts with).
 void uninstall_hybrid_state();

@@ -25,6 +25,7 @@ class Exports {
   static std::int32_t raw_off_by_one_leaves_ddc_impl();
   static std::int32_t raw_off_by_one_inside_ddc_impl();
   static std::int32_t raw_call_other_impl();
+  static std::int32_t raw_direct_call_other_impl();
 
  public:
   FLEXCAP_EXPORT(read_private, read_private_impl);
@@ -42,6 +43,7 @@ class Exports {
   FLEXCAP_EXPORT(raw_off_by_one_leaves_ddc, raw_off_by_one_leaves_ddc_impl);
   FLEXCAP_EXPORT(raw_off_by_one_inside_ddc, raw_off_by_one_inside_ddc_impl);
   FLEXCAP_EXPORT(raw_call_other, raw_call_other_impl);
+  FLEXCAP_EXPORT(raw_direct_call_other, raw_direct_call_other_impl);
 };
 
 }  // namespace flexcap::lib::attack_attacker
