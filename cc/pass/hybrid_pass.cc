@@ -84,7 +84,14 @@ constexpr const char* kWrapped[] = {
     "strlen", "strnlen", "strcmp",   "strncmp",      "strcpy",         "strncpy",       "strcat",
     "strchr", "strrchr", "strstr",   "strspn",       "strcspn",        "snprintf",      "vsnprintf",
     "printf", "fprintf", "vfprintf", "puts",         "fputs",          "read",          "write",
-    "pread",  "pwrite",  "qsort",    "gettimeofday", "time",           "localtime_r",   "gmtime_r"};
+    "pread",  "pwrite",  "qsort",    "gettimeofday", "time",           "localtime_r",   "gmtime_r",
+    "bcmp",   "pread64", "pwrite64", "open",         "open64",         "access",        "unlink",
+    "mkdir",  "rmdir",   "stat",     "stat64",       "lstat",          "lstat64",       "fstat",
+    "fstat64", "getcwd", "readlink", "utime",        "fcntl",          "fcntl64",       "munmap",
+    "mremap", "fopen",   "fgets",    "fwrite",       "strtol",         "strtoll",       "strtod",
+    "strchrnul", "pthread_mutex_init", "pthread_mutex_destroy", "pthread_mutex_lock", "pthread_mutex_trylock",
+    "pthread_mutex_unlock", "pthread_mutexattr_init", "pthread_mutexattr_destroy", "pthread_mutexattr_settype",
+    "pthread_create"};
 // kCodeWindow is not a register: every compartment's code (flexcap_hybrid_compartment_code).
 enum Window : unsigned { kLoadWindow = 0, kStoreWindow = 1, kExecuteWindow = 2, kCodeWindow = 3 };
 // kDirectCall is the pass's own: a direct call, which faults (as kExecute) only when its

@@ -3,7 +3,10 @@
 // Cap<T> raises, with the same text. The code runs on a stack inside its DDC, as the
 // runtime runs hybrid code.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
@@ -52,6 +55,8 @@ std::size_t string_length(const char*);
 const void* find_byte(const void*, int, std::size_t);
 int format_number(char*, std::size_t, const char*, int);
 long two_words(const long*);
+int same_bytes(const void*, const void*, std::size_t);
+int file_status(int, struct stat*);
 }
 
 namespace flexcap::cc {
@@ -214,6 +219,27 @@ TEST_F(HybridAccess, AReadOnlyDdcRefusesStores) {
   EXPECT_EQ(run([&] { (void)load_8(at); }), "");
   const std::string fault = run([&] { store_8(at); });
   EXPECT_NE(fault.find("capability permission fault"), std::string::npos) << fault;
+}
+
+// The calls the optimizer makes up (bcmp for memcmp == 0) and the system calls that fill
+// in a caller's structure go through the same checks.
+TEST_F(HybridAccess, MoreCallsIntoTheCLibraryAreCheckedFirst) {
+  auto* a = reinterpret_cast<const char*>(top() - 64);
+  auto* b = reinterpret_cast<const char*>(top() - 8);
+  int same = 0;
+  EXPECT_EQ(run([&] { same = same_bytes(a, b, 8); }), "");
+  EXPECT_EQ(same, 1);  // both zero
+  EXPECT_EQ(run([&] { (void)same_bytes(a, b, 9); }), expected(cap::Access::Load, b, 9));
+  auto* status = reinterpret_cast<struct stat*>(top() - sizeof(struct stat));
+  const int fd = open("/", O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
+  int r = -1;
+  EXPECT_EQ(run([&] { r = file_status(fd, status); }), "");
+  EXPECT_EQ(r, 0);
+  EXPECT_TRUE(S_ISDIR(status->st_mode));
+  auto* past = reinterpret_cast<struct stat*>(top() - sizeof(struct stat) + 1);
+  EXPECT_EQ(run([&] { (void)file_status(fd, past); }), expected(cap::Access::Store, past, sizeof(struct stat)));
+  close(fd);
 }
 
 TEST_F(HybridAccess, CallsIntoTheCLibraryAreCheckedFirst) {

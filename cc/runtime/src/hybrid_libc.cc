@@ -15,11 +15,20 @@
 // strlen, strnlen, strcmp, strncmp, strcpy, strncpy, strcat, strchr, strrchr, strstr,
 // strspn, strcspn; snprintf, vsnprintf, printf, fprintf, vfprintf, puts, fputs (the
 // format and the output buffer; the arguments a format consumes are not checked);
-// read, write, pread, pwrite; qsort; gettimeofday, time, localtime_r, gmtime_r.
+// read, write, pread, pwrite (and their 64 names); open, access, unlink, mkdir, rmdir,
+// stat, lstat, fstat (and their 64 names), getcwd, readlink, utime, fcntl (record locks);
+// munmap, mremap; fopen, fgets, fwrite; strtol, strtoll, strtod, strchrnul;
+// pthread_mutex_* and pthread_mutexattr_* (the object's bytes), pthread_create (refused:
+// EAGAIN); qsort; gettimeofday, time, localtime_r, gmtime_r.
+#include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -331,6 +340,243 @@ ssize_t flexcap_hybrid_pwrite(int fd, const void* buffer, std::size_t n, off_t o
   check_read(buffer, n);
   return pwrite(fd, buffer, n, offset);
 }
+
+// The 64-bit-offset names glibc's headers give pread and pwrite (_FILE_OFFSET_BITS=64).
+ssize_t flexcap_hybrid_pread64(int fd, void* buffer, std::size_t n, off_t offset) {
+  return flexcap_hybrid_pread(fd, buffer, n, offset);
+}
+ssize_t flexcap_hybrid_pwrite64(int fd, const void* buffer, std::size_t n, off_t offset) {
+  return flexcap_hybrid_pwrite(fd, buffer, n, offset);
+}
+
+// --- files and paths: the path is a string hybrid code must be able to read, and every
+// structure the kernel fills in must be the caller's to write ----------------------------------
+
+int flexcap_hybrid_open(const char* path, int flags, ...) {
+  check_string(path);
+  va_list arguments;
+  va_start(arguments, flags);
+  const mode_t mode = (flags & (O_CREAT | O_TMPFILE)) != 0 ? va_arg(arguments, mode_t) : 0;
+  va_end(arguments);
+  return open(path, flags, mode);
+}
+int flexcap_hybrid_open64(const char* path, int flags, ...) {
+  check_string(path);
+  va_list arguments;
+  va_start(arguments, flags);
+  const mode_t mode = (flags & (O_CREAT | O_TMPFILE)) != 0 ? va_arg(arguments, mode_t) : 0;
+  va_end(arguments);
+  return open(path, flags, mode);
+}
+int flexcap_hybrid_access(const char* path, int mode) {
+  check_string(path);
+  return access(path, mode);
+}
+int flexcap_hybrid_unlink(const char* path) {
+  check_string(path);
+  return unlink(path);
+}
+int flexcap_hybrid_mkdir(const char* path, mode_t mode) {
+  check_string(path);
+  return mkdir(path, mode);
+}
+int flexcap_hybrid_rmdir(const char* path) {
+  check_string(path);
+  return rmdir(path);
+}
+int flexcap_hybrid_stat(const char* path, struct stat* out) {
+  check_string(path);
+  check_write(out, sizeof(*out));
+  return stat(path, out);
+}
+int flexcap_hybrid_stat64(const char* path, struct stat64* out) {
+  check_string(path);
+  check_write(out, sizeof(*out));
+  return stat64(path, out);
+}
+int flexcap_hybrid_lstat(const char* path, struct stat* out) {
+  check_string(path);
+  check_write(out, sizeof(*out));
+  return lstat(path, out);
+}
+int flexcap_hybrid_lstat64(const char* path, struct stat64* out) {
+  check_string(path);
+  check_write(out, sizeof(*out));
+  return lstat64(path, out);
+}
+int flexcap_hybrid_fstat(int fd, struct stat* out) {
+  check_write(out, sizeof(*out));
+  return fstat(fd, out);
+}
+int flexcap_hybrid_fstat64(int fd, struct stat64* out) {
+  check_write(out, sizeof(*out));
+  return fstat64(fd, out);
+}
+char* flexcap_hybrid_getcwd(char* buffer, std::size_t size) {
+  // (A null buffer would have the C library allocate outside the DDC: refused.)
+  if (buffer == nullptr) flexcap_hybrid_slow_check(0, size == 0 ? 1 : size, FLEXCAP_HYBRID_STORE);
+  check_write(buffer, size);
+  return getcwd(buffer, size);
+}
+ssize_t flexcap_hybrid_readlink(const char* path, char* buffer, std::size_t size) {
+  check_string(path);
+  check_write(buffer, size);
+  return readlink(path, buffer, size);
+}
+int flexcap_hybrid_utime(const char* path, const struct utimbuf* times) {
+  check_string(path);
+  if (times != nullptr) check_read(times, sizeof(*times));
+  return utime(path, times);
+}
+
+// fcntl's third argument is a pointer only for the record locks: then the structure is
+// read (F_SETLK*) or read and written (F_GETLK).
+int fcntl_checked(int fd, int command, va_list arguments) {
+  switch (command) {
+    case F_GETLK:
+    case F_SETLK:
+    case F_SETLKW:
+    case F_OFD_GETLK:
+    case F_OFD_SETLK:
+    case F_OFD_SETLKW: {
+      auto* lock = va_arg(arguments, struct flock*);
+      check(lock, sizeof(*lock),
+            command == F_GETLK || command == F_OFD_GETLK ? FLEXCAP_HYBRID_LOAD_STORE : FLEXCAP_HYBRID_LOAD);
+      return fcntl(fd, command, lock);
+    }
+    case F_GETFD:
+    case F_GETFL:
+    case F_GETOWN:
+    case F_GETSIG:
+    case F_GETLEASE:
+    case F_GETPIPE_SZ:
+    case F_GET_SEALS: return fcntl(fd, command);
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC:
+    case F_SETFD:
+    case F_SETFL:
+    case F_SETOWN:
+    case F_SETSIG:
+    case F_SETLEASE:
+    case F_NOTIFY:
+    case F_SETPIPE_SZ:
+    case F_ADD_SEALS: return fcntl(fd, command, va_arg(arguments, int));
+    default:
+      // A command whose argument this wrapper cannot tell the size of: refused, rather
+      // than let the kernel touch memory unchecked.
+      errno = EINVAL;
+      return -1;
+  }
+}
+int flexcap_hybrid_fcntl(int fd, int command, ...) {
+  va_list arguments;
+  va_start(arguments, command);
+  const int r = fcntl_checked(fd, command, arguments);
+  va_end(arguments);
+  return r;
+}
+int flexcap_hybrid_fcntl64(int fd, int command, ...) {
+  va_list arguments;
+  va_start(arguments, command);
+  const int r = fcntl_checked(fd, command, arguments);
+  va_end(arguments);
+  return r;
+}
+
+// A mapping hybrid code unmaps or remaps must be its own.
+int flexcap_hybrid_munmap(void* address, std::size_t bytes) {
+  check(address, bytes, FLEXCAP_HYBRID_LOAD_STORE);
+  return munmap(address, bytes);
+}
+void* flexcap_hybrid_mremap(void* address, std::size_t old_bytes, std::size_t new_bytes, int flags, ...) {
+  check(address, old_bytes, FLEXCAP_HYBRID_LOAD_STORE);
+  if ((flags & MREMAP_FIXED) != 0) {
+    // (Moving a mapping onto a chosen address: refused, it could land on anyone's memory.)
+    errno = EINVAL;
+    return MAP_FAILED;
+  }
+  return mremap(address, old_bytes, new_bytes, flags);
+}
+
+// --- standard streams and conversions -------------------------------------------------------------
+
+std::FILE* flexcap_hybrid_fopen(const char* path, const char* mode) {
+  check_string(path);
+  check_string(mode);
+  return std::fopen(path, mode);
+}
+char* flexcap_hybrid_fgets(char* buffer, int size, std::FILE* stream) {
+  if (size > 0) check_write(buffer, static_cast<std::uint64_t>(size));
+  return std::fgets(buffer, size, stream);
+}
+std::size_t flexcap_hybrid_fwrite(const void* data, std::size_t size, std::size_t count, std::FILE* stream) {
+  std::size_t bytes = 0;
+  if (__builtin_mul_overflow(size, count, &bytes)) {
+    flexcap_hybrid_slow_check(reinterpret_cast<std::uint64_t>(data), ~std::uint64_t{0}, FLEXCAP_HYBRID_LOAD);
+  }
+  check_read(data, bytes);
+  return std::fwrite(data, size, count, stream);
+}
+long flexcap_hybrid_strtol(const char* s, char** end, int base) {
+  check_string(s);
+  if (end != nullptr) check_write(end, sizeof(*end));
+  return std::strtol(s, end, base);
+}
+long long flexcap_hybrid_strtoll(const char* s, char** end, int base) {
+  check_string(s);
+  if (end != nullptr) check_write(end, sizeof(*end));
+  return std::strtoll(s, end, base);
+}
+double flexcap_hybrid_strtod(const char* s, char** end) {
+  check_string(s);
+  if (end != nullptr) check_write(end, sizeof(*end));
+  return std::strtod(s, end);
+}
+char* flexcap_hybrid_strchrnul(const char* s, int c) {
+  check_string(s);
+  return const_cast<char*>(strchrnul(s, c));
+}
+
+// --- threads ----------------------------------------------------------------------------------------
+
+// A mutex is the caller's memory, which the C library reads and writes.
+int flexcap_hybrid_pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* attributes) {
+  check_write(m, sizeof(*m));
+  if (attributes != nullptr) check_read(attributes, sizeof(*attributes));
+  return pthread_mutex_init(m, attributes);
+}
+int flexcap_hybrid_pthread_mutex_destroy(pthread_mutex_t* m) {
+  check(m, sizeof(*m), FLEXCAP_HYBRID_LOAD_STORE);
+  return pthread_mutex_destroy(m);
+}
+int flexcap_hybrid_pthread_mutex_lock(pthread_mutex_t* m) {
+  check(m, sizeof(*m), FLEXCAP_HYBRID_LOAD_STORE);
+  return pthread_mutex_lock(m);
+}
+int flexcap_hybrid_pthread_mutex_trylock(pthread_mutex_t* m) {
+  check(m, sizeof(*m), FLEXCAP_HYBRID_LOAD_STORE);
+  return pthread_mutex_trylock(m);
+}
+int flexcap_hybrid_pthread_mutex_unlock(pthread_mutex_t* m) {
+  check(m, sizeof(*m), FLEXCAP_HYBRID_LOAD_STORE);
+  return pthread_mutex_unlock(m);
+}
+int flexcap_hybrid_pthread_mutexattr_init(pthread_mutexattr_t* a) {
+  check_write(a, sizeof(*a));
+  return pthread_mutexattr_init(a);
+}
+int flexcap_hybrid_pthread_mutexattr_destroy(pthread_mutexattr_t* a) {
+  check(a, sizeof(*a), FLEXCAP_HYBRID_LOAD_STORE);
+  return pthread_mutexattr_destroy(a);
+}
+int flexcap_hybrid_pthread_mutexattr_settype(pthread_mutexattr_t* a, int type) {
+  check(a, sizeof(*a), FLEXCAP_HYBRID_LOAD_STORE);
+  return pthread_mutexattr_settype(a, type);
+}
+// A thread the C library starts would run hybrid code on a stack outside every DDC and
+// with no compartment's registers installed: refused, as a system out of threads refuses
+// it (SQLite then does the work in the calling thread).
+int flexcap_hybrid_pthread_create(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) { return EAGAIN; }
 
 // The comparator is hybrid code (checked itself, and its address against the PCC when
 // called); the array must be the caller's to read and write.
