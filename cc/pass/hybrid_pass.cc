@@ -45,6 +45,7 @@
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Transforms/Utils/BasicBlockUtils.h"
 #include "llvm/Transforms/Utils/ModuleUtils.h"
+#include "purecap_pass.hh"
 
 using namespace llvm;
 
@@ -720,9 +721,19 @@ struct HybridPass : PassInfoMixin<HybridPass> {
 extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
   return {LLVM_PLUGIN_API_VERSION, "FlexcapHybrid", LLVM_VERSION_STRING, [](PassBuilder& PB) {
             PB.registerOptimizerLastEPCallback(
-                [](ModulePassManager& MPM, OptimizationLevel) { MPM.addPass(HybridPass()); });
+                [](ModulePassManager& MPM, OptimizationLevel) {
+                  if (flexcap_pass::purecapRequested()) {
+                    flexcap_pass::addPurecapPass(MPM);
+                  } else {
+                    MPM.addPass(HybridPass());
+                  }
+                });
             PB.registerPipelineParsingCallback(
                 [](StringRef Name, ModulePassManager& MPM, ArrayRef<PassBuilder::PipelineElement>) {
+                  if (Name == "flexcap-purecap") {
+                    flexcap_pass::addPurecapPass(MPM);
+                    return true;
+                  }
                   if (Name != "flexcap-hybrid") return false;
                   MPM.addPass(HybridPass());
                   return true;

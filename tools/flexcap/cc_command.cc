@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +13,13 @@
 
 namespace flexcap::tools {
 namespace {
+
+// This executable's path (to run `flexcap cc` again for each source).
+std::string self_path() {
+  std::error_code ec;
+  const std::filesystem::path p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("flexcap") : p.string();
+}
 
 // Runs `command` (no shell) and returns its exit status.
 int run_command(std::vector<std::string> command) {
@@ -64,6 +72,72 @@ int prebuilt_object(const std::string& prefix, const std::string& abi, const std
   return 0;
 }
 
+// Splits "a|b|c" (how the build passes the runtime's libraries).
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const std::size_t end = std::min(list.find('|', start), list.size());
+    if (end > start) items.push_back(list.substr(start, end - start));
+    start = end + 1;
+  }
+  return items;
+}
+
+bool is_source(const std::string& a) {
+  return a.size() > 2 && a[0] != '-' && (a.ends_with(".c") || a.ends_with(".i"));
+}
+
+// `flexcap cc --abi purecap [FLAGS] SOURCES... [-o PROG]`, without -c: each C source is
+// compiled purecap (this command, with -c), then everything is linked with the runtime
+// and main's wrapper (cc/runtime/src/standalone_main.cc) into a standalone program.
+int link_standalone(const std::string& self, const std::vector<std::string>& args, std::size_t first,
+                    std::ostream& err) {
+  std::vector<std::string> compile_flags, sources, link_inputs;
+  std::string out = "a.out";
+  for (std::size_t i = first; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-o" && i + 1 < args.size()) {
+      out = args[++i];
+    } else if (is_source(a)) {
+      sources.push_back(a);
+    } else if (a.rfind("-l", 0) == 0 || a.rfind("-L", 0) == 0 || a.rfind("-Wl,", 0) == 0 || a.ends_with(".o") ||
+               a.ends_with(".a")) {
+      link_inputs.push_back(a);
+    } else {
+      compile_flags.push_back(a);
+    }
+  }
+  if (sources.empty() && link_inputs.empty()) {
+    err << "flexcap cc: nothing to compile or link. Usage: flexcap cc --abi purecap [FLAGS] prog.c -o prog\n";
+    return 2;
+  }
+  std::vector<std::string> objects;
+  for (const std::string& source : sources) {
+    const std::string object = out + "." + std::filesystem::path(source).stem().string() + ".o";
+    std::vector<std::string> compile = {self, "cc", "--abi", "purecap"};
+    compile.insert(compile.end(), compile_flags.begin(), compile_flags.end());
+    compile.insert(compile.end(), {"-c", source, "-o", object});
+    if (const int status = run_command(compile); status != 0) return status < 0 ? 2 : status;
+    objects.push_back(object);
+  }
+  std::vector<std::string> link = {FLEXCAP_CXX};
+  for (const std::string& flag : split_list(FLEXCAP_STANDALONE_LINK_FLAGS)) link.push_back(flag);
+  link.push_back("-Wl,--wrap=main");
+  link.insert(link.end(), objects.begin(), objects.end());
+  link.insert(link.end(), link_inputs.begin(), link_inputs.end());
+  link.push_back("-Wl,--start-group");
+  for (const std::string& library : split_list(FLEXCAP_STANDALONE_LIBRARIES)) link.push_back(library);
+  link.insert(link.end(), {"-Wl,--end-group", "-lyaml-cpp", "-lpthread", "-lm", "-o", out});
+  const int status = run_command(link);
+  for (const std::string& object : objects) std::filesystem::remove(object);
+  if (status != 0) {
+    err << "flexcap cc: linking " << out << " failed\n";
+    return status < 0 ? 2 : status;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int cc_command(const std::vector<std::string>& args, std::ostream& err) {
@@ -100,10 +174,11 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     } else if (a == "--prebuilt" && first + 1 < args.size()) {
       prebuilt = args[++first];
     } else if (a == "--help") {
-      err << "usage: flexcap cc [--abi hybrid|plain | --abi-of CONFIG] [--library NAME] [--count-checks] "
+      err << "usage: flexcap cc [--abi hybrid|purecap|plain | --abi-of CONFIG] [--library NAME] [--count-checks] "
              "[--no-stack-exemption] "
              "CLANG-ARGS...\n"
              "  --abi hybrid          check every access against the compartment's DDC/PCC (the default)\n"
+             "  --abi purecap         every pointer a capability with Morello's bounds, checked at every use\n"
              "  --abi plain           no checks (with --library, the globals are still placed)\n"
              "  --abi-of CONFIG       hybrid if the configuration's driver is cheri, else plain\n"
              "  --library NAME        the code is micro-library NAME of an image: its globals go in its\n"
@@ -119,9 +194,13 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
       break;
     }
   }
-  if (abi != "hybrid" && abi != "plain") {
-    err << "flexcap cc: unknown ABI '" << abi << "'. Fix: use --abi hybrid or --abi plain (purecap is not "
-        << "available yet)\n";
+  if (abi != "hybrid" && abi != "plain" && abi != "purecap") {
+    err << "flexcap cc: unknown ABI '" << abi << "'. Fix: use --abi hybrid, --abi purecap or --abi plain\n";
+    return 2;
+  }
+  if (abi == "purecap" && (!library.empty() || !prebuilt.empty())) {
+    err << "flexcap cc: purecap code cannot be part of an image's micro-library yet (--library, --prebuilt). Fix: "
+        << "build it hybrid (--abi hybrid) for an image\n";
     return 2;
   }
   if (!expected_abi.empty() && expected_abi != abi) {
@@ -130,10 +209,16 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     return 2;
   }
   if (!prebuilt.empty()) return prebuilt_object(prebuilt, count_checks ? "count" : abi, library, args, first, err);
+  if (abi == "purecap") {
+    const bool links = std::none_of(args.begin() + static_cast<std::ptrdiff_t>(first), args.end(), [](const std::string& a) {
+      return a == "-c" || a == "-S" || a == "-E" || a == "-M" || a == "-MM";
+    });
+    if (links) return link_standalone(self_path(), args, first, err);
+  }
   std::vector<std::string> command = {FLEXCAP_CLANG};
   // The pass checks accesses (hybrid) and places a micro-library's globals in its
   // compartment's region (--library, either ABI).
-  if (abi == "hybrid" || !library.empty()) {
+  if (abi == "hybrid" || abi == "purecap" || !library.empty()) {
     const std::string plugin = FLEXCAP_HYBRID_PLUGIN;
     if (!std::filesystem::exists(plugin)) {
       err << "flexcap cc: the hybrid pass is not built (" << plugin << "). Fix: cmake --build the tree that built "
@@ -144,9 +229,9 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     command.insert(command.end(), {"-fpass-plugin=" + plugin, "-Xclang", "-load", "-Xclang", plugin});
     for (std::size_t i = first; i + 1 < args.size(); ++i) {
       if (args[i] == "-o") {
-        const std::string report = args[i + 1] + ".hybrid.json";
+        const std::string report = args[i + 1] + (abi == "purecap" ? ".purecap.json" : ".hybrid.json");
         std::filesystem::remove(report);  // the pass appends: start each compilation afresh
-        command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-report=" + report});
+        command.insert(command.end(), {"-mllvm", (abi == "purecap" ? "-flexcap-purecap-report=" : "-flexcap-hybrid-report=") + report});
       }
     }
     if (!library.empty()) {
@@ -157,6 +242,7 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
                                      "-I" + std::string(FLEXCAP_SOURCE_DIR) + "/rt/runtime/include"});
     }
     if (abi == "plain") command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-checks=false"});
+    if (abi == "purecap") command.insert(command.end(), {"-mllvm", "-flexcap-purecap"});
     if (count_checks) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-count"});
     if (!stack_exemption) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-stack-exemption=false"});
   }

@@ -1,0 +1,472 @@
+// The purecap pass: unmodified C, compiled so that every pointer behaves as a Morello
+// pure-capability pointer. Each pointer value gets its capability's bounds beside it,
+// [base, top), set where the object is made and rounded as Morello's compressed bounds
+// round them (the capability model's representable_length and alignment, linked into
+// this plugin); every load, store, atomic and memory intrinsic through it is checked
+// against them in line. How the bounds travel through calls and memory, and what a
+// pointer from elsewhere gets, is the contract of cc/runtime/include/flexcap/cc/purecap_abi.h.
+//
+// Not covered yet (cc/README.md, "Purecap"): bounds of pointers passed through varargs
+// (they arrive with the bounds of all memory), sub-object bounds (off, as CHERI LLVM's
+// default), representability of a pointer moved far out of its bounds (Morello clears
+// its tag; here it keeps it, and its use faults all the same), indirect calls.
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <string>
+
+#include "flexcap/cap/capability.hh"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Analysis/ValueTracking.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/DebugInfoMetadata.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/InstIterator.h"
+#include "llvm/IR/Instructions.h"
+#include "llvm/IR/IntrinsicInst.h"
+#include "llvm/IR/MDBuilder.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IR/PassManager.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Transforms/Utils/BasicBlockUtils.h"
+#include "purecap_pass.hh"
+
+using namespace llvm;
+
+namespace {
+
+cl::opt<bool> Purecap("flexcap-purecap", cl::desc("Compile as Morello pure-capability code (bounds on every pointer)"),
+                      cl::init(false));
+cl::opt<std::string> PurecapReport("flexcap-purecap-report", cl::desc("Append what the purecap pass did to this file"),
+                                   cl::init(""));
+
+constexpr unsigned kArgumentSlots = 16;  // FLEXCAP_PURECAP_ARGUMENT_SLOTS
+enum AccessKind : unsigned { kLoad = 0, kStore = 1, kLoadStore = 2 };
+
+// The C library functions that go to the runtime's purecap wrappers (flexcap_purecap_NAME).
+constexpr const char* kWrapped[] = {"malloc", "calloc",  "realloc", "free",   "aligned_alloc", "posix_memalign",
+                                    "memcpy", "memmove", "memset",  "memcmp", "bcmp",          "memchr",
+                                    "strlen", "strcmp",  "strncmp", "strcpy", "strchr",        "strrchr",
+                                    "strstr", "strdup",  "puts",    "printf", "snprintf",      "vsnprintf"};
+
+struct Counts {
+  std::uint64_t checked = 0, exempted = 0, pointer_loads = 0, pointer_stores = 0, integer_casts = 0, calls = 0;
+  std::uint64_t wrapped = 0;
+};
+
+// A pointer's capability bounds, as two i64 values: [Base, Top). Untagged is [0, 0).
+struct Bounds {
+  Value* Base = nullptr;
+  Value* Top = nullptr;
+};
+
+class Instrumenter {
+ public:
+  Instrumenter(Function& Fn, Counts& C)
+      : F(Fn), M(*Fn.getParent()), DL(M.getDataLayout()), Ctx(M.getContext()), Total(C) {
+    I64 = Type::getInt64Ty(Ctx);
+    I32 = Type::getInt32Ty(Ctx);
+    auto* SlotTy = StructType::get(I64, I64, I64);
+    Arguments = global("flexcap_purecap_arguments", ArrayType::get(SlotTy, kArgumentSlots), true);
+    Return = global("flexcap_purecap_return", SlotTy, true);
+    auto* BoundsTy = StructType::get(I64, I64);
+    LoadMeta = M.getOrInsertFunction("flexcap_purecap_load_meta", FunctionType::get(BoundsTy, {I64, I64}, false));
+    StoreMeta = M.getOrInsertFunction("flexcap_purecap_store_meta",
+                                      FunctionType::get(Type::getVoidTy(Ctx), {I64, I64, I64, I64}, false));
+    CopyMeta = M.getOrInsertFunction("flexcap_purecap_copy_meta",
+                                     FunctionType::get(Type::getVoidTy(Ctx), {I64, I64, I64}, false));
+    Fault = M.getOrInsertFunction("flexcap_purecap_fault",
+                                  FunctionType::get(Type::getVoidTy(Ctx), {I64, I64, I32, I64, I64}, false));
+    if (auto* Fn2 = dyn_cast<Function>(Fault.getCallee())) {
+      Fn2->addFnAttr(Attribute::Cold);
+      Fn2->addFnAttr(Attribute::NoReturn);
+      Fn2->addFnAttr(Attribute::NoInline);
+    }
+    Unlikely = MDBuilder(Ctx).createBranchWeights(1, 1u << 20);
+  }
+
+  void run() {
+    // Phase 1: the bounds of every pointer the function uses, and what to do where.
+    SmallVector<Instruction*, 64> Work;
+    for (Instruction& I : instructions(F)) Work.push_back(&I);
+    for (Instruction* I : Work) plan(*I);
+    // Every phi's incoming bounds, now that every value has its bounds.
+    // (By index: an incoming value's bounds may add phis to the list.)
+    for (std::size_t N = 0; N < Phis.size(); ++N) {
+      PHINode* Phi = Phis[N].first;
+      auto* BasePhi = cast<PHINode>(Phis[N].second.Base);
+      auto* TopPhi = cast<PHINode>(Phis[N].second.Top);
+      for (unsigned K = 0; K < Phi->getNumIncomingValues(); ++K) {
+        const Bounds In = boundsOf(Phi->getIncomingValue(K));
+        BasePhi->addIncoming(In.Base, Phi->getIncomingBlock(K));
+        TopPhi->addIncoming(In.Top, Phi->getIncomingBlock(K));
+      }
+    }
+    // Phase 2: the checks (which split blocks) and the bookkeeping around calls and stores.
+    for (auto& Action : Actions) Action();
+  }
+
+ private:
+  GlobalVariable* global(StringRef Name, Type* T, bool ThreadLocal) {
+    if (GlobalVariable* G = M.getGlobalVariable(Name)) return G;
+    return new GlobalVariable(M, T, false, GlobalValue::ExternalLinkage, nullptr, Name, nullptr,
+                              ThreadLocal ? GlobalValue::InitialExecTLSModel : GlobalValue::NotThreadLocal);
+  }
+
+  Constant* int64(std::uint64_t V) { return ConstantInt::get(I64, V); }
+  Bounds untagged() { return {int64(0), int64(0)}; }
+  Bounds allMemory() { return {int64(0), int64(~std::uint64_t{0})}; }
+
+  // Where bounds computed for instruction I go: just after it (after the phis for a phi).
+  Instruction* after(Instruction* I) {
+    if (isa<PHINode>(I)) return &*I->getParent()->getFirstInsertionPt();
+    return I->getNextNode();
+  }
+
+  // Bounds [P, P + Morello's representable length of Bytes): an object made here.
+  Bounds objectBounds(IRBuilder<>& B, Value* P, std::uint64_t Bytes) {
+    Value* Base = B.CreatePtrToInt(P, I64);
+    return {Base, B.CreateAdd(Base, int64(flexcap::cap::representable_length(Bytes)))};
+  }
+
+  // Raises an object's alignment to what its bounds need to be exact.
+  static MaybeAlign representableAlignment(std::uint64_t Bytes) {
+    const std::uint64_t Mask = flexcap::cap::representable_alignment_mask(Bytes);
+    return Mask == ~std::uint64_t{0} ? MaybeAlign() : MaybeAlign(~Mask + 1);
+  }
+
+  Bounds boundsOf(Value* V) {
+    if (auto It = Known.find(V); It != Known.end()) return It->second;
+    Bounds B = compute(V);
+    Known[V] = B;
+    return B;
+  }
+
+  Bounds compute(Value* V) {
+    if (isa<ConstantPointerNull>(V) || isa<UndefValue>(V)) return untagged();
+    if (auto* G = dyn_cast<GlobalVariable>(V)) {
+      if (G->isThreadLocal()) return allMemory();  // %fs-relative: its address is computed, not loaded
+      Type* T = G->getValueType();
+      if (!T->isSized()) return allMemory();  // an extern of unknown size: as a hybrid pointer
+      const std::uint64_t Bytes = DL.getTypeAllocSize(T);
+      if (G->isDeclaration() && Bytes == 0) return allMemory();  // `extern char start[]`: its size is unknown
+      if (!G->isDeclaration()) {
+        if (MaybeAlign A = representableAlignment(Bytes); A && (!G->getAlign() || *G->getAlign() < *A)) {
+          G->setAlignment(A);
+        }
+      }
+      Constant* Base = ConstantExpr::getPtrToInt(G, I64);
+      return {Base, ConstantExpr::getAdd(Base, int64(flexcap::cap::representable_length(Bytes)))};
+    }
+    if (isa<Function>(V) || isa<GlobalAlias>(V) || isa<GlobalIFunc>(V)) return allMemory();
+    if (auto* CE = dyn_cast<ConstantExpr>(V)) {
+      switch (CE->getOpcode()) {
+        case Instruction::GetElementPtr:
+        case Instruction::BitCast:
+        case Instruction::AddrSpaceCast: return boundsOf(CE->getOperand(0));
+        case Instruction::IntToPtr: ++Total.integer_casts; return untagged();
+        default: return allMemory();
+      }
+    }
+    if (auto* A = dyn_cast<Argument>(V)) return argumentBounds(A);
+    auto* I = dyn_cast<Instruction>(V);
+    if (I == nullptr) return allMemory();
+    switch (I->getOpcode()) {
+      case Instruction::GetElementPtr:
+      case Instruction::BitCast:
+      case Instruction::AddrSpaceCast: return boundsOf(I->getOperand(0));
+      case Instruction::IntToPtr: {
+        ++Total.integer_casts;
+        warnCast(*I);
+        return untagged();
+      }
+      case Instruction::Alloca: {
+        auto* A = cast<AllocaInst>(I);
+        IRBuilder<> B(after(A));
+        if (A->isStaticAlloca()) {
+          const std::uint64_t Bytes = A->getAllocationSizeInBits(DL)->getFixedSize() / 8;
+          if (MaybeAlign Align = representableAlignment(Bytes); Align && A->getAlign() < *Align) {
+            A->setAlignment(*Align);
+          }
+          return objectBounds(B, A, Bytes);
+        }
+        Value* Base = B.CreatePtrToInt(A, I64);
+        Value* Count = B.CreateZExtOrTrunc(A->getArraySize(), I64);
+        Value* Bytes = B.CreateMul(Count, int64(DL.getTypeAllocSize(A->getAllocatedType())));
+        return {Base, B.CreateAdd(Base, Bytes)};
+      }
+      case Instruction::PHI: {
+        auto* Phi = cast<PHINode>(I);
+        IRBuilder<> B(Phi);
+        Bounds Placeholder{B.CreatePHI(I64, Phi->getNumIncomingValues(), "flexcap.base"),
+                           B.CreatePHI(I64, Phi->getNumIncomingValues(), "flexcap.top")};
+        Known[V] = Placeholder;  // (a loop's phi reaches itself)
+        Phis.push_back({Phi, Placeholder});
+        return Placeholder;
+      }
+      case Instruction::Select: {
+        auto* S = cast<SelectInst>(I);
+        const Bounds T = boundsOf(S->getTrueValue());
+        const Bounds E = boundsOf(S->getFalseValue());
+        IRBuilder<> B(after(S));
+        return {B.CreateSelect(S->getCondition(), T.Base, E.Base), B.CreateSelect(S->getCondition(), T.Top, E.Top)};
+      }
+      case Instruction::Load: {
+        auto* L = cast<LoadInst>(I);
+        IRBuilder<> B(after(L));
+        ++Total.pointer_loads;
+        Value* Meta = B.CreateCall(LoadMeta, {B.CreatePtrToInt(L->getPointerOperand(), I64), B.CreatePtrToInt(L, I64)});
+        Bounds Loaded{B.CreateExtractValue(Meta, 0), B.CreateExtractValue(Meta, 1)};
+        // A variable of the C library's (stdout, optarg, environ), which no instrumented
+        // store wrote: the pointer in it is as a hybrid pointer, with all of memory.
+        if (auto* G = dyn_cast<GlobalVariable>(getUnderlyingObject(L->getPointerOperand()));
+            G != nullptr && G->isDeclaration()) {
+          Value* Unknown = B.CreateICmpEQ(B.CreateOr(Loaded.Base, Loaded.Top), int64(0));
+          Loaded = {B.CreateSelect(Unknown, int64(0), Loaded.Base),
+                    B.CreateSelect(Unknown, int64(~std::uint64_t{0}), Loaded.Top)};
+        }
+        return Loaded;
+      }
+      case Instruction::Call: {
+        auto* Call = cast<CallInst>(I);
+        if (Call->isInlineAsm()) return allMemory();
+        IRBuilder<> B(after(Call));
+        return fromSlot(B, B.CreateConstInBoundsGEP1_32(Return->getValueType(), Return, 0), Call);
+      }
+      default: return allMemory();  // extractvalue, cmpxchg's pointer, ...: as a hybrid pointer
+    }
+  }
+
+  // A pointer's bounds from a slot (the arguments' or the return's): the slot's if it was
+  // written for this value, else all of memory (an uninstrumented caller or callee).
+  Bounds fromSlot(IRBuilder<>& B, Value* Slot, Value* Pointer) {
+    Type* SlotTy = StructType::get(I64, I64, I64);
+    Value* For = B.CreateLoad(I64, B.CreateStructGEP(SlotTy, Slot, 0));
+    Value* Base = B.CreateLoad(I64, B.CreateStructGEP(SlotTy, Slot, 1));
+    Value* Top = B.CreateLoad(I64, B.CreateStructGEP(SlotTy, Slot, 2));
+    Value* Written = B.CreateICmpEQ(For, B.CreatePtrToInt(Pointer, I64));
+    return {B.CreateSelect(Written, Base, int64(0)), B.CreateSelect(Written, Top, int64(~std::uint64_t{0}))};
+  }
+
+  void toSlot(IRBuilder<>& B, Value* Slot, Value* Pointer, const Bounds& Bs) {
+    Type* SlotTy = StructType::get(I64, I64, I64);
+    B.CreateStore(B.CreatePtrToInt(Pointer, I64), B.CreateStructGEP(SlotTy, Slot, 0));
+    B.CreateStore(Bs.Base, B.CreateStructGEP(SlotTy, Slot, 1));
+    B.CreateStore(Bs.Top, B.CreateStructGEP(SlotTy, Slot, 2));
+  }
+
+  Value* argumentSlot(IRBuilder<>& B, unsigned Index) {
+    return B.CreateConstInBoundsGEP2_32(Arguments->getValueType(), Arguments, 0, Index);
+  }
+
+  Bounds argumentBounds(Argument* A) {
+    if (A->getArgNo() >= kArgumentSlots) return allMemory();
+    IRBuilder<> B(&*F.getEntryBlock().getFirstInsertionPt());
+    return fromSlot(B, argumentSlot(B, A->getArgNo()), A);
+  }
+
+  void warnCast(Instruction& I) {
+    std::string Where = F.getName().str();
+    if (const DebugLoc& Loc = I.getDebugLoc()) {
+      Where = Loc->getFilename().str() + ":" + std::to_string(Loc.getLine()) + " (in " + Where + ")";
+    }
+    errs() << "flexcap purecap: warning: " << Where
+           << ": pointer made from an integer: it is untagged, as on CHERI purecap, and using it faults\n";
+  }
+
+  // --- what happens at each instruction --------------------------------------------------
+
+  // Whether [P, P + Size) provably lies in the object P points into: a constant offset
+  // into a local or a global of known size (exactly what its bounds allow).
+  bool provablyInside(Value* P, std::uint64_t Size) {
+    std::int64_t Offset = 0;
+    Value* Base = GetPointerBaseWithConstantOffset(P, Offset, DL);
+    std::uint64_t Bytes = 0;
+    if (auto* A = dyn_cast<AllocaInst>(Base); A != nullptr && A->isStaticAlloca()) {
+      Bytes = A->getAllocationSizeInBits(DL)->getFixedSize() / 8;
+    } else if (auto* G = dyn_cast<GlobalVariable>(Base); G != nullptr && !G->isThreadLocal() &&
+                                                         G->getValueType()->isSized() && !G->isInterposable()) {
+      Bytes = DL.getTypeAllocSize(G->getValueType());
+    } else {
+      return false;
+    }
+    return Offset >= 0 && Size <= Bytes && static_cast<std::uint64_t>(Offset) <= Bytes - Size;
+  }
+
+  void planCheck(Instruction* Before, Value* P, std::uint64_t Size, Value* Dynamic, AccessKind Kind) {
+    if (P->getType()->getPointerAddressSpace() != 0) return;  // %fs-relative: thread-locals
+    if (auto* C = dyn_cast_or_null<ConstantInt>(Dynamic)) {   // a memcpy of a constant length
+      Size = C->getZExtValue();
+      Dynamic = nullptr;
+    }
+    if (Dynamic == nullptr && (Size == 0 || provablyInside(P, Size))) {
+      if (Size != 0) ++Total.exempted;
+      return;
+    }
+    if (auto* G = dyn_cast<GlobalVariable>(getUnderlyingObject(P)); G != nullptr && G->isThreadLocal()) return;
+    const Bounds Bs = boundsOf(P);
+    ++Total.checked;
+    Actions.push_back([=, this] {
+      IRBuilder<> B(Before);
+      Value* Address = B.CreatePtrToInt(P, I64);
+      Value* Length = B.CreateSub(Bs.Top, Bs.Base);
+      Value* Offset = B.CreateSub(Address, Bs.Base);
+      Value* Bytes = Dynamic != nullptr ? B.CreateZExtOrTrunc(Dynamic, I64) : static_cast<Value*>(int64(Size));
+      Value* Bad = B.CreateOr(B.CreateICmpUGT(Bytes, Length), B.CreateICmpUGT(Offset, B.CreateSub(Length, Bytes)));
+      if (Dynamic != nullptr) Bad = B.CreateAnd(Bad, B.CreateICmpNE(Bytes, int64(0)));
+      Instruction* Then = SplitBlockAndInsertIfThen(Bad, Before, /*Unreachable=*/true, Unlikely);
+      IRBuilder<>(Then).CreateCall(Fault, {Address, Bytes, ConstantInt::get(I32, Kind), Bs.Base, Bs.Top});
+    });
+  }
+
+  std::uint64_t sizeOf(Type* T) const { return DL.getTypeStoreSize(T).getFixedSize(); }
+
+  void plan(Instruction& I) {
+    if (auto* L = dyn_cast<LoadInst>(&I)) {
+      planCheck(L, L->getPointerOperand(), sizeOf(L->getType()), nullptr, kLoad);
+      if (L->getType()->isPointerTy()) boundsOf(L);
+    } else if (auto* S = dyn_cast<StoreInst>(&I)) {
+      planCheck(S, S->getPointerOperand(), sizeOf(S->getValueOperand()->getType()), nullptr, kStore);
+      planStoredValue(S);
+    } else if (auto* RMW = dyn_cast<AtomicRMWInst>(&I)) {
+      planCheck(RMW, RMW->getPointerOperand(), sizeOf(RMW->getValOperand()->getType()), nullptr, kLoadStore);
+    } else if (auto* CX = dyn_cast<AtomicCmpXchgInst>(&I)) {
+      planCheck(CX, CX->getPointerOperand(), sizeOf(CX->getNewValOperand()->getType()), nullptr, kLoadStore);
+    } else if (auto* MT = dyn_cast<MemTransferInst>(&I)) {
+      planCheck(MT, MT->getRawSource(), 0, MT->getLength(), kLoad);
+      planCheck(MT, MT->getRawDest(), 0, MT->getLength(), kStore);
+      // The pointers it copies keep their tags (aligned slots, as on CHERI).
+      Actions.push_back([=, this] {
+        IRBuilder<> B(MT->getNextNode());
+        B.CreateCall(CopyMeta, {B.CreatePtrToInt(MT->getRawDest(), I64), B.CreatePtrToInt(MT->getRawSource(), I64),
+                                B.CreateZExtOrTrunc(MT->getLength(), I64)});
+      });
+    } else if (auto* MS = dyn_cast<MemSetInst>(&I)) {
+      planCheck(MS, MS->getRawDest(), 0, MS->getLength(), kStore);
+    } else if (auto* R = dyn_cast<ReturnInst>(&I)) {
+      Value* V = R->getReturnValue();
+      if (V != nullptr && V->getType()->isPointerTy()) {
+        const Bounds Bs = boundsOf(V);
+        Actions.push_back([=, this] {
+          IRBuilder<> B(R);
+          toSlot(B, B.CreateConstInBoundsGEP1_32(Return->getValueType(), Return, 0), V, Bs);
+        });
+      }
+    } else if (auto* Call = dyn_cast<CallInst>(&I)) {
+      planCall(Call);
+    }
+  }
+
+  // A pointer stored to memory: its bounds go to the shadow of the slot. An 8-byte integer
+  // copied from one slot to another (what the optimizer makes of a pointer's memcpy) takes
+  // the source slot's shadow along.
+  void planStoredValue(StoreInst* S) {
+    Value* V = S->getValueOperand();
+    if (V->getType()->isPointerTy()) {
+      ++Total.pointer_stores;
+      const Bounds Bs = boundsOf(V);
+      Actions.push_back([=, this] {
+        IRBuilder<> B(S->getNextNode());
+        B.CreateCall(StoreMeta, {B.CreatePtrToInt(S->getPointerOperand(), I64), B.CreatePtrToInt(V, I64), Bs.Base,
+                                 B.CreateZExtOrTrunc(Bs.Top, I64)});
+      });
+      return;
+    }
+    auto* L = dyn_cast<LoadInst>(V);
+    if (L != nullptr && V->getType()->isIntegerTy(64)) {
+      Actions.push_back([=, this] {
+        IRBuilder<> B(S->getNextNode());
+        B.CreateCall(CopyMeta, {B.CreatePtrToInt(S->getPointerOperand(), I64),
+                                B.CreatePtrToInt(L->getPointerOperand(), I64), int64(8)});
+      });
+    }
+  }
+
+  void planCall(CallInst* Call) {
+    if (isa<IntrinsicInst>(Call) || Call->isInlineAsm()) return;
+    ++Total.calls;
+    for (unsigned K = 0; K < Call->arg_size() && K < kArgumentSlots; ++K) {
+      Value* Arg = Call->getArgOperand(K);
+      if (!Arg->getType()->isPointerTy()) continue;
+      const Bounds Bs = boundsOf(Arg);
+      Actions.push_back([=, this] {
+        IRBuilder<> B(Call);
+        toSlot(B, argumentSlot(B, K), Arg, Bs);
+      });
+    }
+    for (unsigned K = 0; K < Call->arg_size(); ++K) {
+      if (Type* T = Call->getParamByValType(K)) planCheck(Call, Call->getArgOperand(K), sizeOf(T), nullptr, kLoad);
+    }
+    if (Call->getType()->isPointerTy()) boundsOf(Call);
+  }
+
+  Function& F;
+  Module& M;
+  const DataLayout& DL;
+  LLVMContext& Ctx;
+  Counts& Total;
+  Type* I64;
+  Type* I32;
+  GlobalVariable* Arguments;
+  GlobalVariable* Return;
+  FunctionCallee LoadMeta, StoreMeta, CopyMeta, Fault;
+  MDNode* Unlikely;
+  DenseMap<Value*, Bounds> Known;
+  SmallVector<std::pair<PHINode*, Bounds>, 16> Phis;
+  SmallVector<std::function<void()>, 64> Actions;
+};
+
+std::uint64_t redirect(Module& M) {
+  std::uint64_t Redirected = 0;
+  for (const char* Name : kWrapped) {
+    Function* F = M.getFunction(Name);
+    if (F == nullptr || !F->isDeclaration()) continue;
+    FunctionCallee Wrapper = M.getOrInsertFunction(std::string("flexcap_purecap_") + Name, F->getFunctionType());
+    F->replaceAllUsesWith(ConstantExpr::getBitCast(cast<Constant>(Wrapper.getCallee()), F->getType()));
+    ++Redirected;
+  }
+  return Redirected;
+}
+
+struct PurecapPass : PassInfoMixin<PurecapPass> {
+  PreservedAnalyses run(Module& M, ModuleAnalysisManager&) {
+    if (M.getGlobalVariable("flexcap_purecap_return") != nullptr &&
+        !M.getGlobalVariable("flexcap_purecap_return")->isDeclaration()) {
+      report_fatal_error(Twine("flexcap purecap pass: ") + M.getSourceFileName() +
+                         " defines the purecap runtime's slots; the runtime must not be instrumented");
+    }
+    Counts C;
+    C.wrapped = redirect(M);
+    SmallVector<Function*, 64> Functions;
+    for (Function& F : M) {
+      if (!F.isDeclaration() && !F.getName().startswith("flexcap_")) Functions.push_back(&F);
+    }
+    for (Function* F : Functions) {
+      Instrumenter(*F, C).run();
+      for (Attribute::AttrKind Kind :
+           {Attribute::ReadNone, Attribute::ReadOnly, Attribute::WriteOnly, Attribute::ArgMemOnly,
+            Attribute::InaccessibleMemOnly, Attribute::InaccessibleMemOrArgMemOnly, Attribute::NoUnwind}) {
+        F->removeFnAttr(Kind);
+      }
+    }
+    if (!PurecapReport.empty()) {
+      std::ofstream Out(PurecapReport, std::ios::app);
+      Out << "{\"file\": \"" << M.getSourceFileName() << "\", \"abi\": \"purecap\", \"checked\": " << C.checked
+          << ", \"exempted\": " << C.exempted << ", \"pointer_loads\": " << C.pointer_loads
+          << ", \"pointer_stores\": " << C.pointer_stores << ", \"calls\": " << C.calls
+          << ", \"casts_from_integer\": " << C.integer_casts << ", \"library_functions_wrapped\": " << C.wrapped
+          << "}\n";
+    }
+    return PreservedAnalyses::none();
+  }
+  static bool isRequired() { return true; }
+};
+
+}  // namespace
+
+namespace flexcap_pass {
+bool purecapRequested() { return Purecap; }
+void addPurecapPass(ModulePassManager& MPM) { MPM.addPass(PurecapPass()); }
+}  // namespace flexcap_pass

@@ -1,0 +1,77 @@
+/* flexcap/cc/purecap_abi.h — the contract between code compiled purecap and FlexCap.
+ *
+ * In a pure-capability program on Morello every pointer is a capability: its own bounds,
+ * set when the object it points to was made (malloc, a local, a global) and rounded as
+ * Morello's compressed bounds require, checked by the hardware at every use. FlexCap's
+ * purecap pass (cc/pass/purecap_pass.cc) gives unmodified C the same in software: every
+ * pointer value carries its capability's bounds beside it, [base, top), and every access
+ * through it is checked against them in line.
+ *
+ * Where the bounds travel:
+ *  - in registers: beside the pointer, as two more values the pass adds to the code;
+ *  - across calls between instrumented functions: in the thread's slots below, one per
+ *    pointer argument and one for a returned pointer, each with the pointer's value so
+ *    that the callee can tell the slot was written for it (a caller that is not
+ *    instrumented — the C library calling a comparator, the runtime calling main — wrote
+ *    nothing there: the pointer then gets the bounds of all memory, and is counted);
+ *  - in memory: a shadow entry per 8-byte slot that holds a pointer, with the value stored
+ *    (flexcap_purecap_load_meta below). A pointer loaded from a slot whose shadow is for
+ *    another value (the slot was overwritten by data, or never held a pointer) is
+ *    untagged, as a capability loaded from memory whose tag was cleared: using it faults.
+ *
+ * Untagged bounds are [0, 0): every access through them fails the in-line check, and the
+ * slow path reports a tag fault. This header is C so that the runtime and the pass's
+ * assumptions can be checked against it.
+ */
+#ifndef FLEXCAP_CC_PURECAP_ABI_H
+#define FLEXCAP_CC_PURECAP_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A pointer and its capability's bounds, [base, top). */
+struct flexcap_purecap_slot {
+  uint64_t value;
+  uint64_t base;
+  uint64_t top;
+};
+
+/* The bounds alone, as the runtime returns them (in two registers). */
+struct flexcap_purecap_bounds {
+  uint64_t base;
+  uint64_t top;
+};
+
+/* Pointer arguments beyond this many arrive with the bounds of all memory. */
+#define FLEXCAP_PURECAP_ARGUMENT_SLOTS 16
+
+/* Written by the caller before each call, read by the callee at its entry (slot i for
+ * argument i); the returned pointer's, written before `ret`, read after the call. */
+extern __thread struct flexcap_purecap_slot flexcap_purecap_arguments[FLEXCAP_PURECAP_ARGUMENT_SLOTS];
+extern __thread struct flexcap_purecap_slot flexcap_purecap_return;
+
+/* The shadow of memory: the bounds of the pointer stored at `address` (8-byte aligned)
+ * if it still holds `value`; untagged [0, 0) otherwise. */
+struct flexcap_purecap_bounds flexcap_purecap_load_meta(uint64_t address, uint64_t value);
+/* A pointer `value` with bounds [base, top) was stored at `address`. */
+void flexcap_purecap_store_meta(uint64_t address, uint64_t value, uint64_t base, uint64_t top);
+/* After memcpy/memmove of `bytes` from `from` to `to`: the pointers copied keep their
+ * tags (aligned slots only, as on CHERI). */
+void flexcap_purecap_copy_meta(uint64_t to, uint64_t from, uint64_t bytes);
+
+/* Called when an in-line check fails: raises the capability fault that Cap<T> raises for
+ * the same access through a capability with these bounds (a tag fault for [0, 0)). */
+__attribute__((noreturn)) void flexcap_purecap_fault(uint64_t address, uint64_t size, uint32_t access, uint64_t base,
+                                                     uint64_t top);
+
+/* What the pass counts at run time in builds compiled to count (flexcap bench purecap). */
+extern __thread uint64_t flexcap_purecap_checks;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FLEXCAP_CC_PURECAP_ABI_H */

@@ -1,0 +1,364 @@
+// The purecap runtime: the slots that carry bounds across calls, the shadow that keeps
+// them in memory, the slow path of the in-line checks, and the C library as purecap code
+// meets it (allocation with Morello's bounds; the checked string and memory functions).
+// Compiled by the project's C++ compiler, never with the pass (purecap_abi.h).
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "flexcap/cap/access.hh"
+#include "flexcap/cap/capability.hh"
+#include "flexcap/cc/purecap_abi.h"
+#include "flexcap/rt/runtime.hh"
+
+__thread struct flexcap_purecap_slot flexcap_purecap_arguments[FLEXCAP_PURECAP_ARGUMENT_SLOTS];
+__thread struct flexcap_purecap_slot flexcap_purecap_return;
+__thread std::uint64_t flexcap_purecap_checks;
+
+// The hybrid runtime's allocation from the running compartment's heap (hybrid_libc.cc).
+extern "C" {
+void* flexcap_hybrid_aligned_alloc(std::size_t alignment, std::size_t bytes);
+void flexcap_hybrid_free(void* p);
+}
+
+namespace {
+
+using flexcap::cap::Access;
+using flexcap::cap::Capability;
+
+constexpr flexcap_purecap_bounds kUntagged = {0, 0};
+constexpr flexcap_purecap_bounds kAllMemory = {0, ~std::uint64_t{0}};
+
+// --- the shadow: one entry per 8-byte slot, in chunks of 4 MiB of address space ---------
+
+constexpr unsigned kChunkShift = 22;
+constexpr std::uint64_t kSlotsPerChunk = std::uint64_t{1} << (kChunkShift - 3);
+constexpr std::uint64_t kChunks = std::uint64_t{1} << (47 - kChunkShift);  // user space: 47 bits
+
+struct Chunks {
+  std::atomic<flexcap_purecap_slot*>* table;
+  std::mutex grow;
+  Chunks() {
+    void* p = mmap(nullptr, kChunks * sizeof(void*), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) {
+      std::fputs("flexcap purecap runtime: cannot reserve the shadow's table\n", stderr);
+      std::abort();
+    }
+    table = static_cast<std::atomic<flexcap_purecap_slot*>*>(p);
+  }
+};
+Chunks& chunks() {
+  static Chunks c;
+  return c;
+}
+
+flexcap_purecap_slot* chunk_of(std::uint64_t address, bool create) {
+  const std::uint64_t index = address >> kChunkShift;
+  if (index >= kChunks) return nullptr;  // outside user space: no pointer is stored there
+  Chunks& c = chunks();
+  flexcap_purecap_slot* chunk = c.table[index].load(std::memory_order_acquire);
+  if (chunk != nullptr || !create) return chunk;
+  std::lock_guard lock(c.grow);
+  chunk = c.table[index].load(std::memory_order_relaxed);
+  if (chunk == nullptr) {
+    void* p = mmap(nullptr, kSlotsPerChunk * sizeof(flexcap_purecap_slot), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+      std::fputs("flexcap purecap runtime: out of memory for the shadow\n", stderr);
+      std::abort();
+    }
+    chunk = static_cast<flexcap_purecap_slot*>(p);
+    c.table[index].store(chunk, std::memory_order_release);
+  }
+  return chunk;
+}
+
+flexcap_purecap_slot* entry(std::uint64_t address, bool create) {
+  flexcap_purecap_slot* chunk = chunk_of(address, create);
+  return chunk == nullptr ? nullptr : &chunk[(address >> 3) & (kSlotsPerChunk - 1)];
+}
+
+// --- bounds as Morello sets them -------------------------------------------------------
+
+// The capability with these bounds (untagged for [0, 0)), its value at `address`: what
+// the hardware would hold, for the fault's text.
+Capability capability_of(std::uint64_t base, std::uint64_t top, std::uint64_t address) {
+  const Capability data = Capability::root().restrict_permissions(flexcap::cap::Permissions::data());
+  if (base == 0 && top == 0) return data.set_value(address).clear_tag();
+  Capability c = data.set_value(base).set_bounds_exact(top - base);
+  if (!c.tag()) c = data.set_value(base).set_bounds(top - base).capability;
+  return c.set_value(address);
+}
+
+[[noreturn]] void fault(std::uint64_t address, std::uint64_t size, Access access, flexcap_purecap_bounds b) {
+  const Capability c = capability_of(b.base, b.top, address);
+  if (auto refused = flexcap::cap::check_access(c, access, address, size); !refused) {
+    throw flexcap::rt::CompartmentFault{address, refused.error().describe()};
+  }
+  throw flexcap::rt::CompartmentFault{address, "purecap access the model allows failed FlexCap's in-line check "
+                                               "(a FlexCap bug: please report it)"};
+}
+
+bool inside(flexcap_purecap_bounds b, std::uint64_t address, std::uint64_t size) {
+  const std::uint64_t length = b.top - b.base;
+  return size <= length && address - b.base <= length - size;
+}
+
+void check(const void* p, std::uint64_t size, Access access, flexcap_purecap_bounds b) {
+  const auto address = reinterpret_cast<std::uint64_t>(p);
+  if (size != 0 && !inside(b, address, size)) fault(address, size, access, b);
+}
+
+// The bounds the caller passed with argument `i`, whose value is `p`: all of memory if
+// the caller was not instrumented.
+flexcap_purecap_bounds argument(unsigned i, const void* p) {
+  const flexcap_purecap_slot& s = flexcap_purecap_arguments[i];
+  if (s.value != reinterpret_cast<std::uint64_t>(p)) return kAllMemory;
+  return {s.base, s.top};
+}
+
+template <class T>
+T* give(T* p, flexcap_purecap_bounds b) {
+  flexcap_purecap_return = {reinterpret_cast<std::uint64_t>(p), b.base, b.top};
+  return p;
+}
+
+// A string's length, looked for only inside its bounds: one that has no NUL before its
+// capability ends faults at the first byte past it.
+std::size_t string_length(const char* s, flexcap_purecap_bounds b) {
+  const auto address = reinterpret_cast<std::uint64_t>(s);
+  if (!inside(b, address, 1)) fault(address, 1, Access::Load, b);
+  const std::uint64_t room = b.top - address;
+  const std::size_t n = strnlen(s, room);
+  if (n == room) fault(b.top, 1, Access::Load, b);
+  return n;
+}
+
+// Morello's bounds for an allocation of `bytes`: the length rounded up and the base
+// aligned as the compressed format needs, so that the capability is exact.
+void* allocate(std::size_t bytes, std::size_t alignment, flexcap_purecap_bounds& bounds) {
+  const std::uint64_t length = flexcap::cap::representable_length(bytes);
+  const std::uint64_t needed = ~flexcap::cap::representable_alignment_mask(bytes) + 1;
+  void* p = flexcap_hybrid_aligned_alloc(std::max<std::size_t>({alignment, needed, 16}), std::max<std::size_t>(length, 1));
+  const auto base = reinterpret_cast<std::uint64_t>(p);
+  bounds = p == nullptr ? kUntagged : flexcap_purecap_bounds{base, base + length};
+  return p;
+}
+
+}  // namespace
+
+extern "C" {
+
+flexcap_purecap_bounds flexcap_purecap_load_meta(std::uint64_t address, std::uint64_t value) {
+  if ((address & 7) != 0) return kUntagged;  // a capability is never loaded from a misaligned slot
+  const flexcap_purecap_slot* e = entry(address, false);
+  if (e == nullptr || e->value != value) return kUntagged;
+  return {e->base, e->top};
+}
+
+void flexcap_purecap_store_meta(std::uint64_t address, std::uint64_t value, std::uint64_t base, std::uint64_t top) {
+  if ((address & 7) != 0) return;  // stored as data: its tag is lost, as a misaligned capability store's would be
+  *entry(address, true) = {value, base, top};
+}
+
+void flexcap_purecap_copy_meta(std::uint64_t to, std::uint64_t from, std::uint64_t bytes) {
+  if (((to ^ from) & 7) != 0 || bytes < 8) return;  // no slot is copied whole onto a slot
+  const std::uint64_t skip = (8 - (from & 7)) & 7;
+  for (std::uint64_t offset = skip; offset + 8 <= bytes; offset += 8) {
+    const flexcap_purecap_slot* source = entry(from + offset, false);
+    if (source != nullptr && (source->base | source->top | source->value) != 0) {
+      *entry(to + offset, true) = *source;
+    } else if (flexcap_purecap_slot* target = entry(to + offset, false); target != nullptr) {
+      *target = {0, 0, 0};  // data over a pointer: its tag goes
+    }
+  }
+}
+
+void flexcap_purecap_fault(std::uint64_t address, std::uint64_t size, std::uint32_t access, std::uint64_t base,
+                           std::uint64_t top) {
+  fault(address, size, access == 1 ? Access::Store : Access::Load, {base, top});
+}
+
+// --- allocation ---------------------------------------------------------------------------
+
+void* flexcap_purecap_malloc(std::size_t bytes) {
+  flexcap_purecap_bounds b;
+  void* p = allocate(bytes, 16, b);
+  return give(p, b);
+}
+
+void* flexcap_purecap_calloc(std::size_t count, std::size_t size) {
+  std::size_t bytes = 0;
+  if (__builtin_mul_overflow(count, size, &bytes)) return give<void>(nullptr, kUntagged);
+  flexcap_purecap_bounds b;
+  void* p = allocate(bytes, 16, b);
+  if (p != nullptr) std::memset(p, 0, b.top - b.base);
+  return give(p, b);
+}
+
+void* flexcap_purecap_aligned_alloc(std::size_t alignment, std::size_t bytes) {
+  flexcap_purecap_bounds b;
+  void* p = allocate(bytes, alignment, b);
+  return give(p, b);
+}
+
+int flexcap_purecap_posix_memalign(void** out, std::size_t alignment, std::size_t bytes) {
+  const flexcap_purecap_bounds where = argument(0, out);
+  check(out, sizeof(void*), Access::Store, where);
+  if (alignment < sizeof(void*) || (alignment & (alignment - 1)) != 0) return EINVAL;
+  flexcap_purecap_bounds b;
+  void* p = allocate(bytes, alignment, b);
+  if (p == nullptr) return ENOMEM;
+  *out = p;
+  flexcap_purecap_store_meta(reinterpret_cast<std::uint64_t>(out), reinterpret_cast<std::uint64_t>(p), b.base, b.top);
+  return 0;
+}
+
+void flexcap_purecap_free(void* p) { flexcap_hybrid_free(p); }
+
+void* flexcap_purecap_realloc(void* p, std::size_t bytes) {
+  const flexcap_purecap_bounds old = argument(0, p);
+  flexcap_purecap_bounds b;
+  void* grown = allocate(bytes, 16, b);
+  if (grown == nullptr) return give<void>(nullptr, kUntagged);
+  if (p != nullptr) {
+    // What the old capability reaches from p on, and no more than the new one holds.
+    const std::uint64_t kept = std::min<std::uint64_t>(old.top - reinterpret_cast<std::uint64_t>(p), bytes);
+    std::memcpy(grown, p, kept);
+    flexcap_purecap_copy_meta(reinterpret_cast<std::uint64_t>(grown), reinterpret_cast<std::uint64_t>(p), kept);
+    flexcap_hybrid_free(p);
+  }
+  return give(grown, b);
+}
+
+// --- memory and strings: every range checked against the bounds of the capability it is
+// reached through; a returned pointer derived from the argument it points into ----------
+
+void* flexcap_purecap_memcpy(void* to, const void* from, std::size_t n) {
+  check(from, n, Access::Load, argument(1, from));
+  const flexcap_purecap_bounds b = argument(0, to);
+  check(to, n, Access::Store, b);
+  std::memcpy(to, from, n);
+  flexcap_purecap_copy_meta(reinterpret_cast<std::uint64_t>(to), reinterpret_cast<std::uint64_t>(from), n);
+  return give(to, b);
+}
+
+void* flexcap_purecap_memmove(void* to, const void* from, std::size_t n) {
+  check(from, n, Access::Load, argument(1, from));
+  const flexcap_purecap_bounds b = argument(0, to);
+  check(to, n, Access::Store, b);
+  std::memmove(to, from, n);
+  flexcap_purecap_copy_meta(reinterpret_cast<std::uint64_t>(to), reinterpret_cast<std::uint64_t>(from), n);
+  return give(to, b);
+}
+
+void* flexcap_purecap_memset(void* to, int value, std::size_t n) {
+  const flexcap_purecap_bounds b = argument(0, to);
+  check(to, n, Access::Store, b);
+  return give(std::memset(to, value, n), b);
+}
+
+int flexcap_purecap_memcmp(const void* a, const void* b, std::size_t n) {
+  check(a, n, Access::Load, argument(0, a));
+  check(b, n, Access::Load, argument(1, b));
+  return std::memcmp(a, b, n);
+}
+int flexcap_purecap_bcmp(const void* a, const void* b, std::size_t n) { return flexcap_purecap_memcmp(a, b, n); }
+
+void* flexcap_purecap_memchr(const void* s, int c, std::size_t n) {
+  const flexcap_purecap_bounds b = argument(0, s);
+  check(s, n, Access::Load, b);
+  return give(const_cast<void*>(std::memchr(s, c, n)), b);
+}
+
+std::size_t flexcap_purecap_strlen(const char* s) { return string_length(s, argument(0, s)); }
+
+int flexcap_purecap_strcmp(const char* a, const char* b) {
+  string_length(a, argument(0, a));
+  string_length(b, argument(1, b));
+  return std::strcmp(a, b);
+}
+
+int flexcap_purecap_strncmp(const char* a, const char* b, std::size_t n) {
+  const flexcap_purecap_bounds ba = argument(0, a), bb = argument(1, b);
+  const std::size_t la = strnlen(a, std::min<std::uint64_t>(n, ba.top - reinterpret_cast<std::uint64_t>(a)));
+  const std::size_t lb = strnlen(b, std::min<std::uint64_t>(n, bb.top - reinterpret_cast<std::uint64_t>(b)));
+  check(a, std::min<std::size_t>(la + 1, n), Access::Load, ba);
+  check(b, std::min<std::size_t>(lb + 1, n), Access::Load, bb);
+  return std::strncmp(a, b, n);
+}
+
+char* flexcap_purecap_strcpy(char* to, const char* from) {
+  const std::size_t n = string_length(from, argument(1, from));
+  const flexcap_purecap_bounds b = argument(0, to);
+  check(to, n + 1, Access::Store, b);
+  std::memcpy(to, from, n + 1);
+  return give(to, b);
+}
+
+char* flexcap_purecap_strchr(const char* s, int c) {
+  const flexcap_purecap_bounds b = argument(0, s);
+  string_length(s, b);
+  return give(const_cast<char*>(std::strchr(s, c)), b);
+}
+
+char* flexcap_purecap_strrchr(const char* s, int c) {
+  const flexcap_purecap_bounds b = argument(0, s);
+  string_length(s, b);
+  return give(const_cast<char*>(std::strrchr(s, c)), b);
+}
+
+char* flexcap_purecap_strstr(const char* haystack, const char* needle) {
+  const flexcap_purecap_bounds b = argument(0, haystack);
+  string_length(haystack, b);
+  string_length(needle, argument(1, needle));
+  return give(const_cast<char*>(std::strstr(haystack, needle)), b);
+}
+
+char* flexcap_purecap_strdup(const char* s) {
+  const std::size_t n = string_length(s, argument(0, s));
+  flexcap_purecap_bounds b;
+  auto* copy = static_cast<char*>(allocate(n + 1, 16, b));
+  if (copy != nullptr) std::memcpy(copy, s, n + 1);
+  return give(copy, b);
+}
+
+int flexcap_purecap_puts(const char* s) {
+  string_length(s, argument(0, s));
+  return std::puts(s);
+}
+
+// The format and the output buffer are checked; the arguments a format consumes are not
+// (a %s argument arrives through varargs, where no bounds travel yet).
+int flexcap_purecap_vsnprintf(char* to, std::size_t n, const char* format, va_list arguments) {
+  string_length(format, argument(2, format));
+  check(to, n, Access::Store, argument(0, to));
+  return std::vsnprintf(to, n, format, arguments);
+}
+int flexcap_purecap_snprintf(char* to, std::size_t n, const char* format, ...) {
+  string_length(format, argument(2, format));
+  check(to, n, Access::Store, argument(0, to));
+  va_list arguments;
+  va_start(arguments, format);
+  const int r = std::vsnprintf(to, n, format, arguments);
+  va_end(arguments);
+  return r;
+}
+int flexcap_purecap_printf(const char* format, ...) {
+  string_length(format, argument(0, format));
+  va_list arguments;
+  va_start(arguments, format);
+  const int r = std::vprintf(format, arguments);
+  va_end(arguments);
+  return r;
+}
+
+}  // extern "C"

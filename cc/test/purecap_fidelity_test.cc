@@ -1,0 +1,148 @@
+// Purecap code faults where purecap Morello faults, and not elsewhere: heap, stack and
+// global objects overflowed by one byte, pointers through memory, through an integer and
+// through memcpy, and the padding Morello's rounded bounds give a large allocation
+// (purecap_fidelity.c, compiled with `flexcap cc --abi purecap`). The bounds are the
+// capability model's, and so is the fault's text.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "flexcap/cap/access.hh"
+#include "flexcap/cap/capability.hh"
+#include "flexcap/cc/purecap_abi.h"
+#include "flexcap/rt/runtime.hh"
+
+extern "C" {
+void* allocate(std::size_t);
+int read_at(const char*, std::size_t);
+int global_at(std::size_t);
+int stack_at(std::size_t);
+int heap_at(std::size_t, std::size_t);
+int through_memory(std::size_t);
+int after_data_overwrite();
+int through_integer();
+int copied_pointer_at(std::size_t);
+int returned_at(std::size_t, std::size_t);
+std::size_t length_of_unterminated();
+extern char g_buffer[32];
+}
+
+namespace flexcap::cc {
+namespace {
+
+// The fault's text, or "" if `body` ran without one.
+std::string fault_of(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const rt::CompartmentFault& f) {
+    return f.cause;
+  }
+  return "";
+}
+
+// What Cap<T> says of a one-byte load at `address` through a data capability at `base`
+// whose bounds Morello sets for `length` bytes.
+std::string expected_load_fault(std::uint64_t base, std::uint64_t length, std::uint64_t address) {
+  const cap::Capability c = cap::Capability::root()
+                                .restrict_permissions(cap::Permissions::data())
+                                .set_value(base)
+                                .set_bounds(length)
+                                .capability.set_value(address);
+  auto r = cap::check_access(c, cap::Access::Load, address, 1);
+  return r ? "" : r.error().describe();
+}
+
+// An allocation, with the bounds its capability was given (the return slot).
+struct Allocation {
+  char* p;
+  std::uint64_t base, top;
+};
+Allocation allocation(std::size_t n) {
+  auto* p = static_cast<char*>(allocate(n));
+  EXPECT_EQ(flexcap_purecap_return.value, reinterpret_cast<std::uint64_t>(p));
+  return {p, flexcap_purecap_return.base, flexcap_purecap_return.top};
+}
+
+// Calls read_at(p, i) as an instrumented caller would: p's bounds in its argument slot.
+int read_through(const Allocation& a, std::size_t i) {
+  flexcap_purecap_arguments[0] = {reinterpret_cast<std::uint64_t>(a.p), a.base, a.top};
+  return read_at(a.p, i);
+}
+
+TEST(PurecapFidelity, MallocBoundsAreTheModelsExactly) {
+  for (std::size_t n : {1ul, 15ul, 16ul, 100ul, 4095ul, 4096ul, 5000ul, 65537ul, (1ul << 20) + 1, 3ul << 22}) {
+    const Allocation a = allocation(n);
+    const cap::Capability model = cap::Capability::root().set_value(a.base).set_bounds(n).capability;
+    EXPECT_TRUE(model.tag()) << n;
+    EXPECT_EQ(a.base, reinterpret_cast<std::uint64_t>(a.p)) << n;
+    EXPECT_EQ(model.bounds().base, a.base) << n << ": the allocator aligns the base as the bounds need";
+    EXPECT_EQ(model.bounds().top, cap::Uint128{a.top}) << n;
+    EXPECT_EQ(a.top - a.base, cap::representable_length(n)) << n;
+    std::free(a.p);
+  }
+}
+
+TEST(PurecapFidelity, HeapOverflowByOneFaults) {
+  EXPECT_EQ(fault_of([] { (void)heap_at(100, 99); }), "");
+  const std::string fault = fault_of([] { (void)heap_at(100, 100); });
+  EXPECT_NE(fault.find("capability bounds fault: load of 1 byte"), std::string::npos) << fault;
+  // The same text as Cap<T> through the same capability.
+  const Allocation a = allocation(100);
+  EXPECT_EQ(fault_of([&] { (void)read_through(a, 99); }), "");
+  EXPECT_EQ(fault_of([&] { (void)read_through(a, 100); }),
+            expected_load_fault(a.base, 100, reinterpret_cast<std::uint64_t>(a.p) + 100));
+}
+
+TEST(PurecapFidelity, ThePaddingOfALargeAllocationDoesNotFault) {
+  // 2^20 + 1 bytes cannot be bounded exactly: Morello rounds the length up, and an access
+  // in that padding is inside the capability, so it does not fault there either.
+  const std::size_t n = (1ul << 20) + 1;
+  const std::uint64_t rounded = cap::representable_length(n);
+  ASSERT_GT(rounded, n);
+  const Allocation a = allocation(n);
+  EXPECT_EQ(fault_of([&] { (void)read_through(a, n); }), "");            // first byte of padding
+  EXPECT_EQ(fault_of([&] { (void)read_through(a, rounded - 1); }), "");  // last byte of the bounds
+  EXPECT_EQ(fault_of([&] { (void)read_through(a, rounded); }),
+            expected_load_fault(a.base, n, reinterpret_cast<std::uint64_t>(a.p) + rounded));
+}
+
+TEST(PurecapFidelity, StackOverflowByOneFaults) {
+  EXPECT_EQ(fault_of([] { EXPECT_EQ(stack_at(15), 7); }), "");
+  const std::string fault = fault_of([] { (void)stack_at(16); });
+  EXPECT_NE(fault.find("capability bounds fault: load of 1 byte"), std::string::npos) << fault;
+}
+
+TEST(PurecapFidelity, GlobalOverflowByOneFaults) {
+  EXPECT_EQ(fault_of([] { (void)global_at(31); }), "");
+  const auto base = reinterpret_cast<std::uint64_t>(g_buffer);
+  EXPECT_EQ(fault_of([] { (void)global_at(32); }), expected_load_fault(base, 32, base + 32));
+}
+
+TEST(PurecapFidelity, BoundsTravelThroughMemoryCallsAndMemcpy) {
+  EXPECT_EQ(fault_of([] { (void)through_memory(7); }), "");
+  EXPECT_NE(fault_of([] { (void)through_memory(8); }).find("capability bounds fault"), std::string::npos);
+  EXPECT_EQ(fault_of([] { (void)copied_pointer_at(7); }), "");
+  EXPECT_NE(fault_of([] { (void)copied_pointer_at(8); }).find("capability bounds fault"), std::string::npos);
+  EXPECT_EQ(fault_of([] { (void)returned_at(24, 23); }), "");
+  EXPECT_NE(fault_of([] { (void)returned_at(24, 24); }).find("capability bounds fault"), std::string::npos);
+}
+
+TEST(PurecapFidelity, APointerOverwrittenByDataOrMadeFromAnIntegerIsUntagged) {
+  const std::string overwritten = fault_of([] { (void)after_data_overwrite(); });
+  EXPECT_NE(overwritten.find("capability tag fault"), std::string::npos) << overwritten;
+  const std::string cast = fault_of([] { (void)through_integer(); });
+  EXPECT_NE(cast.find("capability tag fault"), std::string::npos) << cast;
+}
+
+TEST(PurecapFidelity, TheCLibraryIsCheckedAgainstThePointersBounds) {
+  // strlen of 4 bytes with no NUL: faults at the first byte past the allocation's bounds
+  // (16 bytes: a 4-byte allocation's capability is exact, the allocator's granule pads it
+  // in memory only).
+  const std::string fault = fault_of([] { (void)length_of_unterminated(); });
+  EXPECT_NE(fault.find("capability bounds fault: load of 1 byte"), std::string::npos) << fault;
+}
+
+}  // namespace
+}  // namespace flexcap::cc

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `flexcap cc --abi purecap -o PROG prog.c` builds a standalone program: it runs as
+# the plain build does, and a capability fault ends it with one line,
+# `flexcap: capability fault: ...`, and exit status 139.
+set -u
+flexcap=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+cat > "$tmp/prog.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+/* Reads byte N of a 16-byte allocation; prints a checksum of a small computation first. */
+int main(int argc, char** argv) {
+  size_t n = argc > 1 ? strtoul(argv[1], 0, 10) : 0;
+  char* p = malloc(16);
+  memset(p, 'x', 16);
+  unsigned sum = 0;
+  for (int i = 0; i < 1000; ++i) sum = sum * 31 + (unsigned)i;
+  printf("sum %u\n", sum);
+  fflush(stdout);
+  return p[n] == 'x' ? 0 : 3;
+}
+C
+"$flexcap" cc --abi purecap -O2 "$tmp/prog.c" -o "$tmp/prog" 2> "$tmp/build.err" || fail "build: $(cat "$tmp/build.err")"
+clang-14 -O2 "$tmp/prog.c" -o "$tmp/plain" || fail "the plain build"
+
+"$tmp/prog" 15 > "$tmp/out" 2> "$tmp/err"
+[[ $? == 0 ]] || fail "in bounds: exit status $?, $(cat "$tmp/err")"
+"$tmp/plain" 15 > "$tmp/plain.out"
+cmp -s "$tmp/out" "$tmp/plain.out" || fail "output differs from the plain build: $(cat "$tmp/out")"
+[[ ! -s "$tmp/err" ]] || fail "in bounds wrote to stderr: $(cat "$tmp/err")"
+
+"$tmp/prog" 16 > "$tmp/out" 2> "$tmp/err"
+status=$?
+[[ $status == 139 ]] || fail "one past: exit status $status, expected 139"
+cmp -s "$tmp/out" "$tmp/plain.out" || fail "one past: the output before the fault is lost: $(cat "$tmp/out")"
+[[ $(wc -l < "$tmp/err") == 1 ]] || fail "one past: expected one line on stderr: $(cat "$tmp/err")"
+grep -q '^flexcap: capability fault: capability bounds fault: load of 1 byte at 0x[0-9a-f]* is outside' "$tmp/err" ||
+  fail "one past: $(cat "$tmp/err")"
+echo "ok: in bounds as plain, one past faults with status 139"
