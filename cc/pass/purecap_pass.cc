@@ -166,7 +166,10 @@ class Instrumenter {
         case Instruction::GetElementPtr:
         case Instruction::BitCast:
         case Instruction::AddrSpaceCast: return boundsOf(CE->getOperand(0));
-        case Instruction::IntToPtr: ++Total.integer_casts; return untagged();
+        case Instruction::IntToPtr:
+          if (Value* Origin = provenance(CE->getOperand(0), 0)) return boundsOf(Origin);
+          ++Total.integer_casts;
+          return untagged();
         default: return allMemory();
       }
     }
@@ -178,6 +181,9 @@ class Instrumenter {
       case Instruction::BitCast:
       case Instruction::AddrSpaceCast: return boundsOf(I->getOperand(0));
       case Instruction::IntToPtr: {
+        // uintptr_t arithmetic on a pointer's address keeps the pointer's capability, as
+        // in CHERI C (`(T*)(((uintptr_t)p + 15) & ~15)`); an integer from nowhere does not.
+        if (Value* Origin = provenance(I->getOperand(0), 0)) return boundsOf(Origin);
         ++Total.integer_casts;
         warnCast(*I);
         return untagged();
@@ -265,6 +271,29 @@ class Instrumenter {
     if (A->getArgNo() >= kArgumentSlots) return allMemory();
     IRBuilder<> B(&*F.getEntryBlock().getFirstInsertionPt());
     return fromSlot(B, argumentSlot(B, A->getArgNo()), A);
+  }
+
+  // The pointer whose address an integer was computed from (its first operand's, as CHERI C
+  // derives a uintptr_t result from its left operand), or null.
+  static Value* provenance(Value* V, unsigned Depth) {
+    if (Depth > 8) return nullptr;
+    if (auto* P = dyn_cast<PtrToIntOperator>(V)) return P->getPointerOperand();
+    if (auto* Cast = dyn_cast<CastInst>(V); Cast != nullptr && Cast->getSrcTy()->isIntegerTy()) {
+      return provenance(Cast->getOperand(0), Depth + 1);
+    }
+    if (auto* B = dyn_cast<BinaryOperator>(V)) {
+      switch (B->getOpcode()) {
+        case Instruction::Add:
+        case Instruction::Sub:
+        case Instruction::And:
+        case Instruction::Or:
+        case Instruction::Xor:
+          if (Value* Left = provenance(B->getOperand(0), Depth + 1)) return Left;
+          return B->getOpcode() == Instruction::Sub ? nullptr : provenance(B->getOperand(1), Depth + 1);
+        default: return nullptr;
+      }
+    }
+    return nullptr;
   }
 
   void warnCast(Instruction& I) {

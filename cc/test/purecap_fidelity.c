@@ -50,10 +50,11 @@ int after_data_overwrite(void) {
   return ((volatile char*)p)[0];
 }
 
-/* A pointer made from an integer is untagged. */
+/* A pointer made from a plain integer (not a uintptr_t: in CHERI C a long has no
+ * provenance) is untagged. */
 int through_integer(void) {
   char* p = malloc(8);
-  volatile uintptr_t bits = (uintptr_t)p;
+  volatile unsigned long bits = (unsigned long)p;
   char* q = (char*)bits;
   return ((volatile char*)q)[0];
 }
@@ -76,3 +77,11 @@ size_t length_of_unterminated(void) {
   memcpy(p, "abcd", 4);
   return strlen(p);
 }
+
+/* uintptr_t arithmetic on a pointer keeps its capability, as in CHERI C: align up. */
+int aligned_at(size_t i) {
+  char* p = malloc(64);
+  char* q = (char*)(((uintptr_t)p + 15) & ~(uintptr_t)15);
+  return ((volatile char*)q)[i];
+}
+

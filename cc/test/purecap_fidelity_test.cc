@@ -26,6 +26,7 @@ int through_integer();
 int copied_pointer_at(std::size_t);
 int returned_at(std::size_t, std::size_t);
 std::size_t length_of_unterminated();
+int aligned_at(std::size_t);
 extern char g_buffer[32];
 }
 
@@ -134,6 +135,13 @@ TEST(PurecapFidelity, APointerOverwrittenByDataOrMadeFromAnIntegerIsUntagged) {
   EXPECT_NE(overwritten.find("capability tag fault"), std::string::npos) << overwritten;
   const std::string cast = fault_of([] { (void)through_integer(); });
   EXPECT_NE(cast.find("capability tag fault"), std::string::npos) << cast;
+}
+
+TEST(PurecapFidelity, IntegerArithmeticOnAPointerKeepsItsCapability) {
+  // 64 bytes from malloc are 16-aligned: aligning up changes nothing, and the bounds are
+  // the allocation's.
+  EXPECT_EQ(fault_of([] { (void)aligned_at(63); }), "");
+  EXPECT_NE(fault_of([] { (void)aligned_at(64); }).find("capability bounds fault"), std::string::npos);
 }
 
 TEST(PurecapFidelity, TheCLibraryIsCheckedAgainstThePointersBounds) {
