@@ -31,6 +31,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Transforms/Utils/BasicBlockUtils.h"
+#include "llvm/Transforms/Utils/ModuleUtils.h"
 #include "purecap_pass.hh"
 
 using namespace llvm;
@@ -54,6 +55,7 @@ constexpr const char* kWrapped[] = {"malloc", "calloc",  "realloc", "free",   "a
 struct Counts {
   std::uint64_t checked = 0, exempted = 0, pointer_loads = 0, pointer_stores = 0, integer_casts = 0, calls = 0;
   std::uint64_t wrapped = 0;
+  std::uint64_t global_pointers = 0;  // pointers in globals' initial values, given their shadow at start
 };
 
 // A pointer's capability bounds, as two i64 values: [Base, Top). Untagged is [0, 0).
@@ -61,6 +63,77 @@ struct Bounds {
   Value* Base = nullptr;
   Value* Top = nullptr;
 };
+
+// Raises an object's alignment to what its bounds need to be exact.
+MaybeAlign representableAlignment(std::uint64_t Bytes) {
+  const std::uint64_t Mask = flexcap::cap::representable_alignment_mask(Bytes);
+  return Mask == ~std::uint64_t{0} ? MaybeAlign() : MaybeAlign(~Mask + 1);
+}
+
+// The pointer whose address an integer was computed from (its first operand's, as CHERI C
+// derives a uintptr_t result from its left operand), or null.
+Value* provenance(Value* V, unsigned Depth) {
+  if (Depth > 8) return nullptr;
+  if (auto* P = dyn_cast<PtrToIntOperator>(V)) return P->getPointerOperand();
+  auto* O = dyn_cast<Operator>(V);  // an instruction or a constant expression
+  if (O == nullptr) return nullptr;
+  switch (O->getOpcode()) {
+    case Instruction::ZExt:
+    case Instruction::SExt:
+    case Instruction::Trunc: return provenance(O->getOperand(0), Depth + 1);
+    case Instruction::Add:
+    case Instruction::Sub:
+    case Instruction::And:
+    case Instruction::Or:
+    case Instruction::Xor:
+      if (Value* Left = provenance(O->getOperand(0), Depth + 1)) return Left;
+      return O->getOpcode() == Instruction::Sub ? nullptr : provenance(O->getOperand(1), Depth + 1);
+    default: return nullptr;
+  }
+}
+
+struct ConstantBounds {
+  Constant* Base;
+  Constant* Top;
+};
+
+// The bounds of a constant pointer: a global's own (its alignment raised where Morello's
+// rounding needs it), all of memory for code, untagged for null and integers.
+ConstantBounds constantBounds(Constant* C, const DataLayout& DL, Counts& Total) {
+  Type* I64 = Type::getInt64Ty(C->getContext());
+  auto Int = [&](std::uint64_t V) { return ConstantInt::get(I64, V); };
+  const ConstantBounds Untagged{Int(0), Int(0)}, All{Int(0), Int(~std::uint64_t{0})};
+  if (isa<ConstantPointerNull>(C) || isa<UndefValue>(C)) return Untagged;
+  if (auto* G = dyn_cast<GlobalVariable>(C)) {
+    if (G->isThreadLocal()) return All;  // %fs-relative: its address is computed, not loaded
+    Type* T = G->getValueType();
+    if (!T->isSized()) return All;  // an extern of unknown size: as a hybrid pointer
+    const std::uint64_t Bytes = DL.getTypeAllocSize(T);
+    if (G->isDeclaration() && Bytes == 0) return All;  // `extern char start[]`: its size is unknown
+    if (!G->isDeclaration()) {
+      if (MaybeAlign A = representableAlignment(Bytes); A && (!G->getAlign() || *G->getAlign() < *A)) {
+        G->setAlignment(A);
+      }
+    }
+    Constant* Base = ConstantExpr::getPtrToInt(G, I64);
+    return {Base, ConstantExpr::getAdd(Base, Int(flexcap::cap::representable_length(Bytes)))};
+  }
+  if (auto* CE = dyn_cast<ConstantExpr>(C)) {
+    switch (CE->getOpcode()) {
+      case Instruction::GetElementPtr:
+      case Instruction::BitCast:
+      case Instruction::AddrSpaceCast: return constantBounds(CE->getOperand(0), DL, Total);
+      case Instruction::IntToPtr:
+        if (auto* Origin = dyn_cast_or_null<Constant>(provenance(CE->getOperand(0), 0))) {
+          return constantBounds(Origin, DL, Total);
+        }
+        ++Total.integer_casts;
+        return Untagged;
+      default: return All;
+    }
+  }
+  return All;  // functions, aliases
+}
 
 class Instrumenter {
  public:
@@ -131,12 +204,6 @@ class Instrumenter {
     return {Base, B.CreateAdd(Base, int64(flexcap::cap::representable_length(Bytes)))};
   }
 
-  // Raises an object's alignment to what its bounds need to be exact.
-  static MaybeAlign representableAlignment(std::uint64_t Bytes) {
-    const std::uint64_t Mask = flexcap::cap::representable_alignment_mask(Bytes);
-    return Mask == ~std::uint64_t{0} ? MaybeAlign() : MaybeAlign(~Mask + 1);
-  }
-
   Bounds boundsOf(Value* V) {
     if (auto It = Known.find(V); It != Known.end()) return It->second;
     Bounds B = compute(V);
@@ -145,33 +212,9 @@ class Instrumenter {
   }
 
   Bounds compute(Value* V) {
-    if (isa<ConstantPointerNull>(V) || isa<UndefValue>(V)) return untagged();
-    if (auto* G = dyn_cast<GlobalVariable>(V)) {
-      if (G->isThreadLocal()) return allMemory();  // %fs-relative: its address is computed, not loaded
-      Type* T = G->getValueType();
-      if (!T->isSized()) return allMemory();  // an extern of unknown size: as a hybrid pointer
-      const std::uint64_t Bytes = DL.getTypeAllocSize(T);
-      if (G->isDeclaration() && Bytes == 0) return allMemory();  // `extern char start[]`: its size is unknown
-      if (!G->isDeclaration()) {
-        if (MaybeAlign A = representableAlignment(Bytes); A && (!G->getAlign() || *G->getAlign() < *A)) {
-          G->setAlignment(A);
-        }
-      }
-      Constant* Base = ConstantExpr::getPtrToInt(G, I64);
-      return {Base, ConstantExpr::getAdd(Base, int64(flexcap::cap::representable_length(Bytes)))};
-    }
-    if (isa<Function>(V) || isa<GlobalAlias>(V) || isa<GlobalIFunc>(V)) return allMemory();
-    if (auto* CE = dyn_cast<ConstantExpr>(V)) {
-      switch (CE->getOpcode()) {
-        case Instruction::GetElementPtr:
-        case Instruction::BitCast:
-        case Instruction::AddrSpaceCast: return boundsOf(CE->getOperand(0));
-        case Instruction::IntToPtr:
-          if (Value* Origin = provenance(CE->getOperand(0), 0)) return boundsOf(Origin);
-          ++Total.integer_casts;
-          return untagged();
-        default: return allMemory();
-      }
+    if (auto* C = dyn_cast<Constant>(V)) {
+      const ConstantBounds B = constantBounds(C, DL, Total);
+      return {B.Base, B.Top};
     }
     if (auto* A = dyn_cast<Argument>(V)) return argumentBounds(A);
     auto* I = dyn_cast<Instruction>(V);
@@ -271,29 +314,6 @@ class Instrumenter {
     if (A->getArgNo() >= kArgumentSlots) return allMemory();
     IRBuilder<> B(&*F.getEntryBlock().getFirstInsertionPt());
     return fromSlot(B, argumentSlot(B, A->getArgNo()), A);
-  }
-
-  // The pointer whose address an integer was computed from (its first operand's, as CHERI C
-  // derives a uintptr_t result from its left operand), or null.
-  static Value* provenance(Value* V, unsigned Depth) {
-    if (Depth > 8) return nullptr;
-    if (auto* P = dyn_cast<PtrToIntOperator>(V)) return P->getPointerOperand();
-    if (auto* Cast = dyn_cast<CastInst>(V); Cast != nullptr && Cast->getSrcTy()->isIntegerTy()) {
-      return provenance(Cast->getOperand(0), Depth + 1);
-    }
-    if (auto* B = dyn_cast<BinaryOperator>(V)) {
-      switch (B->getOpcode()) {
-        case Instruction::Add:
-        case Instruction::Sub:
-        case Instruction::And:
-        case Instruction::Or:
-        case Instruction::Xor:
-          if (Value* Left = provenance(B->getOperand(0), Depth + 1)) return Left;
-          return B->getOpcode() == Instruction::Sub ? nullptr : provenance(B->getOperand(1), Depth + 1);
-        default: return nullptr;
-      }
-    }
-    return nullptr;
   }
 
   void warnCast(Instruction& I) {
@@ -447,6 +467,60 @@ class Instrumenter {
   SmallVector<std::function<void()>, 64> Actions;
 };
 
+// Pointers in globals' initial values (a table of strings, a structure of callbacks) are
+// capabilities that no instrumented store wrote: on CHERI the loader derives them. A
+// constructor that runs first writes their shadow entries.
+void collectPointers(Constant* C, std::uint64_t Offset, const DataLayout& DL,
+                     SmallVectorImpl<std::pair<std::uint64_t, Constant*>>& Out) {
+  Type* T = C->getType();
+  if (T->isPointerTy()) {
+    if (!C->isNullValue() && !isa<UndefValue>(C)) Out.push_back({Offset, C});
+    return;
+  }
+  if (isa<ConstantAggregateZero>(C) || isa<ConstantDataSequential>(C) || isa<UndefValue>(C)) return;
+  if (auto* S = dyn_cast<ConstantStruct>(C)) {
+    const StructLayout* Layout = DL.getStructLayout(S->getType());
+    for (unsigned K = 0; K < S->getNumOperands(); ++K) {
+      collectPointers(S->getOperand(K), Offset + Layout->getElementOffset(K), DL, Out);
+    }
+  } else if (auto* A = dyn_cast<ConstantArray>(C)) {
+    const std::uint64_t Element = DL.getTypeAllocSize(A->getType()->getElementType());
+    for (unsigned K = 0; K < A->getNumOperands(); ++K) collectPointers(A->getOperand(K), Offset + K * Element, DL, Out);
+  }
+}
+
+std::uint64_t registerGlobalPointers(Module& M, Counts& Total) {
+  const DataLayout& DL = M.getDataLayout();
+  LLVMContext& Ctx = M.getContext();
+  Type* I64 = Type::getInt64Ty(Ctx);
+  SmallVector<std::pair<GlobalVariable*, SmallVector<std::pair<std::uint64_t, Constant*>, 8>>, 16> Tables;
+  for (GlobalVariable& G : M.globals()) {
+    if (G.isDeclaration() || !G.hasInitializer() || G.isThreadLocal() || G.getName().startswith("llvm.")) continue;
+    SmallVector<std::pair<std::uint64_t, Constant*>, 8> Pointers;
+    collectPointers(G.getInitializer(), 0, DL, Pointers);
+    if (!Pointers.empty()) Tables.push_back({&G, std::move(Pointers)});
+  }
+  if (Tables.empty()) return 0;
+  FunctionCallee StoreMeta =
+      M.getOrInsertFunction("flexcap_purecap_store_meta", FunctionType::get(Type::getVoidTy(Ctx), {I64, I64, I64, I64}, false));
+  Function* Constructor = Function::Create(FunctionType::get(Type::getVoidTy(Ctx), false), GlobalValue::InternalLinkage,
+                                           "flexcap.purecap.global_capabilities", M);
+  IRBuilder<> B(BasicBlock::Create(Ctx, "", Constructor));
+  std::uint64_t Count = 0;
+  for (auto& [G, Pointers] : Tables) {
+    Constant* Base = ConstantExpr::getPtrToInt(G, I64);
+    for (auto& [Offset, Pointer] : Pointers) {
+      const ConstantBounds Bs = constantBounds(Pointer, DL, Total);
+      B.CreateCall(StoreMeta, {ConstantExpr::getAdd(Base, ConstantInt::get(I64, Offset)),
+                               ConstantExpr::getPtrToInt(Pointer, I64), Bs.Base, Bs.Top});
+      ++Count;
+    }
+  }
+  B.CreateRetVoid();
+  appendToGlobalCtors(M, Constructor, 0);  // before any other constructor reads them
+  return Count;
+}
+
 std::uint64_t redirect(Module& M) {
   std::uint64_t Redirected = 0;
   for (const char* Name : kWrapped) {
@@ -468,6 +542,7 @@ struct PurecapPass : PassInfoMixin<PurecapPass> {
     }
     Counts C;
     C.wrapped = redirect(M);
+    C.global_pointers = registerGlobalPointers(M, C);
     SmallVector<Function*, 64> Functions;
     for (Function& F : M) {
       if (!F.isDeclaration() && !F.getName().startswith("flexcap_")) Functions.push_back(&F);
@@ -485,7 +560,7 @@ struct PurecapPass : PassInfoMixin<PurecapPass> {
       Out << "{\"file\": \"" << M.getSourceFileName() << "\", \"abi\": \"purecap\", \"checked\": " << C.checked
           << ", \"exempted\": " << C.exempted << ", \"pointer_loads\": " << C.pointer_loads
           << ", \"pointer_stores\": " << C.pointer_stores << ", \"calls\": " << C.calls
-          << ", \"casts_from_integer\": " << C.integer_casts << ", \"library_functions_wrapped\": " << C.wrapped
+          << ", \"casts_from_integer\": " << C.integer_casts << ", \"global_pointers\": " << C.global_pointers << ", \"library_functions_wrapped\": " << C.wrapped
           << "}\n";
     }
     return PreservedAnalyses::none();

@@ -85,3 +85,7 @@ int aligned_at(size_t i) {
   return ((volatile char*)q)[i];
 }
 
+/* Pointers in a global's initial value are capabilities too (the loader's, on CHERI). */
+static const char* const g_names[] = {"zero", "one", "two"};
+int name_at(size_t which, size_t i) { return ((const volatile char*)g_names[which])[i]; }
+

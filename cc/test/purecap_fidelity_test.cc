@@ -27,6 +27,7 @@ int copied_pointer_at(std::size_t);
 int returned_at(std::size_t, std::size_t);
 std::size_t length_of_unterminated();
 int aligned_at(std::size_t);
+int name_at(std::size_t, std::size_t);
 extern char g_buffer[32];
 }
 
@@ -142,6 +143,12 @@ TEST(PurecapFidelity, IntegerArithmeticOnAPointerKeepsItsCapability) {
   // the allocation's.
   EXPECT_EQ(fault_of([] { (void)aligned_at(63); }), "");
   EXPECT_NE(fault_of([] { (void)aligned_at(64); }).find("capability bounds fault"), std::string::npos);
+}
+
+TEST(PurecapFidelity, PointersInGlobalsInitialValuesAreCapabilities) {
+  EXPECT_EQ(fault_of([] { EXPECT_EQ(name_at(1, 2), 'e'); }), "");
+  EXPECT_EQ(fault_of([] { (void)name_at(2, 3); }), "");  // "two" and its NUL
+  EXPECT_NE(fault_of([] { (void)name_at(2, 4); }).find("capability bounds fault"), std::string::npos);
 }
 
 TEST(PurecapFidelity, TheCLibraryIsCheckedAgainstThePointersBounds) {

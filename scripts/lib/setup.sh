@@ -3,9 +3,10 @@
 # rebuilds only what changed.
 
 # Debian 12 packages the build and the tests use (tcl and dpkg-dev: SQLite built from its
-# source package, which apt fetches).
+# source package, which apt fetches; make, autoconf, automake and libtool: libsodium's,
+# compiled purecap).
 FLEXCAP_PACKAGES=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libcli11-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libsodium-dev pkg-config clang libclang-rt-14-dev llvm-14-dev python3
-  tcl dpkg-dev)
+  tcl dpkg-dev make autoconf automake libtool)
 
 install_dependencies() {
   local missing=()
