@@ -17,6 +17,7 @@
 
 #include "flexcap/cap/capability.hh"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Analysis/ValueTracking.h"
 #include "llvm/IR/Constants.h"
@@ -47,7 +48,8 @@ constexpr unsigned kArgumentSlots = 16;  // FLEXCAP_PURECAP_ARGUMENT_SLOTS
 enum AccessKind : unsigned { kLoad = 0, kStore = 1, kLoadStore = 2 };
 
 // The C library functions that go to the runtime's purecap wrappers (flexcap_purecap_NAME).
-constexpr const char* kWrapped[] = {"malloc", "calloc",  "realloc", "free",   "aligned_alloc", "posix_memalign",
+constexpr const char* kWrapped[] = {"malloc_usable_size",
+                                    "malloc", "calloc",  "realloc", "free",   "aligned_alloc", "posix_memalign",
                                     "memcpy", "memmove", "memset",  "memcmp", "bcmp",          "memchr",
                                     "strlen", "strcmp",  "strncmp", "strcpy", "strchr",        "strrchr",
                                     "strstr", "strdup",  "puts",    "printf", "snprintf",      "vsnprintf"};
@@ -146,6 +148,9 @@ class Instrumenter {
     Return = global("flexcap_purecap_return", SlotTy, true);
     auto* BoundsTy = StructType::get(I64, I64);
     LoadMeta = M.getOrInsertFunction("flexcap_purecap_load_meta", FunctionType::get(BoundsTy, {I64, I64}, false));
+    VariadicMeta = M.getOrInsertFunction("flexcap_purecap_variadic_meta", FunctionType::get(BoundsTy, {I64}, false));
+    Variadic = global("flexcap_purecap_variadic", ArrayType::get(SlotTy, kArgumentSlots), true);
+    VariadicCount = global("flexcap_purecap_variadic_count", I64, true);
     StoreMeta = M.getOrInsertFunction("flexcap_purecap_store_meta",
                                       FunctionType::get(Type::getVoidTy(Ctx), {I64, I64, I64, I64}, false));
     CopyMeta = M.getOrInsertFunction("flexcap_purecap_copy_meta",
@@ -266,8 +271,29 @@ class Instrumenter {
         auto* L = cast<LoadInst>(I);
         IRBuilder<> B(after(L));
         ++Total.pointer_loads;
-        Value* Meta = B.CreateCall(LoadMeta, {B.CreatePtrToInt(L->getPointerOperand(), I64), B.CreatePtrToInt(L, I64)});
+        // A va_list's own pointers (its save areas), which va_start wrote: the argument
+        // area, as CHERI's va_list capability bounds it (here: all of memory).
+        if (auto* Field = dyn_cast<GEPOperator>(L->getPointerOperand());
+            Field != nullptr && isVaList(Field->getPointerOperand()->stripPointerCasts()->getType())) {
+          return allMemory();
+        }
+        // va_arg's pointer: the caller put its bounds in the variadic slots.
+        Value* Meta = fromVaList(L->getPointerOperand())
+                          ? B.CreateCall(VariadicMeta, {B.CreatePtrToInt(L, I64)})
+                          : B.CreateCall(LoadMeta, {B.CreatePtrToInt(L->getPointerOperand(), I64), B.CreatePtrToInt(L, I64)});
         Bounds Loaded{B.CreateExtractValue(Meta, 0), B.CreateExtractValue(Meta, 1)};
+        // Read through a pointer that came from uninstrumented code (all of memory): the
+        // C library's own structures (its locale tables, a struct it returned), whose
+        // pointers no instrumented store wrote. They are as hybrid pointers too.
+        const Bounds Container = boundsOf(L->getPointerOperand());
+        {
+          IRBuilder<> C(after(cast<Instruction>(Loaded.Top)));
+          Value* FromHybrid = C.CreateAnd(C.CreateICmpEQ(Container.Base, int64(0)),
+                                          C.CreateICmpEQ(Container.Top, int64(~std::uint64_t{0})));
+          Value* None = C.CreateAnd(FromHybrid, C.CreateICmpEQ(C.CreateOr(Loaded.Base, Loaded.Top), int64(0)));
+          Loaded = {C.CreateSelect(None, int64(0), Loaded.Base),
+                    C.CreateSelect(None, int64(~std::uint64_t{0}), Loaded.Top)};
+        }
         // A variable of the C library's (stdout, optarg, environ), which no instrumented
         // store wrote: the pointer in it is as a hybrid pointer, with all of memory.
         if (auto* G = dyn_cast<GlobalVariable>(getUnderlyingObject(L->getPointerOperand()));
@@ -314,6 +340,43 @@ class Instrumenter {
     if (A->getArgNo() >= kArgumentSlots) return allMemory();
     IRBuilder<> B(&*F.getEntryBlock().getFirstInsertionPt());
     return fromSlot(B, argumentSlot(B, A->getArgNo()), A);
+  }
+
+  // Whether P points into a va_list's save areas: what va_arg reads (x86-64's va_list
+  // holds the addresses of the register save area and of the stack's overflow area).
+  static bool fromVaList(Value* P) {
+    SmallVector<Value*, 8> Work{P};
+    SmallPtrSet<Value*, 8> Seen;
+    bool Found = false;
+    while (!Work.empty()) {
+      Value* V = Work.pop_back_val()->stripPointerCasts();
+      if (!Seen.insert(V).second) continue;
+      if (auto* G = dyn_cast<GEPOperator>(V)) {
+        Work.push_back(G->getPointerOperand());
+      } else if (auto* Phi = dyn_cast<PHINode>(V)) {
+        for (Value* In : Phi->incoming_values()) Work.push_back(In);
+      } else if (auto* S = dyn_cast<SelectInst>(V)) {
+        Work.push_back(S->getTrueValue());
+        Work.push_back(S->getFalseValue());
+      } else if (auto* L = dyn_cast<LoadInst>(V)) {
+        Value* Area = L->getPointerOperand()->stripInBoundsOffsets();
+        if (auto* Field = dyn_cast<GEPOperator>(L->getPointerOperand())) Area = Field->getPointerOperand();
+        if (!isVaList(Area->stripPointerCasts()->getType())) return false;
+        Found = true;
+      } else {
+        return false;
+      }
+    }
+    return Found;
+  }
+
+  static bool isVaList(Type* T) {
+    auto* P = dyn_cast<PointerType>(T);
+    if (P == nullptr || P->isOpaque()) return false;
+    Type* E = P->getNonOpaquePointerElementType();
+    if (auto* A = dyn_cast<ArrayType>(E)) E = A->getElementType();
+    auto* S = dyn_cast<StructType>(E);
+    return S != nullptr && S->hasName() && S->getName().startswith("struct.__va_list_tag");
   }
 
   void warnCast(Instruction& I) {
@@ -436,6 +499,23 @@ class Instrumenter {
   void planCall(CallInst* Call) {
     if (isa<IntrinsicInst>(Call) || Call->isInlineAsm()) return;
     ++Total.calls;
+    if (Call->getFunctionType()->isVarArg()) {
+      // Pointers among the variadic arguments: their bounds in the variadic slots, which
+      // the callee's va_arg finds by value.
+      SmallVector<std::pair<Value*, Bounds>, 4> Pointers;
+      for (unsigned K = Call->getFunctionType()->getNumParams(); K < Call->arg_size(); ++K) {
+        Value* Arg = Call->getArgOperand(K);
+        if (Arg->getType()->isPointerTy() && Pointers.size() < kArgumentSlots) Pointers.push_back({Arg, boundsOf(Arg)});
+      }
+      Actions.push_back([=, this] {
+        IRBuilder<> B(Call);
+        for (unsigned J = 0; J < Pointers.size(); ++J) {
+          toSlot(B, B.CreateConstInBoundsGEP2_32(Variadic->getValueType(), Variadic, 0, J), Pointers[J].first,
+                 Pointers[J].second);
+        }
+        B.CreateStore(int64(Pointers.size()), VariadicCount);
+      });
+    }
     for (unsigned K = 0; K < Call->arg_size() && K < kArgumentSlots; ++K) {
       Value* Arg = Call->getArgOperand(K);
       if (!Arg->getType()->isPointerTy()) continue;
@@ -460,7 +540,9 @@ class Instrumenter {
   Type* I32;
   GlobalVariable* Arguments;
   GlobalVariable* Return;
-  FunctionCallee LoadMeta, StoreMeta, CopyMeta, Fault;
+  FunctionCallee LoadMeta, VariadicMeta, StoreMeta, CopyMeta, Fault;
+  GlobalVariable* Variadic;
+  GlobalVariable* VariadicCount;
   MDNode* Unlikely;
   DenseMap<Value*, Bounds> Known;
   SmallVector<std::pair<PHINode*, Bounds>, 16> Phis;

@@ -1,6 +1,7 @@
 /* Ordinary C with the bugs purecap Morello catches, compiled with `flexcap cc --abi
  * purecap` (purecap_fidelity_test.cc runs each one byte inside and one byte outside the
  * object). Nothing here knows about FlexCap. */
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,4 +89,19 @@ int aligned_at(size_t i) {
 /* Pointers in a global's initial value are capabilities too (the loader's, on CHERI). */
 static const char* const g_names[] = {"zero", "one", "two"};
 int name_at(size_t which, size_t i) { return ((const volatile char*)g_names[which])[i]; }
+
+/* A pointer passed through varargs keeps its bounds. */
+static int __attribute__((noinline)) variadic_read(int count, ...) {
+  va_list arguments;
+  va_start(arguments, count);
+  const size_t i = va_arg(arguments, size_t);
+  const char* p = va_arg(arguments, const char*);
+  va_end(arguments);
+  return ((const volatile char*)p)[i];
+}
+int variadic_at(size_t i) {
+  char* p = malloc(8);
+  memset(p, 3, 8);
+  return variadic_read(2, i, p);
+}
 

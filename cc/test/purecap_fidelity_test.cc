@@ -28,6 +28,7 @@ int returned_at(std::size_t, std::size_t);
 std::size_t length_of_unterminated();
 int aligned_at(std::size_t);
 int name_at(std::size_t, std::size_t);
+int variadic_at(std::size_t);
 extern char g_buffer[32];
 }
 
@@ -149,6 +150,11 @@ TEST(PurecapFidelity, PointersInGlobalsInitialValuesAreCapabilities) {
   EXPECT_EQ(fault_of([] { EXPECT_EQ(name_at(1, 2), 'e'); }), "");
   EXPECT_EQ(fault_of([] { (void)name_at(2, 3); }), "");  // "two" and its NUL
   EXPECT_NE(fault_of([] { (void)name_at(2, 4); }).find("capability bounds fault"), std::string::npos);
+}
+
+TEST(PurecapFidelity, PointersThroughVarargsKeepTheirBounds) {
+  EXPECT_EQ(fault_of([] { EXPECT_EQ(variadic_at(7), 3); }), "");
+  EXPECT_NE(fault_of([] { (void)variadic_at(8); }).find("capability bounds fault"), std::string::npos);
 }
 
 TEST(PurecapFidelity, TheCLibraryIsCheckedAgainstThePointersBounds) {

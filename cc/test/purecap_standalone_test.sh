@@ -40,4 +40,21 @@ cmp -s "$tmp/out" "$tmp/plain.out" || fail "one past: the output before the faul
 [[ $(wc -l < "$tmp/err") == 1 ]] || fail "one past: expected one line on stderr: $(cat "$tmp/err")"
 grep -q '^flexcap: capability fault: capability bounds fault: load of 1 byte at 0x[0-9a-f]* is outside' "$tmp/err" ||
   fail "one past: $(cat "$tmp/err")"
-echo "ok: in bounds as plain, one past faults with status 139"
+# The strings of argv are capabilities bounded by their length, as a CHERI kernel gives
+# them: reading the byte after an argument's NUL faults.
+cat > "$tmp/args.c" <<'C'
+#include <stdlib.h>
+#include <string.h>
+int main(int argc, char** argv) {
+  const char* s = argv[1];
+  size_t n = strtoul(argv[2], 0, 10);
+  return ((const volatile char*)s)[n] == 0 ? 0 : 4;
+}
+C
+"$flexcap" cc --abi purecap -O2 "$tmp/args.c" -o "$tmp/args" 2> "$tmp/build.err" || fail "build: $(cat "$tmp/build.err")"
+"$tmp/args" abc 3 2> "$tmp/err" || fail "argv: reading an argument's NUL: status $?, $(cat "$tmp/err")"
+"$tmp/args" abc 4 2> "$tmp/err"
+status=$?
+[[ $status == 139 ]] || fail "argv: one past an argument's NUL: exit status $status, expected 139"
+grep -q '^flexcap: capability fault: capability bounds fault: load of 1 byte' "$tmp/err" || fail "argv: $(cat "$tmp/err")"
+echo "ok: in bounds as plain, one past faults with status 139, argv bounded"

@@ -242,7 +242,11 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
                                      "-I" + std::string(FLEXCAP_SOURCE_DIR) + "/rt/runtime/include"});
     }
     if (abi == "plain") command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-checks=false"});
-    if (abi == "purecap") command.insert(command.end(), {"-mllvm", "-flexcap-purecap"});
+    // Not vectorized: a vector of pointers would carry no bounds per lane (CHERI LLVM
+    // does not vectorize capabilities either).
+    if (abi == "purecap") {
+      command.insert(command.end(), {"-mllvm", "-flexcap-purecap", "-fno-vectorize", "-fno-slp-vectorize"});
+    }
     if (count_checks) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-count"});
     if (!stack_exemption) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-stack-exemption=false"});
   }

@@ -65,6 +65,7 @@ bool speedtest1_seconds(const std::string& command, double* seconds,
                         const std::function<void(const std::string&)>& line);
 // flexcap bench hybrid: speedtest1 plain vs hybrid, in one compartment (tools/flexcap/hybrid_bench.cc).
 int bench_hybrid(bool json, int rounds, int size, std::ostream& out, std::ostream& err);
+int bench_purecap(bool json, int rounds, std::ostream& out, std::ostream& err);
 // flexcap bench sodium: the libsodium images of apps/sodium/image (tools/flexcap/sodium_bench.cc).
 int bench_sodium(bool json, int rounds, std::ostream& out, std::ostream& err);
 

@@ -10,6 +10,7 @@
 //                                     SQLite on every configuration (5,000 INSERTs, or speedtest1)
 //   flexcap bench sodium [--json]     libsodium functions: raw, ported, sandboxed
 //   flexcap bench hybrid [--json]     speedtest1, SQLite compiled plain vs hybrid
+//   flexcap bench purecap [--json]    libsodium compiled plain vs purecap
 //   flexcap build CONFIG [--app NAME] build the image a configuration describes
 //   flexcap run CONFIG [-- ARGS]      build it if needed and run it
 //   flexcap audit CONFIG              what each compartment of that image can reach (JSON)
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
     command->add_option("--app", image_app, "The application (default: the configuration's folder name)");
   }
   run->add_option("ARGS", image_args, "Arguments for the application");
-  app.add_subcommand("cc", "clang-14 with the hybrid pass: flexcap cc [--abi hybrid|plain] CLANG-ARGS... (--help)");
+  app.add_subcommand("cc", "clang-14 with FlexCap's pass: flexcap cc [--abi hybrid|purecap|plain] CLANG-ARGS... (--help)");
   auto* attack = app.add_subcommand("attack", "Run the attack suite on every backend this machine can run");
   bool attack_json = false;
   attack->add_flag("--json", attack_json, "Print {\"attacks\": [...]} instead of a table");
@@ -122,6 +123,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
 
+  auto* purecap_bench = bench->add_subcommand(
+      "purecap", "libsodium compiled plain vs purecap (every pointer a capability), PLOS'23 workloads");
+  bool purecap_json = false;
+  int purecap_rounds = 5;
+  purecap_bench->add_flag("--json", purecap_json, "Print {\"results\": [...]} instead of a table");
+  purecap_bench->add_option("--rounds", purecap_rounds, "Interleaved rounds (the median is reported)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+
   auto* sodium_bench = bench->add_subcommand(
       "sodium", "libsodium functions ported to capabilities, raw / ported / sandboxed (apps/sodium)");
   bool sodium_json = false;
@@ -142,6 +152,9 @@ int main(int argc, char** argv) {
   }
   if (hybrid_bench->parsed()) {
     return flexcap::tools::bench_hybrid(hybrid_json, hybrid_rounds, hybrid_size, std::cout, std::cerr);
+  }
+  if (purecap_bench->parsed()) {
+    return flexcap::tools::bench_purecap(purecap_json, purecap_rounds, std::cout, std::cerr);
   }
   if (sodium_bench->parsed()) return flexcap::tools::bench_sodium(sodium_json, sodium_rounds, std::cout, std::cerr);
   if (gates->parsed()) return flexcap::tools::bench_gates(gate_options, std::cout, std::cerr);

@@ -13,28 +13,8 @@ work=$(cd "$work" && pwd)
 # The C library's leaks at exit are not this test's subject (sanitized builds).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0
 
-tree=$(bash "$root/third_party/debian-source.sh" libsodium libsodium23 "$work/source")
-cat > "$work/cc-purecap" <<SH
-#!/bin/sh
-exec "$flexcap" cc --abi purecap "\$@"
-SH
-chmod +x "$work/cc-purecap"
-
-# Rebuilt from scratch whenever the pass or the runtime changed (make cannot tell).
-stamp=$(cat "$flexcap" "$(dirname "$flexcap")/../cc/libflexcap_hybrid.so" 2>/dev/null | sha256sum | cut -c1-16)
-build=$work/build
-if [[ ! -f $build/.flexcap-stamp || $(cat "$build/.flexcap-stamp") != "$stamp" ]]; then
-  rm -rf "$build"
-  cp -r "$tree" "$build"
-  (cd "$build" && autoreconf -fi >"$work/autoreconf.log" 2>&1) || fail "autoreconf: $(tail -5 "$work/autoreconf.log")"
-  # --disable-asm: the assembly implementations would run unchecked (as on Morello, which
-  # has none of them).
-  (cd "$build" && ./configure CC="$work/cc-purecap" CFLAGS=-O2 --disable-shared --enable-static --disable-asm \
-    >"$work/configure.log" 2>&1) || fail "configure: $(tail -5 "$work/configure.log")"
-  echo "$stamp" >"$build/.flexcap-stamp"
-fi
+build=$(bash "$here/build.sh" purecap "$flexcap" "$root" "$work") || fail "building libsodium purecap"
 jobs=$(nproc)
-(cd "$build" && make -j"$jobs" >"$work/make.log" 2>&1) || fail "make: $(grep -m5 -i error "$work/make.log")"
 
 # libsodium's own tests, unchanged.
 (cd "$build" && make -j"$jobs" check >"$work/check.log" 2>&1) || true
@@ -57,7 +37,7 @@ trap restore EXIT
 sed -i -f "$here/bin2hex-off-by-one.sed" "$codecs"
 ! cmp -s "$codecs" "$work/codecs.c.orig" || fail "the off-by-one patch no longer applies to codecs.c"
 (cd "$build" && make -j"$jobs" >"$work/make-patched.log" 2>&1) || fail "make with the patch"
-"$work/cc-purecap" -O2 -I"$build/src/libsodium/include" "$here/bin2hex_overflow.c" \
+"$flexcap" cc --abi purecap -O2 -I"$build/src/libsodium/include" "$here/bin2hex_overflow.c" \
   "$build/src/libsodium/.libs/libsodium.a" -o "$work/bin2hex_overflow" || fail "building the driver"
 set +e
 "$work/bin2hex_overflow" >"$work/overflow.out" 2>"$work/overflow.err"

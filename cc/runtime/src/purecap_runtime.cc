@@ -2,6 +2,7 @@
 // them in memory, the slow path of the in-line checks, and the C library as purecap code
 // meets it (allocation with Morello's bounds; the checked string and memory functions).
 // Compiled by the project's C++ compiler, never with the pass (purecap_abi.h).
+#include <malloc.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -21,6 +22,8 @@
 __thread struct flexcap_purecap_slot flexcap_purecap_arguments[FLEXCAP_PURECAP_ARGUMENT_SLOTS];
 __thread struct flexcap_purecap_slot flexcap_purecap_return;
 __thread std::uint64_t flexcap_purecap_checks;
+__thread struct flexcap_purecap_slot flexcap_purecap_variadic[FLEXCAP_PURECAP_ARGUMENT_SLOTS];
+__thread std::uint64_t flexcap_purecap_variadic_count;
 
 // The hybrid runtime's allocation from the running compartment's heap (hybrid_libc.cc).
 extern "C" {
@@ -157,11 +160,39 @@ void* allocate(std::size_t bytes, std::size_t alignment, flexcap_purecap_bounds&
 
 extern "C" {
 
+// FLEXCAP_PURECAP_TRACE=1: say on stderr where each non-null pointer loaded untagged
+// came from (porting aid: the first such line is usually the cause of a tag fault).
+static bool tracing() {
+  static const bool on = [] {
+    const char* v = std::getenv("FLEXCAP_PURECAP_TRACE");
+    return v != nullptr && *v != '\0' && *v != '0';
+  }();
+  return on;
+}
+
+static flexcap_purecap_bounds untagged_load(std::uint64_t address, std::uint64_t value, const char* why) {
+  if (value != 0 && tracing()) {
+    std::fprintf(stderr, "flexcap purecap: pointer 0x%llx loaded untagged from 0x%llx: %s\n",
+                 static_cast<unsigned long long>(value), static_cast<unsigned long long>(address), why);
+  }
+  return kUntagged;
+}
+
 flexcap_purecap_bounds flexcap_purecap_load_meta(std::uint64_t address, std::uint64_t value) {
-  if ((address & 7) != 0) return kUntagged;  // a capability is never loaded from a misaligned slot
+  if ((address & 7) != 0) return untagged_load(address, value, "misaligned slot");
   const flexcap_purecap_slot* e = entry(address, false);
-  if (e == nullptr || e->value != value) return kUntagged;
+  if (e == nullptr || (e->value | e->base | e->top) == 0) return untagged_load(address, value, "no pointer was stored there");
+  if (e->value != value) return untagged_load(address, value, "the pointer stored there was overwritten by data");
   return {e->base, e->top};
+}
+
+flexcap_purecap_bounds flexcap_purecap_variadic_meta(std::uint64_t value) {
+  const std::uint64_t n = std::min<std::uint64_t>(flexcap_purecap_variadic_count, FLEXCAP_PURECAP_ARGUMENT_SLOTS);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const flexcap_purecap_slot& s = flexcap_purecap_variadic[i];
+    if (s.value == value) return {s.base, s.top};
+  }
+  return kAllMemory;  // from a caller that was not instrumented (or past the slots)
 }
 
 void flexcap_purecap_store_meta(std::uint64_t address, std::uint64_t value, std::uint64_t base, std::uint64_t top) {
@@ -223,6 +254,16 @@ int flexcap_purecap_posix_memalign(void** out, std::size_t alignment, std::size_
 }
 
 void flexcap_purecap_free(void* p) { flexcap_hybrid_free(p); }
+
+// What the capability allows from p on: a purecap allocator's usable size is its
+// capability's length (SQLite sizes its arrays by it).
+std::size_t flexcap_purecap_malloc_usable_size(void* p) {
+  if (p == nullptr) return 0;
+  const flexcap_purecap_bounds b = argument(0, p);
+  const auto address = reinterpret_cast<std::uint64_t>(p);
+  if (b.base == 0 && b.top == ~std::uint64_t{0}) return malloc_usable_size(p);  // from uninstrumented code
+  return address < b.top ? b.top - address : 0;
+}
 
 void* flexcap_purecap_realloc(void* p, std::size_t bytes) {
   const flexcap_purecap_bounds old = argument(0, p);

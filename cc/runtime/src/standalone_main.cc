@@ -6,13 +6,35 @@
 // stdio is flushed first.
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
+
+#include "flexcap/cc/purecap_abi.h"
 
 #include "flexcap/rt/runtime.hh"
 
 extern "C" int __real_main(int argc, char** argv, char** envp);
 
+namespace {
+
+// The capabilities a CHERI kernel hands a new program: argv and envp, each string bounded
+// by its length, each array by its entries and the null after them.
+std::uint64_t address(const void* p) { return reinterpret_cast<std::uint64_t>(p); }
+void register_strings(char** array, unsigned slot) {
+  std::uint64_t n = 0;
+  for (; array[n] != nullptr; ++n) {
+    flexcap_purecap_store_meta(address(&array[n]), address(array[n]), address(array[n]),
+                               address(array[n]) + std::strlen(array[n]) + 1);
+  }
+  flexcap_purecap_arguments[slot] = {address(array), address(array), address(array + n + 1)};
+}
+
+}  // namespace
+
 extern "C" int __wrap_main(int argc, char** argv, char** envp) {
+  register_strings(argv, 1);
+  register_strings(envp, 2);
   try {
     return __real_main(argc, argv, envp);
   } catch (const flexcap::rt::CompartmentFault& fault) {

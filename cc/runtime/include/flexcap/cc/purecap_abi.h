@@ -13,7 +13,7 @@
  *    pointer argument and one for a returned pointer, each with the pointer's value so
  *    that the callee can tell the slot was written for it (a caller that is not
  *    instrumented — the C library calling a comparator, the runtime calling main — wrote
- *    nothing there: the pointer then gets the bounds of all memory, and is counted);
+ *    nothing there: the pointer then gets the bounds of all memory);
  *  - in memory: a shadow entry per 8-byte slot that holds a pointer, with the value stored
  *    (flexcap_purecap_load_meta below). A pointer loaded from a slot whose shadow is for
  *    another value (the slot was overwritten by data, or never held a pointer) is
@@ -52,6 +52,13 @@ struct flexcap_purecap_bounds {
  * argument i); the returned pointer's, written before `ret`, read after the call. */
 extern __thread struct flexcap_purecap_slot flexcap_purecap_arguments[FLEXCAP_PURECAP_ARGUMENT_SLOTS];
 extern __thread struct flexcap_purecap_slot flexcap_purecap_return;
+
+/* The pointers among a variadic call's arguments, in order, and how many: what va_arg
+ * in the callee finds by value (flexcap_purecap_variadic_meta). A pointer va_arg reads
+ * that is not there gets all of memory. */
+extern __thread struct flexcap_purecap_slot flexcap_purecap_variadic[FLEXCAP_PURECAP_ARGUMENT_SLOTS];
+extern __thread uint64_t flexcap_purecap_variadic_count;
+struct flexcap_purecap_bounds flexcap_purecap_variadic_meta(uint64_t value);
 
 /* The shadow of memory: the bounds of the pointer stored at `address` (8-byte aligned)
  * if it still holds `value`; untagged [0, 0) otherwise. */
