@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <string>
 
 #include "flexcap/cap/capability.hh"
@@ -232,6 +233,10 @@ class Instrumenter {
         // uintptr_t arithmetic on a pointer's address keeps the pointer's capability, as
         // in CHERI C (`(T*)(((uintptr_t)p + 15) & ~15)`); an integer from nowhere does not.
         if (Value* Origin = provenance(I->getOperand(0), 0)) return boundsOf(Origin);
+        // An integer loaded from memory (a pointer the optimizer moved through an integer
+        // slot: a union, a structure copied as integers): the slot's shadow says whether
+        // a pointer with these bits was stored there.
+        if (LoadInst* From = integerLoad(I->getOperand(0), 0)) return loadedIntegerBounds(From);
         ++Total.integer_casts;
         warnCast(*I);
         return untagged();
@@ -310,6 +315,14 @@ class Instrumenter {
         IRBuilder<> B(after(Call));
         return fromSlot(B, B.CreateConstInBoundsGEP1_32(Return->getValueType(), Return, 0), Call);
       }
+      case Instruction::ExtractElement: {
+        auto* EE = cast<ExtractElementInst>(I);
+        if (auto* Index = dyn_cast<ConstantInt>(EE->getIndexOperand());
+            Index != nullptr && DL.getTypeSizeInBits(EE->getType()) == 64) {
+          return laneBounds(EE->getVectorOperand(), static_cast<unsigned>(Index->getZExtValue()), 0);
+        }
+        return allMemory();
+      }
       default: return allMemory();  // extractvalue, cmpxchg's pointer, ...: as a hybrid pointer
     }
   }
@@ -340,6 +353,82 @@ class Instrumenter {
     if (A->getArgNo() >= kArgumentSlots) return allMemory();
     IRBuilder<> B(&*F.getEntryBlock().getFirstInsertionPt());
     return fromSlot(B, argumentSlot(B, A->getArgNo()), A);
+  }
+
+  // The bounds of lane `Lane` of a vector of 64-bit values: from the slot it was loaded
+  // from, through shuffles and insertions; untagged otherwise.
+  Bounds laneBounds(Value* V, unsigned Lane, unsigned Depth) {
+    if (Depth > 8) return untagged();
+    if (auto* L = dyn_cast<LoadInst>(V)) {
+      auto Key = std::make_pair(L, Lane);
+      if (auto It = LaneCache.find(Key); It != LaneCache.end()) return It->second;
+      IRBuilder<> B(after(L));
+      Value* Element = B.CreateExtractElement(L, Lane);
+      Value* Bits = Element->getType()->isPointerTy() ? B.CreatePtrToInt(Element, I64) : B.CreateBitCast(Element, I64);
+      Value* Slot = B.CreateAdd(B.CreatePtrToInt(L->getPointerOperand(), I64), int64(8 * Lane));
+      Value* Meta = B.CreateCall(LoadMeta, {Slot, Bits});
+      const Bounds Bs{B.CreateExtractValue(Meta, 0), B.CreateExtractValue(Meta, 1)};
+      LaneCache[Key] = Bs;
+      return Bs;
+    }
+    if (auto* SV = dyn_cast<ShuffleVectorInst>(V)) {
+      const int From = SV->getMaskValue(Lane);
+      if (From < 0) return untagged();
+      const auto Width = static_cast<int>(cast<FixedVectorType>(SV->getOperand(0)->getType())->getNumElements());
+      return From < Width ? laneBounds(SV->getOperand(0), static_cast<unsigned>(From), Depth + 1)
+                          : laneBounds(SV->getOperand(1), static_cast<unsigned>(From - Width), Depth + 1);
+    }
+    if (auto* IE = dyn_cast<InsertElementInst>(V)) {
+      if (auto* Index = dyn_cast<ConstantInt>(IE->getOperand(2))) {
+        if (Index->getZExtValue() == Lane) {
+          Value* Element = IE->getOperand(1);
+          if (Element->getType()->isPointerTy()) return boundsOf(Element);
+          if (Value* Origin = provenance(Element, 0)) return boundsOf(Origin);
+          if (auto* From = dyn_cast<LoadInst>(Element); From != nullptr && From->getType()->isIntegerTy(64)) {
+            return loadedIntegerBounds(From);
+          }
+          return untagged();
+        }
+        return laneBounds(IE->getOperand(0), Lane, Depth + 1);
+      }
+    }
+    if (auto* C = dyn_cast<Constant>(V)) {
+      if (Constant* Element = C->getAggregateElement(Lane); Element != nullptr && Element->getType()->isPointerTy()) {
+        return boundsOf(Element);
+      }
+    }
+    return untagged();
+  }
+
+  // The shadow of the slot a 64-bit integer was loaded from, as it was then: the bounds
+  // of a pointer stored there with these bits, or untagged.
+  Bounds loadedIntegerBounds(LoadInst* L) {
+    if (auto It = Integers.find(L); It != Integers.end()) return It->second;
+    IRBuilder<> B(after(L));
+    Value* Meta = B.CreateCall(LoadMeta, {B.CreatePtrToInt(L->getPointerOperand(), I64), L});
+    const Bounds Bs{B.CreateExtractValue(Meta, 0), B.CreateExtractValue(Meta, 1)};
+    Integers[L] = Bs;
+    return Bs;
+  }
+
+  // The 64-bit load an integer's value was computed from (as provenance() follows
+  // arithmetic), or null.
+  static LoadInst* integerLoad(Value* V, unsigned Depth) {
+    if (Depth > 8) return nullptr;
+    if (auto* L = dyn_cast<LoadInst>(V)) return L->getType()->isIntegerTy(64) ? L : nullptr;
+    auto* O = dyn_cast<Operator>(V);
+    if (O == nullptr) return nullptr;
+    switch (O->getOpcode()) {
+      case Instruction::ZExt:
+      case Instruction::SExt:
+      case Instruction::Trunc:
+      case Instruction::Add:
+      case Instruction::Sub:
+      case Instruction::And:
+      case Instruction::Or:
+      case Instruction::Xor: return integerLoad(O->getOperand(0), Depth + 1);
+      default: return nullptr;
+    }
   }
 
   // Whether P points into a va_list's save areas: what va_arg reads (x86-64's va_list
@@ -486,12 +575,46 @@ class Instrumenter {
       });
       return;
     }
-    auto* L = dyn_cast<LoadInst>(V);
-    if (L != nullptr && V->getType()->isIntegerTy(64)) {
+    // A pointer's bits stored as an integer (a union the optimizer typed as i64): its
+    // capability goes along, as a uintptr_t's does in CHERI C.
+    if (V->getType()->isIntegerTy(64)) {
+      if (Value* Origin = provenance(V, 0)) {
+        ++Total.pointer_stores;
+        const Bounds Bs = boundsOf(Origin);
+        Actions.push_back([=, this] {
+          IRBuilder<> B(S->getNextNode());
+          B.CreateCall(StoreMeta, {B.CreatePtrToInt(S->getPointerOperand(), I64), V, Bs.Base, Bs.Top});
+        });
+        return;
+      }
+    }
+    // A vector of 64-bit lanes (pointers, or integers: a swap of two adjacent pointers
+    // becomes one 16-byte load, a shuffle and a 16-byte store): each lane's bounds go to
+    // its slot.
+    if (auto* VT = dyn_cast<FixedVectorType>(V->getType());
+        VT != nullptr && DL.getTypeSizeInBits(VT->getElementType()) == 64) {
+      SmallVector<Bounds, 4> Lanes;
+      for (unsigned Lane = 0; Lane < VT->getNumElements(); ++Lane) Lanes.push_back(laneBounds(V, Lane, 0));
       Actions.push_back([=, this] {
         IRBuilder<> B(S->getNextNode());
-        B.CreateCall(CopyMeta, {B.CreatePtrToInt(S->getPointerOperand(), I64),
-                                B.CreatePtrToInt(L->getPointerOperand(), I64), int64(8)});
+        Value* Address = B.CreatePtrToInt(S->getPointerOperand(), I64);
+        for (unsigned Lane = 0; Lane < Lanes.size(); ++Lane) {
+          Value* Element = B.CreateExtractElement(V, Lane);
+          Value* Bits = Element->getType()->isPointerTy() ? B.CreatePtrToInt(Element, I64) : B.CreateBitCast(Element, I64);
+          B.CreateCall(StoreMeta, {B.CreateAdd(Address, int64(8 * Lane)), Bits, Lanes[Lane].Base, Lanes[Lane].Top});
+        }
+      });
+      return;
+    }
+    // An 8-byte integer copied from one slot to another (what the optimizer makes of a
+    // pointer's memcpy, or of a swap): the shadow as it was when the value was loaded
+    // goes along, as a capability register would carry its tag.
+    auto* L = dyn_cast<LoadInst>(V);
+    if (L != nullptr && V->getType()->isIntegerTy(64)) {
+      const Bounds Bs = loadedIntegerBounds(L);
+      Actions.push_back([=, this] {
+        IRBuilder<> B(S->getNextNode());
+        B.CreateCall(StoreMeta, {B.CreatePtrToInt(S->getPointerOperand(), I64), V, Bs.Base, Bs.Top});
       });
     }
   }
@@ -545,6 +668,8 @@ class Instrumenter {
   GlobalVariable* VariadicCount;
   MDNode* Unlikely;
   DenseMap<Value*, Bounds> Known;
+  DenseMap<LoadInst*, Bounds> Integers;                  // loadedIntegerBounds
+  std::map<std::pair<LoadInst*, unsigned>, Bounds> LaneCache;  // laneBounds
   SmallVector<std::pair<PHINode*, Bounds>, 16> Phis;
   SmallVector<std::function<void()>, 64> Actions;
 };

@@ -46,18 +46,37 @@ int through_memory(size_t i) {
 int after_data_overwrite(void) {
   g_slot = malloc(8);
   char* other = malloc(8);
-  *(volatile uintptr_t*)&g_slot = (uintptr_t)other;
+  /* Another pointer's address as data: its bytes, not the pointer. */
+  const volatile unsigned char* bytes = (const volatile unsigned char*)&other;
+  uint64_t data = 0;
+  for (int i = 0; i < 8; ++i) data |= (uint64_t)bytes[i] << (8 * i);
+  *(volatile uint64_t*)&g_slot = data;
   char* p = g_slot;
   return ((volatile char*)p)[0];
 }
 
-/* A pointer made from a plain integer (not a uintptr_t: in CHERI C a long has no
- * provenance) is untagged. */
+/* A pointer forged from bytes (its address rebuilt from the bytes of another) is
+ * untagged, as on CHERI, where no integer arithmetic makes a tag. */
 int through_integer(void) {
   char* p = malloc(8);
-  volatile unsigned long bits = (unsigned long)p;
+  const volatile unsigned char* bytes = (const volatile unsigned char*)&p;
+  uintptr_t bits = 0;
+  for (int i = 0; i < 8; ++i) bits |= (uintptr_t)bytes[i] << (8 * i);
   char* q = (char*)bits;
   return ((volatile char*)q)[0];
+}
+
+/* A pointer kept in a union with an integer, read back either way, keeps its capability. */
+union word {
+  char* pointer;
+  uintptr_t bits;
+};
+static union word g_word;
+int through_union(size_t i) {
+  g_word.pointer = malloc(8);
+  const volatile uintptr_t* bits = &g_word.bits;
+  char* p = (char*)*bits;
+  return ((volatile char*)p)[i];
 }
 
 /* memcpy of a structure keeps the pointer's tag and bounds. */
@@ -103,5 +122,35 @@ int variadic_at(size_t i) {
   char* p = malloc(8);
   memset(p, 3, 8);
   return variadic_read(2, i, p);
+}
+
+/* Two adjacent pointers swapped (the optimizer may move both with one 16-byte load and
+ * store): each keeps its own bounds. */
+struct two {
+  char* left;
+  char* right;
+};
+static struct two g_two;
+int swapped_at(size_t i) {
+  g_two.left = malloc(8);
+  g_two.right = malloc(32);
+  char* t = g_two.left;
+  g_two.left = g_two.right;
+  g_two.right = t;
+  struct two* volatile view = &g_two;
+  return ((volatile char*)view->left)[i] + ((volatile char*)view->right)[i < 8 ? i : 0];
+}
+
+/* The same swap written with a vector of two 64-bit lanes, as the optimizer makes it. */
+typedef uint64_t lanes2 __attribute__((vector_size(16)));
+int vector_swapped_at(size_t i) {
+  g_two.left = malloc(8);
+  g_two.right = malloc(32);
+  lanes2 v;
+  memcpy(&v, &g_two, sizeof v);
+  v = __builtin_shufflevector(v, v, 1, 0);
+  memcpy(&g_two, &v, sizeof v);
+  struct two* volatile view = &g_two;
+  return ((volatile char*)view->left)[i] + ((volatile char*)view->right)[i < 8 ? i : 0];
 }
 

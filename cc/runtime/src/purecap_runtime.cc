@@ -197,6 +197,13 @@ flexcap_purecap_bounds flexcap_purecap_variadic_meta(std::uint64_t value) {
 
 void flexcap_purecap_store_meta(std::uint64_t address, std::uint64_t value, std::uint64_t base, std::uint64_t top) {
   if ((address & 7) != 0) return;  // stored as data: its tag is lost, as a misaligned capability store's would be
+  if ((base | top) == 0) {
+    // Untagged: only an entry already there needs to say so (no shadow for plain data).
+    if (flexcap_purecap_slot* e = entry(address, false); e != nullptr && (e->value | e->base | e->top) != 0) {
+      *e = {value, 0, 0};
+    }
+    return;
+  }
   *entry(address, true) = {value, base, top};
 }
 
