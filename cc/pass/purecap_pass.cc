@@ -9,7 +9,7 @@
 // Not covered yet (cc/README.md, "Purecap"): bounds of pointers passed through varargs
 // (they arrive with the bounds of all memory), sub-object bounds (off, as CHERI LLVM's
 // default), representability of a pointer moved far out of its bounds (Morello clears
-// its tag; here it keeps it, and its use faults all the same), indirect calls.
+// its tag; here it keeps it, and its use faults all the same).
 #include <cstdint>
 #include <fstream>
 #include <functional>
@@ -17,6 +17,7 @@
 #include <string>
 
 #include "flexcap/cap/capability.hh"
+#include "flexcap/cc/purecap_abi.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/SmallVector.h"
@@ -32,6 +33,11 @@
 #include "llvm/IR/PassManager.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Transforms/IPO/AlwaysInliner.h"
+#include "llvm/Transforms/InstCombine/InstCombine.h"
+#include "llvm/Transforms/Scalar/ADCE.h"
+#include "llvm/Transforms/Scalar/EarlyCSE.h"
+#include "llvm/Transforms/Scalar/SimplifyCFG.h"
 #include "llvm/Transforms/Utils/BasicBlockUtils.h"
 #include "llvm/Transforms/Utils/ModuleUtils.h"
 #include "purecap_pass.hh"
@@ -42,11 +48,20 @@ namespace {
 
 cl::opt<bool> Purecap("flexcap-purecap", cl::desc("Compile as Morello pure-capability code (bounds on every pointer)"),
                       cl::init(false));
+cl::opt<bool> PurecapCount("flexcap-purecap-count",
+                           cl::desc("Count the checks executed in flexcap_purecap_checks (flexcap bench purecap)"),
+                           cl::init(false));
+// Measurement only (cc/README.md, "What purecap costs"): leaves one part out, so that a
+// benchmark shows what that part costs. The result is not purecap code.
+cl::opt<std::string> PurecapAblate("flexcap-purecap-ablate",
+                                   cl::desc("Measurement only: leave out the checks, the shadow or the call slots "
+                                            "(checks|shadow|slots)"),
+                                   cl::init(""));
 cl::opt<std::string> PurecapReport("flexcap-purecap-report", cl::desc("Append what the purecap pass did to this file"),
                                    cl::init(""));
 
 constexpr unsigned kArgumentSlots = 16;  // FLEXCAP_PURECAP_ARGUMENT_SLOTS
-enum AccessKind : unsigned { kLoad = 0, kStore = 1, kLoadStore = 2 };
+enum AccessKind : unsigned { kLoad = 0, kStore = 1, kLoadStore = 2, kExecute = 3 };
 
 // The C library functions that go to the runtime's purecap wrappers (flexcap_purecap_NAME).
 constexpr const char* kWrapped[] = {"malloc_usable_size",
@@ -57,6 +72,7 @@ constexpr const char* kWrapped[] = {"malloc_usable_size",
 
 struct Counts {
   std::uint64_t checked = 0, exempted = 0, pointer_loads = 0, pointer_stores = 0, integer_casts = 0, calls = 0;
+  std::uint64_t indirect_calls = 0;
   std::uint64_t wrapped = 0;
   std::uint64_t global_pointers = 0;  // pointers in globals' initial values, given their shadow at start
 };
@@ -138,6 +154,143 @@ ConstantBounds constantBounds(Constant* C, const DataLayout& DL, Counts& Total) 
   return All;  // functions, aliases
 }
 
+// The shadow's in-line paths (purecap_abi.h): functions the pass adds to the module,
+// inlined into every use once the pass is done. Each reads or writes an existing chunk's
+// entry in line, and calls the runtime only for what is rare: a chunk to make, a
+// misaligned slot, tracing on.
+struct ShadowAccess {
+  Function* Load;   // {base, top} (i64 address, i64 value)
+  Function* Store;  // void (i64 address, i64 value, i64 base, i64 top)
+};
+
+// The entry of an 8-byte-aligned address in its chunk (null chunk: none yet).
+Value* shadowChunk(IRBuilder<>& B, Module& M, Value* Address) {
+  Type* I64 = B.getInt64Ty();
+  Type* ChunkPtr = PointerType::getUnqual(StructType::get(I64, I64, I64));
+  auto* TableTy = ArrayType::get(ChunkPtr, FLEXCAP_PURECAP_SHADOW_CHUNKS);
+  auto* Table = cast<GlobalVariable>(M.getOrInsertGlobal("flexcap_purecap_shadow", TableTy));
+  Value* Index = B.CreateAnd(B.CreateLShr(Address, FLEXCAP_PURECAP_SHADOW_CHUNK_SHIFT), FLEXCAP_PURECAP_SHADOW_CHUNKS - 1);
+  return B.CreateLoad(ChunkPtr, B.CreateInBoundsGEP(TableTy, Table, {B.getInt64(0), Index}));
+}
+
+Value* shadowEntry(IRBuilder<>& B, Value* Chunk, Value* Address) {
+  Type* I64 = B.getInt64Ty();
+  constexpr std::uint64_t Slots = std::uint64_t{1} << (FLEXCAP_PURECAP_SHADOW_CHUNK_SHIFT - 3);
+  Value* Slot = B.CreateAnd(B.CreateLShr(Address, 3), Slots - 1);
+  return B.CreateInBoundsGEP(StructType::get(I64, I64, I64), Chunk, Slot);
+}
+
+ShadowAccess shadowAccess(Module& M) {
+  LLVMContext& Ctx = M.getContext();
+  Type* I64 = Type::getInt64Ty(Ctx);
+  Type* I32 = Type::getInt32Ty(Ctx);
+  Type* SlotTy = StructType::get(I64, I64, I64);
+  auto* BoundsTy = StructType::get(I64, I64);
+  if (Function* L = M.getFunction("flexcap.purecap.shadow_load")) return {L, M.getFunction("flexcap.purecap.shadow_store")};
+  auto Make = [&](StringRef Name, FunctionType* T) {
+    Function* F = Function::Create(T, GlobalValue::InternalLinkage, Name, M);
+    F->addFnAttr(Attribute::AlwaysInline);
+    F->addFnAttr(Attribute::NoUnwind);
+    return F;
+  };
+  auto* Trace = cast<GlobalVariable>(M.getOrInsertGlobal("flexcap_purecap_trace", I32));
+
+  // Load: the entry's bounds if it holds this value; else the bounds the caller gives for
+  // a miss (untagged, or all of memory where the pointer came from outside instrumented
+  // code), and the runtime says why when tracing. Without a use of its result the whole
+  // lookup is dead code (the runtime's call is marked removable).
+  Function* Load = Make("flexcap.purecap.shadow_load", FunctionType::get(BoundsTy, {I64, I64, I64, I64}, false));
+  {
+    FunctionCallee Slow = M.getOrInsertFunction("flexcap_purecap_load_meta", FunctionType::get(BoundsTy, {I64, I64}, false));
+    Value* Address = Load->getArg(0);
+    Value* Bits = Load->getArg(1);
+    Value* MissBase = Load->getArg(2);
+    Value* MissTop = Load->getArg(3);
+    auto* Entry = BasicBlock::Create(Ctx, "", Load);
+    auto* Look = BasicBlock::Create(Ctx, "look", Load);
+    auto* Hit = BasicBlock::Create(Ctx, "hit", Load);
+    auto* Miss = BasicBlock::Create(Ctx, "miss", Load);
+    auto* Traced = BasicBlock::Create(Ctx, "traced", Load);
+    auto* Untagged = BasicBlock::Create(Ctx, "untagged", Load);
+    IRBuilder<> B(Entry);
+    Value* Chunk = shadowChunk(B, M, Address);
+    Value* Misaligned = B.CreateICmpNE(B.CreateAnd(Address, 7), B.getInt64(0));
+    B.CreateCondBr(B.CreateOr(Misaligned, B.CreateIsNull(Chunk)), Miss, Look);
+    B.SetInsertPoint(Look);
+    Value* E = shadowEntry(B, Chunk, Address);
+    Value* Stored = B.CreateLoad(I64, B.CreateStructGEP(SlotTy, E, 0));
+    B.CreateCondBr(B.CreateICmpEQ(Stored, Bits), Hit, Miss);
+    B.SetInsertPoint(Hit);
+    Value* R = UndefValue::get(BoundsTy);
+    R = B.CreateInsertValue(R, B.CreateLoad(I64, B.CreateStructGEP(SlotTy, E, 1)), 0);
+    R = B.CreateInsertValue(R, B.CreateLoad(I64, B.CreateStructGEP(SlotTy, E, 2)), 1);
+    B.CreateRet(R);
+    B.SetInsertPoint(Miss);
+    B.CreateCondBr(B.CreateICmpNE(B.CreateLoad(I32, Trace), B.getInt32(0)), Traced, Untagged);
+    B.SetInsertPoint(Traced);
+    CallInst* Why = B.CreateCall(Slow, {Address, Bits});
+    Why->addFnAttr(Attribute::ReadOnly);  // (what it writes is a line on stderr)
+    Why->addFnAttr(Attribute::NoUnwind);
+    Why->addFnAttr(Attribute::WillReturn);
+    B.CreateBr(Untagged);
+    B.SetInsertPoint(Untagged);
+    Value* Given = B.CreateInsertValue(UndefValue::get(BoundsTy), MissBase, 0);
+    B.CreateRet(B.CreateInsertValue(Given, MissTop, 1));
+  }
+
+  // Store: a tagged pointer into an existing chunk's entry; an untagged value clears an
+  // existing entry (a data store over a pointer clears its tag). The rest, to the runtime.
+  Function* Store = Make("flexcap.purecap.shadow_store", FunctionType::get(Type::getVoidTy(Ctx), {I64, I64, I64, I64}, false));
+  {
+    FunctionCallee Slow = M.getOrInsertFunction("flexcap_purecap_store_meta",
+                                                FunctionType::get(Type::getVoidTy(Ctx), {I64, I64, I64, I64}, false));
+    Value* Address = Store->getArg(0);
+    Value* Bits = Store->getArg(1);
+    Value* Base = Store->getArg(2);
+    Value* Top = Store->getArg(3);
+    auto* Entry = BasicBlock::Create(Ctx, "", Store);
+    auto* Tagged = BasicBlock::Create(Ctx, "tagged", Store);
+    auto* Write = BasicBlock::Create(Ctx, "write", Store);
+    auto* Plain = BasicBlock::Create(Ctx, "data", Store);
+    auto* Clear = BasicBlock::Create(Ctx, "clear", Store);
+    auto* Runtime = BasicBlock::Create(Ctx, "runtime", Store);
+    auto* Done = BasicBlock::Create(Ctx, "done", Store);
+    IRBuilder<> B(Entry);
+    Value* Chunk = shadowChunk(B, M, Address);
+    Value* Usable = B.CreateAnd(B.CreateICmpEQ(B.CreateAnd(Address, 7), B.getInt64(0)), B.CreateIsNotNull(Chunk));
+    B.CreateCondBr(B.CreateICmpEQ(B.CreateOr(Base, Top), B.getInt64(0)), Plain, Tagged);
+    B.SetInsertPoint(Tagged);
+    B.CreateCondBr(Usable, Write, Runtime);
+    B.SetInsertPoint(Write);
+    {
+      Value* E = shadowEntry(B, Chunk, Address);
+      B.CreateStore(Bits, B.CreateStructGEP(SlotTy, E, 0));
+      B.CreateStore(Base, B.CreateStructGEP(SlotTy, E, 1));
+      B.CreateStore(Top, B.CreateStructGEP(SlotTy, E, 2));
+      B.CreateBr(Done);
+    }
+    B.SetInsertPoint(Plain);
+    B.CreateCondBr(B.CreateICmpNE(B.CreateLoad(I32, Trace), B.getInt32(0)), Runtime, Clear);
+    B.SetInsertPoint(Clear);
+    {
+      auto* Now = BasicBlock::Create(Ctx, "clear.now", Store);
+      B.CreateCondBr(Usable, Now, Done);
+      B.SetInsertPoint(Now);
+      Value* E = shadowEntry(B, Chunk, Address);
+      B.CreateStore(B.getInt64(0), B.CreateStructGEP(SlotTy, E, 0));
+      B.CreateStore(B.getInt64(0), B.CreateStructGEP(SlotTy, E, 1));
+      B.CreateStore(B.getInt64(0), B.CreateStructGEP(SlotTy, E, 2));
+      B.CreateBr(Done);
+    }
+    B.SetInsertPoint(Runtime);
+    B.CreateCall(Slow, {Address, Bits, Base, Top});
+    B.CreateBr(Done);
+    B.SetInsertPoint(Done);
+    B.CreateRetVoid();
+  }
+  return {Load, Store};
+}
+
 class Instrumenter {
  public:
   Instrumenter(Function& Fn, Counts& C)
@@ -148,12 +301,12 @@ class Instrumenter {
     Arguments = global("flexcap_purecap_arguments", ArrayType::get(SlotTy, kArgumentSlots), true);
     Return = global("flexcap_purecap_return", SlotTy, true);
     auto* BoundsTy = StructType::get(I64, I64);
-    LoadMeta = M.getOrInsertFunction("flexcap_purecap_load_meta", FunctionType::get(BoundsTy, {I64, I64}, false));
+    const ShadowAccess Shadow = shadowAccess(M);
+    LoadMeta = Shadow.Load;
     VariadicMeta = M.getOrInsertFunction("flexcap_purecap_variadic_meta", FunctionType::get(BoundsTy, {I64}, false));
     Variadic = global("flexcap_purecap_variadic", ArrayType::get(SlotTy, kArgumentSlots), true);
     VariadicCount = global("flexcap_purecap_variadic_count", I64, true);
-    StoreMeta = M.getOrInsertFunction("flexcap_purecap_store_meta",
-                                      FunctionType::get(Type::getVoidTy(Ctx), {I64, I64, I64, I64}, false));
+    StoreMeta = Shadow.Store;
     CopyMeta = M.getOrInsertFunction("flexcap_purecap_copy_meta",
                                      FunctionType::get(Type::getVoidTy(Ctx), {I64, I64, I64}, false));
     Fault = M.getOrInsertFunction("flexcap_purecap_fault",
@@ -283,31 +436,29 @@ class Instrumenter {
           return allMemory();
         }
         // va_arg's pointer: the caller put its bounds in the variadic slots.
-        Value* Meta = fromVaList(L->getPointerOperand())
-                          ? B.CreateCall(VariadicMeta, {B.CreatePtrToInt(L, I64)})
-                          : B.CreateCall(LoadMeta, {B.CreatePtrToInt(L->getPointerOperand(), I64), B.CreatePtrToInt(L, I64)});
-        Bounds Loaded{B.CreateExtractValue(Meta, 0), B.CreateExtractValue(Meta, 1)};
-        // Read through a pointer that came from uninstrumented code (all of memory): the
-        // C library's own structures (its locale tables, a struct it returned), whose
-        // pointers no instrumented store wrote. They are as hybrid pointers too.
-        const Bounds Container = boundsOf(L->getPointerOperand());
-        {
-          IRBuilder<> C(after(cast<Instruction>(Loaded.Top)));
-          Value* FromHybrid = C.CreateAnd(C.CreateICmpEQ(Container.Base, int64(0)),
-                                          C.CreateICmpEQ(Container.Top, int64(~std::uint64_t{0})));
-          Value* None = C.CreateAnd(FromHybrid, C.CreateICmpEQ(C.CreateOr(Loaded.Base, Loaded.Top), int64(0)));
-          Loaded = {C.CreateSelect(None, int64(0), Loaded.Base),
-                    C.CreateSelect(None, int64(~std::uint64_t{0}), Loaded.Top)};
+        if (fromVaList(L->getPointerOperand())) {
+          Value* Meta = B.CreateCall(VariadicMeta, {B.CreatePtrToInt(L, I64)});
+          return {B.CreateExtractValue(Meta, 0), B.CreateExtractValue(Meta, 1)};
         }
-        // A variable of the C library's (stdout, optarg, environ), which no instrumented
-        // store wrote: the pointer in it is as a hybrid pointer, with all of memory.
+        // A slot no instrumented store wrote gives an untagged pointer, except:
+        //  - read through a pointer that came from uninstrumented code (all of memory): the
+        //    C library's own structures (its locale tables, a struct it returned);
+        //  - a variable of the C library's (stdout, optarg, environ).
+        // Their pointers are as hybrid pointers: all of memory.
+        Bounds Miss = untagged();
         if (auto* G = dyn_cast<GlobalVariable>(getUnderlyingObject(L->getPointerOperand()));
             G != nullptr && G->isDeclaration()) {
-          Value* Unknown = B.CreateICmpEQ(B.CreateOr(Loaded.Base, Loaded.Top), int64(0));
-          Loaded = {B.CreateSelect(Unknown, int64(0), Loaded.Base),
-                    B.CreateSelect(Unknown, int64(~std::uint64_t{0}), Loaded.Top)};
+          Miss = allMemory();
+        } else {
+          const Bounds Container = boundsOf(L->getPointerOperand());
+          Value* FromHybrid = B.CreateAnd(B.CreateICmpEQ(Container.Base, int64(0)),
+                                          B.CreateICmpEQ(Container.Top, int64(~std::uint64_t{0})));
+          Miss = {int64(0), B.CreateSelect(FromHybrid, int64(~std::uint64_t{0}), int64(0))};
         }
-        return Loaded;
+        if (PurecapAblate == "shadow") return allMemory();
+        Value* Meta = B.CreateCall(LoadMeta, {B.CreatePtrToInt(L->getPointerOperand(), I64), B.CreatePtrToInt(L, I64),
+                                              Miss.Base, Miss.Top});
+        return {B.CreateExtractValue(Meta, 0), B.CreateExtractValue(Meta, 1)};
       }
       case Instruction::Call: {
         auto* Call = cast<CallInst>(I);
@@ -330,6 +481,7 @@ class Instrumenter {
   // A pointer's bounds from a slot (the arguments' or the return's): the slot's if it was
   // written for this value, else all of memory (an uninstrumented caller or callee).
   Bounds fromSlot(IRBuilder<>& B, Value* Slot, Value* Pointer) {
+    if (PurecapAblate == "slots") return allMemory();
     Type* SlotTy = StructType::get(I64, I64, I64);
     Value* For = B.CreateLoad(I64, B.CreateStructGEP(SlotTy, Slot, 0));
     Value* Base = B.CreateLoad(I64, B.CreateStructGEP(SlotTy, Slot, 1));
@@ -339,6 +491,7 @@ class Instrumenter {
   }
 
   void toSlot(IRBuilder<>& B, Value* Slot, Value* Pointer, const Bounds& Bs) {
+    if (PurecapAblate == "slots") return;
     Type* SlotTy = StructType::get(I64, I64, I64);
     B.CreateStore(B.CreatePtrToInt(Pointer, I64), B.CreateStructGEP(SlotTy, Slot, 0));
     B.CreateStore(Bs.Base, B.CreateStructGEP(SlotTy, Slot, 1));
@@ -360,13 +513,14 @@ class Instrumenter {
   Bounds laneBounds(Value* V, unsigned Lane, unsigned Depth) {
     if (Depth > 8) return untagged();
     if (auto* L = dyn_cast<LoadInst>(V)) {
+      if (PurecapAblate == "shadow") return allMemory();
       auto Key = std::make_pair(L, Lane);
       if (auto It = LaneCache.find(Key); It != LaneCache.end()) return It->second;
       IRBuilder<> B(after(L));
       Value* Element = B.CreateExtractElement(L, Lane);
       Value* Bits = Element->getType()->isPointerTy() ? B.CreatePtrToInt(Element, I64) : B.CreateBitCast(Element, I64);
       Value* Slot = B.CreateAdd(B.CreatePtrToInt(L->getPointerOperand(), I64), int64(8 * Lane));
-      Value* Meta = B.CreateCall(LoadMeta, {Slot, Bits});
+      Value* Meta = B.CreateCall(LoadMeta, {Slot, Bits, int64(0), int64(0)});
       const Bounds Bs{B.CreateExtractValue(Meta, 0), B.CreateExtractValue(Meta, 1)};
       LaneCache[Key] = Bs;
       return Bs;
@@ -377,6 +531,10 @@ class Instrumenter {
       const auto Width = static_cast<int>(cast<FixedVectorType>(SV->getOperand(0)->getType())->getNumElements());
       return From < Width ? laneBounds(SV->getOperand(0), static_cast<unsigned>(From), Depth + 1)
                           : laneBounds(SV->getOperand(1), static_cast<unsigned>(From - Width), Depth + 1);
+    }
+    if (auto* GEP = dyn_cast<GetElementPtrInst>(V)) {  // lanes of addresses into one object, or into each lane's
+      Value* Base = GEP->getPointerOperand();
+      return Base->getType()->isVectorTy() ? laneBounds(Base, Lane, Depth + 1) : boundsOf(Base);
     }
     if (auto* IE = dyn_cast<InsertElementInst>(V)) {
       if (auto* Index = dyn_cast<ConstantInt>(IE->getOperand(2))) {
@@ -403,9 +561,10 @@ class Instrumenter {
   // The shadow of the slot a 64-bit integer was loaded from, as it was then: the bounds
   // of a pointer stored there with these bits, or untagged.
   Bounds loadedIntegerBounds(LoadInst* L) {
+    if (PurecapAblate == "shadow") return allMemory();
     if (auto It = Integers.find(L); It != Integers.end()) return It->second;
     IRBuilder<> B(after(L));
-    Value* Meta = B.CreateCall(LoadMeta, {B.CreatePtrToInt(L->getPointerOperand(), I64), L});
+    Value* Meta = B.CreateCall(LoadMeta, {B.CreatePtrToInt(L->getPointerOperand(), I64), L, int64(0), int64(0)});
     const Bounds Bs{B.CreateExtractValue(Meta, 0), B.CreateExtractValue(Meta, 1)};
     Integers[L] = Bs;
     return Bs;
@@ -507,10 +666,15 @@ class Instrumenter {
       return;
     }
     if (auto* G = dyn_cast<GlobalVariable>(getUnderlyingObject(P)); G != nullptr && G->isThreadLocal()) return;
-    const Bounds Bs = boundsOf(P);
     ++Total.checked;
+    if (PurecapAblate == "checks") return;
+    const Bounds Bs = boundsOf(P);
     Actions.push_back([=, this] {
       IRBuilder<> B(Before);
+      if (PurecapCount) {
+        GlobalVariable* Counter = global("flexcap_purecap_checks", I64, true);
+        B.CreateStore(B.CreateAdd(B.CreateLoad(I64, Counter), int64(1)), Counter);
+      }
       Value* Address = B.CreatePtrToInt(P, I64);
       Value* Length = B.CreateSub(Bs.Top, Bs.Base);
       Value* Offset = B.CreateSub(Address, Bs.Base);
@@ -527,7 +691,6 @@ class Instrumenter {
   void plan(Instruction& I) {
     if (auto* L = dyn_cast<LoadInst>(&I)) {
       planCheck(L, L->getPointerOperand(), sizeOf(L->getType()), nullptr, kLoad);
-      if (L->getType()->isPointerTy()) boundsOf(L);
     } else if (auto* S = dyn_cast<StoreInst>(&I)) {
       planCheck(S, S->getPointerOperand(), sizeOf(S->getValueOperand()->getType()), nullptr, kStore);
       planStoredValue(S);
@@ -538,11 +701,19 @@ class Instrumenter {
     } else if (auto* MT = dyn_cast<MemTransferInst>(&I)) {
       planCheck(MT, MT->getRawSource(), 0, MT->getLength(), kLoad);
       planCheck(MT, MT->getRawDest(), 0, MT->getLength(), kStore);
-      // The pointers it copies keep their tags (aligned slots, as on CHERI).
+      // The pointers it copies keep their tags (aligned slots, as on CHERI): the runtime
+      // copies their shadow where a whole slot can have been copied.
+      if (auto* Length = dyn_cast<ConstantInt>(MT->getLength()); Length != nullptr && Length->getZExtValue() < 8) return;
+      if (PurecapAblate == "shadow") return;
       Actions.push_back([=, this] {
-        IRBuilder<> B(MT->getNextNode());
-        B.CreateCall(CopyMeta, {B.CreatePtrToInt(MT->getRawDest(), I64), B.CreatePtrToInt(MT->getRawSource(), I64),
-                                B.CreateZExtOrTrunc(MT->getLength(), I64)});
+        IRBuilder<> B(MT);
+        Value* To = B.CreatePtrToInt(MT->getRawDest(), I64);
+        Value* From = B.CreatePtrToInt(MT->getRawSource(), I64);
+        Value* Bytes = B.CreateZExtOrTrunc(MT->getLength(), I64);
+        Value* Slots = B.CreateAnd(B.CreateICmpEQ(B.CreateAnd(B.CreateXor(To, From), 7), int64(0)),
+                                   B.CreateICmpUGE(Bytes, int64(8)));
+        Instruction* Then = SplitBlockAndInsertIfThen(Slots, MT->getNextNode(), /*Unreachable=*/false);
+        IRBuilder<>(Then).CreateCall(CopyMeta, {To, From, Bytes});
       });
     } else if (auto* MS = dyn_cast<MemSetInst>(&I)) {
       planCheck(MS, MS->getRawDest(), 0, MS->getLength(), kStore);
@@ -564,6 +735,7 @@ class Instrumenter {
   // copied from one slot to another (what the optimizer makes of a pointer's memcpy) takes
   // the source slot's shadow along.
   void planStoredValue(StoreInst* S) {
+    if (PurecapAblate == "shadow") return;
     Value* V = S->getValueOperand();
     if (V->getType()->isPointerTy()) {
       ++Total.pointer_stores;
@@ -622,6 +794,7 @@ class Instrumenter {
   void planCall(CallInst* Call) {
     if (isa<IntrinsicInst>(Call) || Call->isInlineAsm()) return;
     ++Total.calls;
+    if (Call->getCalledFunction() == nullptr) planIndirectCall(Call);
     if (Call->getFunctionType()->isVarArg()) {
       // Pointers among the variadic arguments: their bounds in the variadic slots, which
       // the callee's va_arg finds by value.
@@ -651,7 +824,23 @@ class Instrumenter {
     for (unsigned K = 0; K < Call->arg_size(); ++K) {
       if (Type* T = Call->getParamByValType(K)) planCheck(Call, Call->getArgOperand(K), sizeOf(T), nullptr, kLoad);
     }
-    if (Call->getType()->isPointerTy()) boundsOf(Call);
+  }
+
+  // A call through a function pointer: it must be a code capability. Here a pointer to
+  // code carries the bounds of all memory (as Morello's PCC-derived capabilities cover
+  // the program's code); an untagged one (made from an integer) faults on its tag, one
+  // with an object's bounds (a data pointer) on the Execute permission it lacks.
+  void planIndirectCall(CallInst* Call) {
+    Value* Target = Call->getCalledOperand();
+    const Bounds Bs = boundsOf(Target);
+    ++Total.indirect_calls;
+    Actions.push_back([=, this] {
+      IRBuilder<> B(Call);
+      Value* Code = B.CreateAnd(B.CreateICmpEQ(Bs.Base, int64(0)), B.CreateICmpEQ(Bs.Top, int64(~std::uint64_t{0})));
+      Instruction* Then = SplitBlockAndInsertIfThen(B.CreateNot(Code), Call, /*Unreachable=*/true, Unlikely);
+      IRBuilder<> T(Then);
+      T.CreateCall(Fault, {T.CreatePtrToInt(Target, I64), int64(1), ConstantInt::get(I32, kExecute), Bs.Base, Bs.Top});
+    });
   }
 
   Function& F;
@@ -663,7 +852,7 @@ class Instrumenter {
   Type* I32;
   GlobalVariable* Arguments;
   GlobalVariable* Return;
-  FunctionCallee LoadMeta, VariadicMeta, StoreMeta, CopyMeta, Fault;
+  FunctionCallee LoadMeta, VariadicMeta, StoreMeta, CopyMeta, Fault;  // LoadMeta, StoreMeta: in line (shadowAccess)
   GlobalVariable* Variadic;
   GlobalVariable* VariadicCount;
   MDNode* Unlikely;
@@ -752,7 +941,9 @@ struct PurecapPass : PassInfoMixin<PurecapPass> {
     C.global_pointers = registerGlobalPointers(M, C);
     SmallVector<Function*, 64> Functions;
     for (Function& F : M) {
-      if (!F.isDeclaration() && !F.getName().startswith("flexcap_")) Functions.push_back(&F);
+      if (!F.isDeclaration() && !F.getName().startswith("flexcap_") && !F.getName().startswith("flexcap.purecap.shadow")) {
+        Functions.push_back(&F);
+      }
     }
     for (Function* F : Functions) {
       Instrumenter(*F, C).run();
@@ -767,6 +958,7 @@ struct PurecapPass : PassInfoMixin<PurecapPass> {
       Out << "{\"file\": \"" << M.getSourceFileName() << "\", \"abi\": \"purecap\", \"checked\": " << C.checked
           << ", \"exempted\": " << C.exempted << ", \"pointer_loads\": " << C.pointer_loads
           << ", \"pointer_stores\": " << C.pointer_stores << ", \"calls\": " << C.calls
+          << ", \"indirect_calls_checked\": " << C.indirect_calls
           << ", \"casts_from_integer\": " << C.integer_casts << ", \"global_pointers\": " << C.global_pointers << ", \"library_functions_wrapped\": " << C.wrapped
           << "}\n";
     }
@@ -779,5 +971,18 @@ struct PurecapPass : PassInfoMixin<PurecapPass> {
 
 namespace flexcap_pass {
 bool purecapRequested() { return Purecap; }
-void addPurecapPass(ModulePassManager& MPM) { MPM.addPass(PurecapPass()); }
+// The pass, then its in-line shadow paths inlined and the code it added tidied (common
+// bounds computed once, blocks merged): the checks stay, as every transformation after
+// instrumentation keeps what the instrumented code does.
+void addPurecapPass(ModulePassManager& MPM) {
+  MPM.addPass(PurecapPass());
+  MPM.addPass(AlwaysInlinerPass(/*InsertLifetimeIntrinsics=*/false));
+  FunctionPassManager FPM;
+  FPM.addPass(EarlyCSEPass(/*UseMemorySSA=*/false));
+  FPM.addPass(ADCEPass());  // shadow lookups whose bounds nothing uses
+  FPM.addPass(SimplifyCFGPass());
+  FPM.addPass(InstCombinePass());
+  FPM.addPass(SimplifyCFGPass());
+  MPM.addPass(createModuleToFunctionPassAdaptor(std::move(FPM)));
+}
 }  // namespace flexcap_pass

@@ -154,3 +154,20 @@ int vector_swapped_at(size_t i) {
   return ((volatile char*)view->left)[i] + ((volatile char*)view->right)[i < 8 ? i : 0];
 }
 
+
+/* Indirect calls: through a pointer to a function (a code capability) the call is made;
+ * through a pointer forged from an integer (untagged) or through a pointer to data (no
+ * Execute permission) it faults before the jump, as on Morello. */
+static int __attribute__((noinline)) seven(void) { return 7; }
+int call_through(int how) {
+  int (*volatile f)(void) = seven;
+  if (how == 1) {
+    const volatile unsigned char* bytes = (const volatile unsigned char*)&f;
+    uintptr_t bits = 0;
+    for (int i = 0; i < 8; ++i) bits |= (uintptr_t)bytes[i] << (8 * i);
+    f = (int (*)(void))bits;
+  } else if (how == 2) {
+    f = (int (*)(void))malloc(16);
+  }
+  return f();
+}

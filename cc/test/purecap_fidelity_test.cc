@@ -32,6 +32,7 @@ int variadic_at(std::size_t);
 int through_union(std::size_t);
 int swapped_at(std::size_t);
 int vector_swapped_at(std::size_t);
+int call_through(int);
 extern char g_buffer[32];
 }
 
@@ -182,6 +183,14 @@ TEST(PurecapFidelity, SwappedPointersKeepTheirOwnBounds) {
 TEST(PurecapFidelity, PointersThroughVarargsKeepTheirBounds) {
   EXPECT_EQ(fault_of([] { EXPECT_EQ(variadic_at(7), 3); }), "");
   EXPECT_NE(fault_of([] { (void)variadic_at(8); }).find("capability bounds fault"), std::string::npos);
+}
+
+TEST(PurecapFidelity, IndirectCallsNeedACodeCapability) {
+  EXPECT_EQ(fault_of([] { EXPECT_EQ(call_through(0), 7); }), "");
+  const std::string forged = fault_of([] { (void)call_through(1); });
+  EXPECT_NE(forged.find("capability tag fault: execute"), std::string::npos) << forged;
+  const std::string data = fault_of([] { (void)call_through(2); });
+  EXPECT_NE(data.find("capability permission fault: execute"), std::string::npos) << data;
 }
 
 TEST(PurecapFidelity, TheCLibraryIsCheckedAgainstThePointersBounds) {

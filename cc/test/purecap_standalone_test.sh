@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `flexcap cc --abi purecap -o PROG prog.c` builds a standalone program: it runs as
 # the plain build does, and a capability fault ends it with one line,
-# `flexcap: capability fault: ...`, and exit status 139.
+# `flexcap: capability fault: ...`, and exit status 139. `--abi hybrid` builds one too:
+# under the whole address space's DDC (as CheriBSD runs a hybrid process) it runs as
+# plain, and a range the C library wrappers find outside the DDC ends it the same way.
 set -u
 flexcap=$1
 tmp=$(mktemp -d)
@@ -57,4 +59,25 @@ C
 status=$?
 [[ $status == 139 ]] || fail "argv: one past an argument's NUL: exit status $status, expected 139"
 grep -q '^flexcap: capability fault: capability bounds fault: load of 1 byte' "$tmp/err" || fail "argv: $(cat "$tmp/err")"
-echo "ok: in bounds as plain, one past faults with status 139, argv bounded"
+
+"$flexcap" cc --abi hybrid -O2 "$tmp/prog.c" -o "$tmp/hybrid" 2> "$tmp/build.err" || fail "hybrid build: $(cat "$tmp/build.err")"
+"$tmp/hybrid" 15 > "$tmp/out" 2> "$tmp/err" || fail "hybrid: exit status $?, $(cat "$tmp/err")"
+cmp -s "$tmp/out" "$tmp/plain.out" || fail "hybrid: output differs from the plain build: $(cat "$tmp/out")"
+cat > "$tmp/wrap.c" <<'C'
+#include <stdlib.h>
+#include <string.h>
+/* A length that runs past the end of the address space: the memset wrapper checks it. */
+int main(int argc, char** argv) {
+  char* p = malloc(16);
+  memset(p, 0, argc > 1 ? (size_t)-1 : 16);
+  return p[0];
+}
+C
+"$flexcap" cc --abi hybrid -O2 "$tmp/wrap.c" -o "$tmp/wrap" 2> "$tmp/build.err" || fail "hybrid build: $(cat "$tmp/build.err")"
+"$tmp/wrap" 2> "$tmp/err" || fail "hybrid: an ordinary memset: status $?, $(cat "$tmp/err")"
+"$tmp/wrap" past 2> "$tmp/err"
+status=$?
+[[ $status == 139 ]] || fail "hybrid: a memset past the DDC: exit status $status, expected 139"
+grep -q '^flexcap: capability fault: capability bounds fault: store of 18446744073709551615 bytes' "$tmp/err" ||
+  fail "hybrid: $(cat "$tmp/err")"
+echo "ok: in bounds as plain, one past faults with status 139, argv bounded; hybrid runs as plain, its wrappers fault"

@@ -88,11 +88,12 @@ bool is_source(const std::string& a) {
   return a.size() > 2 && a[0] != '-' && (a.ends_with(".c") || a.ends_with(".i"));
 }
 
-// `flexcap cc --abi purecap [FLAGS] SOURCES... [-o PROG]`, without -c: each C source is
-// compiled purecap (this command, with -c), then everything is linked with the runtime
-// and main's wrapper (cc/runtime/src/standalone_main.cc) into a standalone program.
-int link_standalone(const std::string& self, const std::vector<std::string>& args, std::size_t first,
-                    std::ostream& err) {
+// `flexcap cc --abi purecap|hybrid [FLAGS] SOURCES... [-o PROG]`, without -c: each C
+// source is compiled with that ABI (this command, with -c), then everything is linked
+// with the runtime and main's wrapper (cc/runtime/src/standalone_main.cc) into a
+// standalone program that runs as one compartment.
+int link_standalone(const std::string& self, const std::string& abi, const std::vector<std::string>& args,
+                    std::size_t first, bool count_checks, std::ostream& err) {
   std::vector<std::string> compile_flags, sources, link_inputs;
   std::string out = "a.out";
   for (std::size_t i = first; i < args.size(); ++i) {
@@ -109,13 +110,14 @@ int link_standalone(const std::string& self, const std::vector<std::string>& arg
     }
   }
   if (sources.empty() && link_inputs.empty()) {
-    err << "flexcap cc: nothing to compile or link. Usage: flexcap cc --abi purecap [FLAGS] prog.c -o prog\n";
+    err << "flexcap cc: nothing to compile or link. Usage: flexcap cc --abi " << abi << " [FLAGS] prog.c -o prog\n";
     return 2;
   }
   std::vector<std::string> objects;
   for (const std::string& source : sources) {
     const std::string object = out + "." + std::filesystem::path(source).stem().string() + ".o";
-    std::vector<std::string> compile = {self, "cc", "--abi", "purecap"};
+    std::vector<std::string> compile = {self, "cc", "--abi", abi};
+    if (count_checks) compile.push_back("--count-checks");
     compile.insert(compile.end(), compile_flags.begin(), compile_flags.end());
     compile.insert(compile.end(), {"-c", source, "-o", object});
     if (const int status = run_command(compile); status != 0) return status < 0 ? 2 : status;
@@ -184,7 +186,7 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
              "  --library NAME        the code is micro-library NAME of an image: its globals go in its\n"
              "                        compartment's region (section flexcap_lib_NAME_globals); defines\n"
              "                        FLEXCAP_CURRENT_LIBRARY and finds flexcap/rt/overlap.h\n"
-             "  --count-checks        count the checks made at run time (flexcap bench hybrid)\n"
+             "  --count-checks        count the checks made at run time (flexcap bench hybrid, purecap)\n"
              "  --prebuilt PREFIX -o OUT\n"
              "                        no compilation: OUT is PREFIX.<abi>.o (C compiled once per ABI, such as\n"
              "                        SQLite), its globals moved into --library's section\n"
@@ -209,11 +211,11 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     return 2;
   }
   if (!prebuilt.empty()) return prebuilt_object(prebuilt, count_checks ? "count" : abi, library, args, first, err);
-  if (abi == "purecap") {
+  if ((abi == "purecap" || abi == "hybrid") && library.empty()) {
     const bool links = std::none_of(args.begin() + static_cast<std::ptrdiff_t>(first), args.end(), [](const std::string& a) {
       return a == "-c" || a == "-S" || a == "-E" || a == "-M" || a == "-MM";
     });
-    if (links) return link_standalone(self_path(), args, first, err);
+    if (links) return link_standalone(self_path(), abi, args, first, count_checks, err);
   }
   std::vector<std::string> command = {FLEXCAP_CLANG};
   // The pass checks accesses (hybrid) and places a micro-library's globals in its
@@ -242,15 +244,17 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
                                      "-I" + std::string(FLEXCAP_SOURCE_DIR) + "/rt/runtime/include"});
     }
     if (abi == "plain") command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-checks=false"});
-    // Not vectorized: a vector of pointers would carry no bounds per lane (CHERI LLVM
-    // does not vectorize capabilities either).
-    if (abi == "purecap") {
-      command.insert(command.end(), {"-mllvm", "-flexcap-purecap", "-fno-vectorize", "-fno-slp-vectorize"});
+    if (abi == "purecap") command.insert(command.end(), {"-mllvm", "-flexcap-purecap"});
+    if (count_checks) {
+      command.insert(command.end(), {"-mllvm", abi == "purecap" ? "-flexcap-purecap-count" : "-flexcap-hybrid-count"});
     }
-    if (count_checks) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-count"});
     if (!stack_exemption) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-stack-exemption=false"});
   }
   command.insert(command.end(), args.begin() + static_cast<std::ptrdiff_t>(first), args.end());
+  // Not vectorized: a vector of pointers would carry no bounds per lane (CHERI LLVM does
+  // not vectorize capabilities either). After the user's flags: clang takes a later -O2
+  // as -fvectorize.
+  if (abi == "purecap") command.insert(command.end(), {"-fno-vectorize", "-fno-slp-vectorize"});
   std::vector<char*> argv;
   for (std::string& a : command) argv.push_back(a.data());
   argv.push_back(nullptr);

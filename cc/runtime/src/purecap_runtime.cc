@@ -4,15 +4,16 @@
 // Compiled by the project's C++ compiler, never with the pass (purecap_abi.h).
 #include <malloc.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 #include "flexcap/cap/access.hh"
 #include "flexcap/cap/capability.hh"
@@ -24,6 +25,8 @@ __thread struct flexcap_purecap_slot flexcap_purecap_return;
 __thread std::uint64_t flexcap_purecap_checks;
 __thread struct flexcap_purecap_slot flexcap_purecap_variadic[FLEXCAP_PURECAP_ARGUMENT_SLOTS];
 __thread std::uint64_t flexcap_purecap_variadic_count;
+struct flexcap_purecap_slot* flexcap_purecap_shadow[FLEXCAP_PURECAP_SHADOW_CHUNKS];
+int flexcap_purecap_trace;
 
 // The hybrid runtime's allocation from the running compartment's heap (hybrid_libc.cc).
 extern "C" {
@@ -39,38 +42,26 @@ using flexcap::cap::Capability;
 constexpr flexcap_purecap_bounds kUntagged = {0, 0};
 constexpr flexcap_purecap_bounds kAllMemory = {0, ~std::uint64_t{0}};
 
-// --- the shadow: one entry per 8-byte slot, in chunks of 4 MiB of address space ---------
+// --- the shadow: one entry per 8-byte slot, in chunks of 64 MiB of address space -------
+// (The table is zero-initialized .bss, so instrumented code can read it before any
+// constructor has run; a chunk's pages are committed as its entries are first written.)
 
-constexpr unsigned kChunkShift = 22;
+constexpr unsigned kChunkShift = FLEXCAP_PURECAP_SHADOW_CHUNK_SHIFT;
 constexpr std::uint64_t kSlotsPerChunk = std::uint64_t{1} << (kChunkShift - 3);
-constexpr std::uint64_t kChunks = std::uint64_t{1} << (47 - kChunkShift);  // user space: 47 bits
+constexpr std::uint64_t kChunks = FLEXCAP_PURECAP_SHADOW_CHUNKS;
 
-struct Chunks {
-  std::atomic<flexcap_purecap_slot*>* table;
-  std::mutex grow;
-  Chunks() {
-    void* p = mmap(nullptr, kChunks * sizeof(void*), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    if (p == MAP_FAILED) {
-      std::fputs("flexcap purecap runtime: cannot reserve the shadow's table\n", stderr);
-      std::abort();
-    }
-    table = static_cast<std::atomic<flexcap_purecap_slot*>*>(p);
-  }
-};
-Chunks& chunks() {
-  static Chunks c;
-  return c;
+std::mutex& chunk_lock() {
+  static std::mutex m;
+  return m;
 }
 
 flexcap_purecap_slot* chunk_of(std::uint64_t address, bool create) {
   const std::uint64_t index = address >> kChunkShift;
   if (index >= kChunks) return nullptr;  // outside user space: no pointer is stored there
-  Chunks& c = chunks();
-  flexcap_purecap_slot* chunk = c.table[index].load(std::memory_order_acquire);
+  flexcap_purecap_slot* chunk = __atomic_load_n(&flexcap_purecap_shadow[index], __ATOMIC_ACQUIRE);
   if (chunk != nullptr || !create) return chunk;
-  std::lock_guard lock(c.grow);
-  chunk = c.table[index].load(std::memory_order_relaxed);
+  std::lock_guard lock(chunk_lock());
+  chunk = __atomic_load_n(&flexcap_purecap_shadow[index], __ATOMIC_RELAXED);
   if (chunk == nullptr) {
     void* p = mmap(nullptr, kSlotsPerChunk * sizeof(flexcap_purecap_slot), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -79,7 +70,7 @@ flexcap_purecap_slot* chunk_of(std::uint64_t address, bool create) {
       std::abort();
     }
     chunk = static_cast<flexcap_purecap_slot*>(p);
-    c.table[index].store(chunk, std::memory_order_release);
+    __atomic_store_n(&flexcap_purecap_shadow[index], chunk, __ATOMIC_RELEASE);
   }
   return chunk;
 }
@@ -147,9 +138,24 @@ std::size_t string_length(const char* s, flexcap_purecap_bounds b) {
 
 // Morello's bounds for an allocation of `bytes`: the length rounded up and the base
 // aligned as the compressed format needs, so that the capability is exact.
+// Lengths below this are exact at any base (no internal exponent): most allocations, which
+// then skip the model's rounding.
+std::uint64_t exact_below() {
+  static const std::uint64_t limit = [] {
+    std::uint64_t low = 1, high = std::uint64_t{1} << 40;  // the mask is all ones at low, not at high
+    while (high - low > 1) {
+      const std::uint64_t mid = low + (high - low) / 2;
+      (flexcap::cap::representable_alignment_mask(mid) == ~std::uint64_t{0} ? low : high) = mid;
+    }
+    return high;
+  }();
+  return limit;
+}
+
 void* allocate(std::size_t bytes, std::size_t alignment, flexcap_purecap_bounds& bounds) {
-  const std::uint64_t length = flexcap::cap::representable_length(bytes);
-  const std::uint64_t needed = ~flexcap::cap::representable_alignment_mask(bytes) + 1;
+  const bool exact = bytes < exact_below();
+  const std::uint64_t length = exact ? bytes : flexcap::cap::representable_length(bytes);
+  const std::uint64_t needed = exact ? 1 : ~flexcap::cap::representable_alignment_mask(bytes) + 1;
   void* p = flexcap_hybrid_aligned_alloc(std::max<std::size_t>({alignment, needed, 16}), std::max<std::size_t>(length, 1));
   const auto base = reinterpret_cast<std::uint64_t>(p);
   bounds = p == nullptr ? kUntagged : flexcap_purecap_bounds{base, base + length};
@@ -162,13 +168,19 @@ extern "C" {
 
 // FLEXCAP_PURECAP_TRACE=1: say on stderr where each non-null pointer loaded untagged
 // came from (porting aid: the first such line is usually the cause of a tag fault).
-static bool tracing() {
-  static const bool on = [] {
+// FLEXCAP_PURECAP_TRACE=2 also names the code that stored a non-null pointer untagged
+// (its return address, for addr2line): where the tag was lost.
+static int trace_level() {
+  static const int level = [] {
     const char* v = std::getenv("FLEXCAP_PURECAP_TRACE");
-    return v != nullptr && *v != '\0' && *v != '0';
+    return v == nullptr ? 0 : std::atoi(v);
   }();
-  return on;
+  return level;
 }
+// Turns the in-line paths' tracing test on before main (constructors that run earlier
+// are not traced).
+__attribute__((constructor)) static void start_tracing() { flexcap_purecap_trace = trace_level(); }
+static bool tracing() { return trace_level() > 0; }
 
 static flexcap_purecap_bounds untagged_load(std::uint64_t address, std::uint64_t value, const char* why) {
   if (value != 0 && tracing()) {
@@ -186,6 +198,19 @@ flexcap_purecap_bounds flexcap_purecap_load_meta(std::uint64_t address, std::uin
   return {e->base, e->top};
 }
 
+std::uint64_t flexcap_purecap_shadow_resident_bytes(void) {
+  const std::uint64_t page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  const std::uint64_t bytes = kSlotsPerChunk * sizeof(flexcap_purecap_slot);
+  std::vector<unsigned char> in_memory((bytes + page - 1) / page);
+  std::uint64_t resident = 0;
+  for (std::uint64_t i = 0; i < kChunks; ++i) {
+    flexcap_purecap_slot* chunk = __atomic_load_n(&flexcap_purecap_shadow[i], __ATOMIC_ACQUIRE);
+    if (chunk == nullptr || mincore(chunk, bytes, in_memory.data()) != 0) continue;
+    for (unsigned char v : in_memory) resident += (v & 1) != 0 ? page : 0;
+  }
+  return resident;
+}
+
 flexcap_purecap_bounds flexcap_purecap_variadic_meta(std::uint64_t value) {
   const std::uint64_t n = std::min<std::uint64_t>(flexcap_purecap_variadic_count, FLEXCAP_PURECAP_ARGUMENT_SLOTS);
   for (std::uint64_t i = 0; i < n; ++i) {
@@ -198,6 +223,11 @@ flexcap_purecap_bounds flexcap_purecap_variadic_meta(std::uint64_t value) {
 void flexcap_purecap_store_meta(std::uint64_t address, std::uint64_t value, std::uint64_t base, std::uint64_t top) {
   if ((address & 7) != 0) return;  // stored as data: its tag is lost, as a misaligned capability store's would be
   if ((base | top) == 0) {
+    if (value != 0 && trace_level() >= 2) {
+      std::fprintf(stderr, "flexcap purecap: pointer 0x%llx stored untagged at 0x%llx by code at %p\n",
+                   static_cast<unsigned long long>(value), static_cast<unsigned long long>(address),
+                   __builtin_return_address(0));
+    }
     // Untagged: only an entry already there needs to say so (no shadow for plain data).
     if (flexcap_purecap_slot* e = entry(address, false); e != nullptr && (e->value | e->base | e->top) != 0) {
       *e = {value, 0, 0};
@@ -222,7 +252,8 @@ void flexcap_purecap_copy_meta(std::uint64_t to, std::uint64_t from, std::uint64
 
 void flexcap_purecap_fault(std::uint64_t address, std::uint64_t size, std::uint32_t access, std::uint64_t base,
                            std::uint64_t top) {
-  fault(address, size, access == 1 ? Access::Store : Access::Load, {base, top});
+  const Access kind = access == 1 ? Access::Store : access == 3 ? Access::Execute : Access::Load;
+  fault(address, size, kind, {base, top});
 }
 
 // --- allocation ---------------------------------------------------------------------------

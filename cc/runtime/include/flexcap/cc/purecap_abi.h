@@ -60,8 +60,20 @@ extern __thread struct flexcap_purecap_slot flexcap_purecap_variadic[FLEXCAP_PUR
 extern __thread uint64_t flexcap_purecap_variadic_count;
 struct flexcap_purecap_bounds flexcap_purecap_variadic_meta(uint64_t value);
 
-/* The shadow of memory: the bounds of the pointer stored at `address` (8-byte aligned)
- * if it still holds `value`; untagged [0, 0) otherwise. */
+/* The shadow of memory, two levels: flexcap_purecap_shadow[address >> CHUNK_SHIFT] is
+ * null or a chunk of entries, one per 8-byte slot of that 64 MiB of address space, each
+ * {value stored, base, top} ({0, 0, 0} where no pointer is). Instrumented code reads and
+ * writes an existing chunk's entries in line and calls the functions below for the rest
+ * (a chunk to make, a misaligned slot, tracing on). */
+#define FLEXCAP_PURECAP_SHADOW_CHUNK_SHIFT 26
+#define FLEXCAP_PURECAP_SHADOW_CHUNKS (1u << (47 - FLEXCAP_PURECAP_SHADOW_CHUNK_SHIFT))
+extern struct flexcap_purecap_slot* flexcap_purecap_shadow[FLEXCAP_PURECAP_SHADOW_CHUNKS];
+/* Non-zero while FLEXCAP_PURECAP_TRACE is set: every untagged load and store then goes
+ * through the functions below, which say where tags were lost. */
+extern int flexcap_purecap_trace;
+
+/* The bounds of the pointer stored at `address` (8-byte aligned) if it still holds
+ * `value`; untagged [0, 0) otherwise. */
 struct flexcap_purecap_bounds flexcap_purecap_load_meta(uint64_t address, uint64_t value);
 /* A pointer `value` with bounds [base, top) was stored at `address`. */
 void flexcap_purecap_store_meta(uint64_t address, uint64_t value, uint64_t base, uint64_t top);
@@ -70,12 +82,17 @@ void flexcap_purecap_store_meta(uint64_t address, uint64_t value, uint64_t base,
 void flexcap_purecap_copy_meta(uint64_t to, uint64_t from, uint64_t bytes);
 
 /* Called when an in-line check fails: raises the capability fault that Cap<T> raises for
- * the same access through a capability with these bounds (a tag fault for [0, 0)). */
+ * the same access through a capability with these bounds (a tag fault for [0, 0)).
+ * `access`: 0 load, 1 store, 2 load and store (atomics), 3 execute (an indirect call
+ * through a pointer that is not a code capability: a data capability lacks Execute). */
 __attribute__((noreturn)) void flexcap_purecap_fault(uint64_t address, uint64_t size, uint32_t access, uint64_t base,
                                                      uint64_t top);
 
 /* What the pass counts at run time in builds compiled to count (flexcap bench purecap). */
 extern __thread uint64_t flexcap_purecap_checks;
+
+/* The memory the shadow holds now: its chunks' pages in memory, in bytes (mincore). */
+uint64_t flexcap_purecap_shadow_resident_bytes(void);
 
 #ifdef __cplusplus
 }
