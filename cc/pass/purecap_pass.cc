@@ -6,10 +6,9 @@
 // against them in line. How the bounds travel through calls and memory, and what a
 // pointer from elsewhere gets, is the contract of cc/runtime/include/flexcap/cc/purecap_abi.h.
 //
-// Not covered yet (cc/README.md, "Purecap"): bounds of pointers passed through varargs
-// (they arrive with the bounds of all memory), sub-object bounds (off, as CHERI LLVM's
-// default), representability of a pointer moved far out of its bounds (Morello clears
-// its tag; here it keeps it, and its use faults all the same).
+// Not covered yet (cc/README.md, "Purecap"): representability of a pointer moved far out
+// of its bounds (Morello clears its tag; here it keeps it, and its use faults all the
+// same), and a data store of the same bytes over a pointer (CHERI clears its tag).
 #include <cstdint>
 #include <fstream>
 #include <functional>
@@ -24,6 +23,7 @@
 #include "llvm/Analysis/ValueTracking.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/DebugInfoMetadata.h"
+#include "llvm/IR/GetElementPtrTypeIterator.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/InstIterator.h"
 #include "llvm/IR/Instructions.h"
@@ -57,6 +57,10 @@ cl::opt<std::string> PurecapAblate("flexcap-purecap-ablate",
                                    cl::desc("Measurement only: leave out the checks, the shadow or the call slots "
                                             "(checks|shadow|slots)"),
                                    cl::init(""));
+cl::opt<bool> SubObjectBounds("flexcap-purecap-subobject-bounds",
+                              cl::desc("Narrow a pointer to a structure's member to that member where it is made "
+                                       "(CHERI LLVM's -cheri-bounds=subobject-safe; off by default, as there)"),
+                              cl::init(false));
 cl::opt<std::string> PurecapReport("flexcap-purecap-report", cl::desc("Append what the purecap pass did to this file"),
                                    cl::init(""));
 
@@ -73,6 +77,7 @@ constexpr const char* kWrapped[] = {"malloc_usable_size",
 struct Counts {
   std::uint64_t checked = 0, exempted = 0, pointer_loads = 0, pointer_stores = 0, integer_casts = 0, calls = 0;
   std::uint64_t indirect_calls = 0;
+  std::uint64_t subobject_bounds = 0;  // pointers to members narrowed (sub-object bounds on)
   std::uint64_t wrapped = 0;
   std::uint64_t global_pointers = 0;  // pointers in globals' initial values, given their shadow at start
 };
@@ -669,21 +674,53 @@ class Instrumenter {
     ++Total.checked;
     if (PurecapAblate == "checks") return;
     const Bounds Bs = boundsOf(P);
+    // Accesses at constant offsets from one pointer in one block (a structure's fields)
+    // share one check of their hull; each is checked on its own only where the hull fails,
+    // so a fault is still raised by exactly the access that faults, where it is.
+    int Group = -1;
+    if (Dynamic == nullptr) {
+      std::int64_t Offset = 0;
+      Value* Root = GetPointerBaseWithConstantOffset(P, Offset, DL);
+      if (const Bounds RootBounds = boundsOf(Root); RootBounds.Base == Bs.Base && RootBounds.Top == Bs.Top) {
+        auto [It, New] = GroupOf.try_emplace({Before->getParent(), Root}, static_cast<int>(Groups.size()));
+        if (New) Groups.push_back({Root, Offset, Offset + static_cast<std::int64_t>(Size)});
+        HullGroup& G = Groups[static_cast<std::size_t>(It->second)];
+        G.Lo = std::min(G.Lo, Offset);
+        G.Hi = std::max(G.Hi, Offset + static_cast<std::int64_t>(Size));
+        ++G.Members;
+        Group = It->second;
+      }
+    }
     Actions.push_back([=, this] {
       IRBuilder<> B(Before);
       if (PurecapCount) {
         GlobalVariable* Counter = global("flexcap_purecap_checks", I64, true);
         B.CreateStore(B.CreateAdd(B.CreateLoad(I64, Counter), int64(1)), Counter);
       }
+      Instruction* At = Before;
+      if (Group >= 0 && Groups[static_cast<std::size_t>(Group)].Members > 1) {
+        HullGroup& G = Groups[static_cast<std::size_t>(Group)];
+        if (G.Inside == nullptr) {  // at the group's first access
+          Value* Address = B.CreateAdd(B.CreatePtrToInt(G.Root, I64), int64(static_cast<std::uint64_t>(G.Lo)));
+          G.Inside = B.CreateNot(outside(B, Address, int64(static_cast<std::uint64_t>(G.Hi - G.Lo)), Bs));
+        }
+        At = SplitBlockAndInsertIfThen(B.CreateNot(G.Inside), Before, /*Unreachable=*/false, Unlikely);
+        B.SetInsertPoint(At);
+      }
       Value* Address = B.CreatePtrToInt(P, I64);
-      Value* Length = B.CreateSub(Bs.Top, Bs.Base);
-      Value* Offset = B.CreateSub(Address, Bs.Base);
       Value* Bytes = Dynamic != nullptr ? B.CreateZExtOrTrunc(Dynamic, I64) : static_cast<Value*>(int64(Size));
-      Value* Bad = B.CreateOr(B.CreateICmpUGT(Bytes, Length), B.CreateICmpUGT(Offset, B.CreateSub(Length, Bytes)));
+      Value* Bad = outside(B, Address, Bytes, Bs);
       if (Dynamic != nullptr) Bad = B.CreateAnd(Bad, B.CreateICmpNE(Bytes, int64(0)));
-      Instruction* Then = SplitBlockAndInsertIfThen(Bad, Before, /*Unreachable=*/true, Unlikely);
+      Instruction* Then = SplitBlockAndInsertIfThen(Bad, At, /*Unreachable=*/true, Unlikely);
       IRBuilder<>(Then).CreateCall(Fault, {Address, Bytes, ConstantInt::get(I32, Kind), Bs.Base, Bs.Top});
     });
+  }
+
+  // Whether [Address, Address + Bytes) leaves [Base, Top), safe against wrap-around.
+  Value* outside(IRBuilder<>& B, Value* Address, Value* Bytes, const Bounds& Bs) {
+    Value* Length = B.CreateSub(Bs.Top, Bs.Base);
+    Value* Offset = B.CreateSub(Address, Bs.Base);
+    return B.CreateOr(B.CreateICmpUGT(Bytes, Length), B.CreateICmpUGT(Offset, B.CreateSub(Length, Bytes)));
   }
 
   std::uint64_t sizeOf(Type* T) const { return DL.getTypeStoreSize(T).getFixedSize(); }
@@ -720,7 +757,7 @@ class Instrumenter {
     } else if (auto* R = dyn_cast<ReturnInst>(&I)) {
       Value* V = R->getReturnValue();
       if (V != nullptr && V->getType()->isPointerTy()) {
-        const Bounds Bs = boundsOf(V);
+        const Bounds Bs = escapedBounds(V, R);
         Actions.push_back([=, this] {
           IRBuilder<> B(R);
           toSlot(B, B.CreateConstInBoundsGEP1_32(Return->getValueType(), Return, 0), V, Bs);
@@ -731,6 +768,38 @@ class Instrumenter {
     }
   }
 
+  // The bounds a pointer leaves with (stored, passed, returned): its own, or with
+  // sub-object bounds on, those of the structure member it was made to point to, where
+  // that member lies inside them (`&s->name`: the member, `&s->name[3]`: still the whole
+  // member, as CHERI LLVM's subobject-safe mode narrows). An access made in place
+  // (`s->name[i]`) keeps the structure's bounds, as no capability is made for it.
+  Bounds escapedBounds(Value* V, Instruction* At) {
+    const Bounds Own = boundsOf(V);
+    if (!SubObjectBounds) return Own;
+    auto* GEP = dyn_cast<GEPOperator>(V->stripPointerCasts());
+    if (GEP == nullptr || !GEP->hasAllConstantIndices()) return Own;
+    std::uint64_t Offset = 0, FieldStart = 0, FieldSize = 0;
+    bool InField = false;
+    for (auto It = gep_type_begin(GEP); It != gep_type_end(GEP); ++It) {
+      const std::uint64_t Index = cast<ConstantInt>(It.getOperand())->getZExtValue();
+      if (StructType* ST = It.getStructTypeOrNull()) {
+        Offset += DL.getStructLayout(ST)->getElementOffset(static_cast<unsigned>(Index));
+        FieldStart = Offset;
+        FieldSize = DL.getTypeAllocSize(ST->getElementType(static_cast<unsigned>(Index)));
+        InField = true;
+      } else {
+        Offset += Index * DL.getTypeAllocSize(It.getIndexedType());
+      }
+    }
+    if (!InField || FieldSize == 0) return Own;
+    ++Total.subobject_bounds;
+    IRBuilder<> B(At);
+    Value* Base = B.CreateAdd(B.CreatePtrToInt(GEP->getPointerOperand(), I64), int64(FieldStart));
+    Value* Top = B.CreateAdd(Base, int64(flexcap::cap::representable_length(FieldSize)));
+    Value* Inside = B.CreateAnd(B.CreateICmpUGE(Base, Own.Base), B.CreateICmpULE(Top, Own.Top));
+    return {B.CreateSelect(Inside, Base, Own.Base), B.CreateSelect(Inside, Top, Own.Top)};
+  }
+
   // A pointer stored to memory: its bounds go to the shadow of the slot. An 8-byte integer
   // copied from one slot to another (what the optimizer makes of a pointer's memcpy) takes
   // the source slot's shadow along.
@@ -739,7 +808,7 @@ class Instrumenter {
     Value* V = S->getValueOperand();
     if (V->getType()->isPointerTy()) {
       ++Total.pointer_stores;
-      const Bounds Bs = boundsOf(V);
+      const Bounds Bs = escapedBounds(V, S);
       Actions.push_back([=, this] {
         IRBuilder<> B(S->getNextNode());
         B.CreateCall(StoreMeta, {B.CreatePtrToInt(S->getPointerOperand(), I64), B.CreatePtrToInt(V, I64), Bs.Base,
@@ -801,7 +870,9 @@ class Instrumenter {
       SmallVector<std::pair<Value*, Bounds>, 4> Pointers;
       for (unsigned K = Call->getFunctionType()->getNumParams(); K < Call->arg_size(); ++K) {
         Value* Arg = Call->getArgOperand(K);
-        if (Arg->getType()->isPointerTy() && Pointers.size() < kArgumentSlots) Pointers.push_back({Arg, boundsOf(Arg)});
+        if (Arg->getType()->isPointerTy() && Pointers.size() < kArgumentSlots) {
+          Pointers.push_back({Arg, escapedBounds(Arg, Call)});
+        }
       }
       Actions.push_back([=, this] {
         IRBuilder<> B(Call);
@@ -815,7 +886,7 @@ class Instrumenter {
     for (unsigned K = 0; K < Call->arg_size() && K < kArgumentSlots; ++K) {
       Value* Arg = Call->getArgOperand(K);
       if (!Arg->getType()->isPointerTy()) continue;
-      const Bounds Bs = boundsOf(Arg);
+      const Bounds Bs = escapedBounds(Arg, Call);
       Actions.push_back([=, this] {
         IRBuilder<> B(Call);
         toSlot(B, argumentSlot(B, K), Arg, Bs);
@@ -860,6 +931,14 @@ class Instrumenter {
   DenseMap<LoadInst*, Bounds> Integers;                  // loadedIntegerBounds
   std::map<std::pair<LoadInst*, unsigned>, Bounds> LaneCache;  // laneBounds
   SmallVector<std::pair<PHINode*, Bounds>, 16> Phis;
+  struct HullGroup {
+    Value* Root;
+    std::int64_t Lo, Hi;  // the hull of the members' [offset, offset + size) from Root
+    unsigned Members = 0;
+    Value* Inside = nullptr;  // the hull's check, made at the first member
+  };
+  SmallVector<HullGroup, 16> Groups;
+  std::map<std::pair<BasicBlock*, Value*>, int> GroupOf;
   SmallVector<std::function<void()>, 64> Actions;
 };
 
@@ -958,7 +1037,7 @@ struct PurecapPass : PassInfoMixin<PurecapPass> {
       Out << "{\"file\": \"" << M.getSourceFileName() << "\", \"abi\": \"purecap\", \"checked\": " << C.checked
           << ", \"exempted\": " << C.exempted << ", \"pointer_loads\": " << C.pointer_loads
           << ", \"pointer_stores\": " << C.pointer_stores << ", \"calls\": " << C.calls
-          << ", \"indirect_calls_checked\": " << C.indirect_calls
+          << ", \"indirect_calls_checked\": " << C.indirect_calls << ", \"subobject_bounds\": " << C.subobject_bounds
           << ", \"casts_from_integer\": " << C.integer_casts << ", \"global_pointers\": " << C.global_pointers << ", \"library_functions_wrapped\": " << C.wrapped
           << "}\n";
     }

@@ -171,3 +171,16 @@ int call_through(int how) {
   }
   return f();
 }
+
+/* Two fields through one pointer into an allocation too small for the second: the pass
+ * checks the fields' hull once, and still the store to `a` (inside) is made and the fault
+ * is raised by the store to `b` (outside), as on Morello. */
+struct two_longs { long a, b; };
+long* g_small;
+int fields_store(void) {
+  volatile struct two_longs* p = malloc(8);
+  g_small = (long*)p;
+  p->a = 1;
+  p->b = 2;
+  return 0;
+}

@@ -4,8 +4,10 @@
 // (purecap_fidelity.c, compiled with `flexcap cc --abi purecap`). The bounds are the
 // capability model's, and so is the fault's text.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <string>
 
@@ -33,6 +35,8 @@ int through_union(std::size_t);
 int swapped_at(std::size_t);
 int vector_swapped_at(std::size_t);
 int call_through(int);
+int fields_store();
+extern long* g_small;
 extern char g_buffer[32];
 }
 
@@ -183,6 +187,44 @@ TEST(PurecapFidelity, SwappedPointersKeepTheirOwnBounds) {
 TEST(PurecapFidelity, PointersThroughVarargsKeepTheirBounds) {
   EXPECT_EQ(fault_of([] { EXPECT_EQ(variadic_at(7), 3); }), "");
   EXPECT_NE(fault_of([] { (void)variadic_at(8); }).find("capability bounds fault"), std::string::npos);
+}
+
+// memcpy's tag copy (flexcap_purecap_copy_meta) across the shadow's chunk boundaries
+// (every 2^FLEXCAP_PURECAP_SHADOW_CHUNK_SHIFT bytes), on both sides at different places:
+// each pointer slot keeps its capability, each data slot over a pointer loses its tag.
+TEST(PurecapFidelity, TagsAreCopiedAcrossTheShadowsChunks) {
+  constexpr std::uint64_t kChunk = std::uint64_t{1} << FLEXCAP_PURECAP_SHADOW_CHUNK_SHIFT;
+  void* area = mmap(nullptr, 4 * kChunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  ASSERT_NE(area, MAP_FAILED);
+  const auto start = reinterpret_cast<std::uint64_t>(area);
+  const std::uint64_t boundary = (start + kChunk) & ~(kChunk - 1);
+  const std::uint64_t from = boundary - 40, to = boundary + kChunk - 24;  // 80 bytes: 10 slots each
+  for (std::uint64_t i = 0; i < 10; ++i) {
+    if (i % 3 != 2) flexcap_purecap_store_meta(from + 8 * i, 0x1000 + i, 0x1000, 0x2000 + i);  // pointers
+    flexcap_purecap_store_meta(to + 8 * i, 0x5000 + i, 0x5000, 0x6000);  // pointers the copy overwrites
+  }
+  flexcap_purecap_copy_meta(to, from, 80);
+  for (std::uint64_t i = 0; i < 10; ++i) {
+    const flexcap_purecap_bounds b = flexcap_purecap_load_meta(to + 8 * i, 0x1000 + i);
+    if (i % 3 != 2) {
+      EXPECT_EQ(b.base, 0x1000u) << i;
+      EXPECT_EQ(b.top, 0x2000u + i) << i;
+    } else {
+      EXPECT_EQ(b.base | b.top, 0u) << i;  // data was copied over a pointer
+      const flexcap_purecap_bounds old = flexcap_purecap_load_meta(to + 8 * i, 0x5000 + i);
+      EXPECT_EQ(old.base | old.top, 0u) << i;
+    }
+  }
+  munmap(area, 4 * kChunk);
+}
+
+TEST(PurecapFidelity, FieldsCheckedTogetherStillFaultAtTheFieldOutside) {
+  const std::string fault = fault_of([] { (void)fields_store(); });
+  const auto base = reinterpret_cast<std::uint64_t>(g_small);
+  char where[64];
+  std::snprintf(where, sizeof where, "store of 8 bytes at 0x%llx", static_cast<unsigned long long>(base + 8));
+  EXPECT_NE(fault.find(std::string("capability bounds fault: ") + where), std::string::npos) << fault;
+  EXPECT_EQ(g_small[0], 1);  // the field inside was stored before the fault
 }
 
 TEST(PurecapFidelity, IndirectCallsNeedACodeCapability) {

@@ -93,7 +93,7 @@ bool is_source(const std::string& a) {
 // with the runtime and main's wrapper (cc/runtime/src/standalone_main.cc) into a
 // standalone program that runs as one compartment.
 int link_standalone(const std::string& self, const std::string& abi, const std::vector<std::string>& args,
-                    std::size_t first, bool count_checks, std::ostream& err) {
+                    std::size_t first, bool count_checks, bool subobject_bounds, std::ostream& err) {
   std::vector<std::string> compile_flags, sources, link_inputs;
   std::string out = "a.out";
   for (std::size_t i = first; i < args.size(); ++i) {
@@ -118,6 +118,7 @@ int link_standalone(const std::string& self, const std::string& abi, const std::
     const std::string object = out + "." + std::filesystem::path(source).stem().string() + ".o";
     std::vector<std::string> compile = {self, "cc", "--abi", abi};
     if (count_checks) compile.push_back("--count-checks");
+    if (subobject_bounds) compile.push_back("--subobject-bounds");
     compile.insert(compile.end(), compile_flags.begin(), compile_flags.end());
     compile.insert(compile.end(), {"-c", source, "-o", object});
     if (const int status = run_command(compile); status != 0) return status < 0 ? 2 : status;
@@ -145,6 +146,7 @@ int link_standalone(const std::string& self, const std::string& abi, const std::
 int cc_command(const std::vector<std::string>& args, std::ostream& err) {
   std::string abi = "hybrid";
   bool count_checks = false;
+  bool subobject_bounds = false;  // purecap: pointers to structure members narrowed to the member
   bool stack_exemption = true;
   std::string library;  // the micro-library this code belongs to, when built into an image
   std::string prebuilt;  // link PREBUILT.<abi>.o instead of compiling (see prebuilt_object)
@@ -167,6 +169,8 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
       abi = parsed->backend() == rt::Backend::Cheri ? "hybrid" : "plain";
     } else if (a == "--count-checks") {
       count_checks = true;
+    } else if (a == "--subobject-bounds") {
+      subobject_bounds = true;
     } else if (a == "--no-stack-exemption") {
       stack_exemption = false;
     } else if (a == "--library" && first + 1 < args.size()) {
@@ -177,7 +181,7 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
       prebuilt = args[++first];
     } else if (a == "--help") {
       err << "usage: flexcap cc [--abi hybrid|purecap|plain | --abi-of CONFIG] [--library NAME] [--count-checks] "
-             "[--no-stack-exemption] "
+             "[--subobject-bounds] [--no-stack-exemption] "
              "CLANG-ARGS...\n"
              "  --abi hybrid          check every access against the compartment's DDC/PCC (the default)\n"
              "  --abi purecap         every pointer a capability with Morello's bounds, checked at every use\n"
@@ -187,6 +191,8 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
              "                        compartment's region (section flexcap_lib_NAME_globals); defines\n"
              "                        FLEXCAP_CURRENT_LIBRARY and finds flexcap/rt/overlap.h\n"
              "  --count-checks        count the checks made at run time (flexcap bench hybrid, purecap)\n"
+             "  --subobject-bounds    purecap: a pointer to a structure's member is bounded to the member\n"
+             "                        (CHERI LLVM's subobject-safe mode; off by default, as there)\n"
              "  --prebuilt PREFIX -o OUT\n"
              "                        no compilation: OUT is PREFIX.<abi>.o (C compiled once per ABI, such as\n"
              "                        SQLite), its globals moved into --library's section\n"
@@ -198,6 +204,10 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
   }
   if (abi != "hybrid" && abi != "plain" && abi != "purecap") {
     err << "flexcap cc: unknown ABI '" << abi << "'. Fix: use --abi hybrid, --abi purecap or --abi plain\n";
+    return 2;
+  }
+  if (subobject_bounds && abi != "purecap") {
+    err << "flexcap cc: --subobject-bounds is a purecap option. Fix: add --abi purecap, or leave it out\n";
     return 2;
   }
   if (abi == "purecap" && (!library.empty() || !prebuilt.empty())) {
@@ -215,7 +225,7 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     const bool links = std::none_of(args.begin() + static_cast<std::ptrdiff_t>(first), args.end(), [](const std::string& a) {
       return a == "-c" || a == "-S" || a == "-E" || a == "-M" || a == "-MM";
     });
-    if (links) return link_standalone(self_path(), abi, args, first, count_checks, err);
+    if (links) return link_standalone(self_path(), abi, args, first, count_checks, subobject_bounds, err);
   }
   std::vector<std::string> command = {FLEXCAP_CLANG};
   // The pass checks accesses (hybrid) and places a micro-library's globals in its
@@ -245,6 +255,7 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     }
     if (abi == "plain") command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-checks=false"});
     if (abi == "purecap") command.insert(command.end(), {"-mllvm", "-flexcap-purecap"});
+    if (subobject_bounds) command.insert(command.end(), {"-mllvm", "-flexcap-purecap-subobject-bounds"});
     if (count_checks) {
       command.insert(command.end(), {"-mllvm", abi == "purecap" ? "-flexcap-purecap-count" : "-flexcap-hybrid-count"});
     }

@@ -10,7 +10,7 @@
 //                                     SQLite on every configuration (5,000 INSERTs, or speedtest1)
 //   flexcap bench sodium [--json]     libsodium functions: raw, ported, sandboxed
 //   flexcap bench hybrid [--json]     speedtest1, SQLite compiled plain vs hybrid
-//   flexcap bench purecap [--json]    libsodium compiled plain vs purecap
+//   flexcap bench purecap [--json]    libsodium and speedtest1 compiled plain vs purecap
 //   flexcap build CONFIG [--app NAME] build the image a configuration describes
 //   flexcap run CONFIG [-- ARGS]      build it if needed and run it
 //   flexcap audit CONFIG              what each compartment of that image can reach (JSON)
@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   auto* purecap_bench = bench->add_subcommand(
-      "purecap", "libsodium compiled plain vs purecap (every pointer a capability), PLOS'23 workloads");
+      "purecap", "libsodium (PLOS'23 workloads) and speedtest1 compiled plain vs purecap (every pointer a capability)");
   bool purecap_json = false;
   int purecap_rounds = 5;
   purecap_bench->add_flag("--json", purecap_json, "Print {\"results\": [...]} instead of a table");

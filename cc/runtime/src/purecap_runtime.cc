@@ -32,6 +32,7 @@ int flexcap_purecap_trace;
 extern "C" {
 void* flexcap_hybrid_aligned_alloc(std::size_t alignment, std::size_t bytes);
 void flexcap_hybrid_free(void* p);
+std::size_t flexcap_hybrid_malloc_usable_size(void* p);
 }
 
 namespace {
@@ -240,13 +241,28 @@ void flexcap_purecap_store_meta(std::uint64_t address, std::uint64_t value, std:
 void flexcap_purecap_copy_meta(std::uint64_t to, std::uint64_t from, std::uint64_t bytes) {
   if (((to ^ from) & 7) != 0 || bytes < 8) return;  // no slot is copied whole onto a slot
   const std::uint64_t skip = (8 - (from & 7)) & 7;
-  for (std::uint64_t offset = skip; offset + 8 <= bytes; offset += 8) {
-    const flexcap_purecap_slot* source = entry(from + offset, false);
-    if (source != nullptr && (source->base | source->top | source->value) != 0) {
-      *entry(to + offset, true) = *source;
-    } else if (flexcap_purecap_slot* target = entry(to + offset, false); target != nullptr) {
-      *target = {0, 0, 0};  // data over a pointer: its tag goes
+  std::uint64_t offset = skip;
+  while (offset + 8 <= bytes) {
+    // A run of slots that stays in one chunk on both sides: its entries are copied with
+    // one lookup of each chunk (most copies: a structure, a row).
+    const std::uint64_t source = from + offset, target = to + offset;
+    auto slots_left_in_chunk = [](std::uint64_t address) {
+      return ((((address >> kChunkShift) + 1) << kChunkShift) - address) / 8;
+    };
+    const std::uint64_t run =
+        std::min({(bytes - offset) / 8, slots_left_in_chunk(source), slots_left_in_chunk(target)});
+    const flexcap_purecap_slot* in = entry(source, false);
+    flexcap_purecap_slot* out = entry(target, false);
+    for (std::uint64_t i = 0; i < run; ++i) {
+      const bool pointer = in != nullptr && (in[i].base | in[i].top | in[i].value) != 0;
+      if (pointer) {
+        if (out == nullptr) out = entry(target, true);
+        out[i] = in[i];
+      } else if (out != nullptr) {
+        out[i] = {0, 0, 0};  // data over a pointer: its tag goes
+      }
     }
+    offset += run * 8;
   }
 }
 
@@ -309,8 +325,12 @@ void* flexcap_purecap_realloc(void* p, std::size_t bytes) {
   void* grown = allocate(bytes, 16, b);
   if (grown == nullptr) return give<void>(nullptr, kUntagged);
   if (p != nullptr) {
-    // What the old capability reaches from p on, and no more than the new one holds.
-    const std::uint64_t kept = std::min<std::uint64_t>(old.top - reinterpret_cast<std::uint64_t>(p), bytes);
+    // What the old capability reaches from p on, and no more than the new one holds; a
+    // pointer from uninstrumented code (all of memory) reaches what its allocation holds.
+    const std::uint64_t reach = old.base == 0 && old.top == ~std::uint64_t{0}
+                                    ? flexcap_hybrid_malloc_usable_size(p)
+                                    : old.top - reinterpret_cast<std::uint64_t>(p);
+    const std::uint64_t kept = std::min<std::uint64_t>(reach, bytes);
     std::memcpy(grown, p, kept);
     flexcap_purecap_copy_meta(reinterpret_cast<std::uint64_t>(grown), reinterpret_cast<std::uint64_t>(p), kept);
     flexcap_hybrid_free(p);
