@@ -517,10 +517,32 @@ class Instrumenter {
   // from, through shuffles and insertions; untagged otherwise.
   Bounds laneBounds(Value* V, unsigned Lane, unsigned Depth) {
     if (Depth > 8) return untagged();
+    if (auto It = LaneCache.find({V, Lane}); It != LaneCache.end()) return It->second;
+    if (auto* Phi = dyn_cast<PHINode>(V)) {  // a loop's vector of pointers
+      IRBuilder<> B(Phi);
+      const Bounds Lanes{B.CreatePHI(I64, Phi->getNumIncomingValues(), "flexcap.lane.base"),
+                         B.CreatePHI(I64, Phi->getNumIncomingValues(), "flexcap.lane.top")};
+      LaneCache[{V, Lane}] = Lanes;  // (the loop's phi reaches itself)
+      for (unsigned K = 0; K < Phi->getNumIncomingValues(); ++K) {
+        const Bounds In = laneBounds(Phi->getIncomingValue(K), Lane, Depth + 1);
+        cast<PHINode>(Lanes.Base)->addIncoming(In.Base, Phi->getIncomingBlock(K));
+        cast<PHINode>(Lanes.Top)->addIncoming(In.Top, Phi->getIncomingBlock(K));
+      }
+      return Lanes;
+    }
+    if (auto* S = dyn_cast<SelectInst>(V)) {
+      const Bounds T = laneBounds(S->getTrueValue(), Lane, Depth + 1);
+      const Bounds E = laneBounds(S->getFalseValue(), Lane, Depth + 1);
+      IRBuilder<> B(after(S));
+      Value* Cond = S->getCondition();
+      if (Cond->getType()->isVectorTy()) Cond = B.CreateExtractElement(Cond, Lane);
+      const Bounds Bs{B.CreateSelect(Cond, T.Base, E.Base), B.CreateSelect(Cond, T.Top, E.Top)};
+      LaneCache[{V, Lane}] = Bs;
+      return Bs;
+    }
     if (auto* L = dyn_cast<LoadInst>(V)) {
       if (PurecapAblate == "shadow") return allMemory();
-      auto Key = std::make_pair(L, Lane);
-      if (auto It = LaneCache.find(Key); It != LaneCache.end()) return It->second;
+      auto Key = std::make_pair(static_cast<Value*>(L), Lane);
       IRBuilder<> B(after(L));
       Value* Element = B.CreateExtractElement(L, Lane);
       Value* Bits = Element->getType()->isPointerTy() ? B.CreatePtrToInt(Element, I64) : B.CreateBitCast(Element, I64);
@@ -763,8 +785,54 @@ class Instrumenter {
           toSlot(B, B.CreateConstInBoundsGEP1_32(Return->getValueType(), Return, 0), V, Bs);
         });
       }
+    } else if (auto* II = dyn_cast<IntrinsicInst>(&I)) {
+      planMaskedAccess(II);
     } else if (auto* Call = dyn_cast<CallInst>(&I)) {
       planCall(Call);
+    }
+  }
+
+  // The vectorizer's masked and gathering accesses: each active lane is checked on its own
+  // (against the pointer's bounds, or its lane's for a gather or scatter), as the lanes of
+  // a predicated access are on CHERI.
+  void planMaskedAccess(IntrinsicInst* II) {
+    Value* Pointers = nullptr;  // a vector of pointers (gather, scatter), or
+    Value* Base = nullptr;      // one pointer to consecutive lanes (masked load, store)
+    Value* Mask = nullptr;
+    Type* Data = nullptr;
+    AccessKind Kind = kLoad;
+    switch (II->getIntrinsicID()) {
+      case Intrinsic::masked_load: Base = II->getArgOperand(0), Mask = II->getArgOperand(2), Data = II->getType(); break;
+      case Intrinsic::masked_store:
+        Base = II->getArgOperand(1), Mask = II->getArgOperand(3), Data = II->getArgOperand(0)->getType(), Kind = kStore;
+        break;
+      case Intrinsic::masked_gather:
+        Pointers = II->getArgOperand(0), Mask = II->getArgOperand(2), Data = II->getType();
+        break;
+      case Intrinsic::masked_scatter:
+        Pointers = II->getArgOperand(1), Mask = II->getArgOperand(3), Data = II->getArgOperand(0)->getType();
+        Kind = kStore;
+        break;
+      case Intrinsic::masked_expandload:
+      case Intrinsic::masked_compressstore:
+        report_fatal_error(Twine("flexcap purecap pass: ") + F.getName() +
+                           " uses an expanding load or compressing store, which the pass cannot check yet");
+      default: return;
+    }
+    auto* VT = cast<FixedVectorType>(Data);
+    const std::uint64_t Element = sizeOf(VT->getElementType());
+    for (unsigned Lane = 0; Lane < VT->getNumElements(); ++Lane) {
+      const Bounds Bs = Pointers != nullptr ? laneBounds(Pointers, Lane, 0) : boundsOf(Base);
+      ++Total.checked;
+      Actions.push_back([=, this] {
+        IRBuilder<> B(II);
+        Value* Address = Pointers != nullptr
+                             ? B.CreatePtrToInt(B.CreateExtractElement(Pointers, Lane), I64)
+                             : B.CreateAdd(B.CreatePtrToInt(Base, I64), int64(Lane * Element));
+        Value* Bad = B.CreateAnd(B.CreateExtractElement(Mask, Lane), outside(B, Address, int64(Element), Bs));
+        Instruction* Then = SplitBlockAndInsertIfThen(Bad, II, /*Unreachable=*/true, Unlikely);
+        IRBuilder<>(Then).CreateCall(Fault, {Address, int64(Element), ConstantInt::get(I32, Kind), Bs.Base, Bs.Top});
+      });
     }
   }
 
@@ -929,7 +997,7 @@ class Instrumenter {
   MDNode* Unlikely;
   DenseMap<Value*, Bounds> Known;
   DenseMap<LoadInst*, Bounds> Integers;                  // loadedIntegerBounds
-  std::map<std::pair<LoadInst*, unsigned>, Bounds> LaneCache;  // laneBounds
+  std::map<std::pair<Value*, unsigned>, Bounds> LaneCache;  // laneBounds
   SmallVector<std::pair<PHINode*, Bounds>, 16> Phis;
   struct HullGroup {
     Value* Root;

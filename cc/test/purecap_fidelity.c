@@ -184,3 +184,22 @@ int fields_store(void) {
   p->b = 2;
   return 0;
 }
+
+/* Loops the vectorizer turns into vector code, as CHERI LLVM vectorizes them: a byte loop
+ * one past its buffer faults at the first byte past it; pointers stored as a vector keep
+ * each lane's capability (the bounds of the array they point into). */
+int vector_fill(size_t n) {
+  char* p = malloc(64);
+  for (size_t i = 0; i < n; ++i) p[i] = (char)i;
+  return ((volatile char*)p)[n - 1];
+}
+struct object24 { char bytes[24]; };
+volatile size_t g_object_count = 8;  /* (not a constant: the loop is vectorized, not unrolled) */
+int vector_pointers_at(size_t i) {
+  const size_t count = g_object_count;
+  struct object24* objects = malloc(count * sizeof *objects);
+  char** pointers = malloc(count * sizeof *pointers);
+  for (size_t k = 0; k < count; ++k) pointers[k] = objects[k].bytes;
+  char* volatile* view = pointers;
+  return ((volatile char*)view[5])[i];
+}

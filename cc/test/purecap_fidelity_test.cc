@@ -36,6 +36,8 @@ int swapped_at(std::size_t);
 int vector_swapped_at(std::size_t);
 int call_through(int);
 int fields_store();
+int vector_fill(std::size_t);
+int vector_pointers_at(std::size_t);
 extern long* g_small;
 extern char g_buffer[32];
 }
@@ -225,6 +227,16 @@ TEST(PurecapFidelity, FieldsCheckedTogetherStillFaultAtTheFieldOutside) {
   std::snprintf(where, sizeof where, "store of 8 bytes at 0x%llx", static_cast<unsigned long long>(base + 8));
   EXPECT_NE(fault.find(std::string("capability bounds fault: ") + where), std::string::npos) << fault;
   EXPECT_EQ(g_small[0], 1);  // the field inside was stored before the fault
+}
+
+TEST(PurecapFidelity, VectorizedLoopsFaultWhereTheScalarOnesWould) {
+  EXPECT_EQ(fault_of([] { EXPECT_EQ(vector_fill(64), 63); }), "");
+  const std::string past = fault_of([] { (void)vector_fill(65); });
+  EXPECT_NE(past.find("capability bounds fault: store of 1 byte"), std::string::npos) << past;
+  // objects[5].bytes is 120 bytes into the 192-byte array: its capability reaches 72 more.
+  EXPECT_EQ(fault_of([] { (void)vector_pointers_at(71); }), "");
+  EXPECT_NE(fault_of([] { (void)vector_pointers_at(72); }).find("capability bounds fault: load of 1 byte"),
+            std::string::npos);
 }
 
 TEST(PurecapFidelity, IndirectCallsNeedACodeCapability) {

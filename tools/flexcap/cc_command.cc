@@ -262,10 +262,6 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     if (!stack_exemption) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-stack-exemption=false"});
   }
   command.insert(command.end(), args.begin() + static_cast<std::ptrdiff_t>(first), args.end());
-  // Not vectorized: a vector of pointers would carry no bounds per lane (CHERI LLVM does
-  // not vectorize capabilities either). After the user's flags: clang takes a later -O2
-  // as -fvectorize.
-  if (abi == "purecap") command.insert(command.end(), {"-fno-vectorize", "-fno-slp-vectorize"});
   std::vector<char*> argv;
   for (std::string& a : command) argv.push_back(a.data());
   argv.push_back(nullptr);

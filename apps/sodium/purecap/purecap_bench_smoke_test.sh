@@ -18,5 +18,5 @@ if "speedtest1" in workloads:
     m = report["memory"][0]
     assert m["workload"] == "speedtest1" and m["plain_max_rss_kib"] > 0 and m["purecap_max_rss_kib"] > 0, m
     assert 0 < m["shadow_resident_kib"] < m["purecap_max_rss_kib"], m
-print("bench purecap: ok,", ", ".join(f"{r[\"workload\"]} {r[\"ratio\"]:.2f}x" for r in results))
+print("bench purecap: ok,", ", ".join("%s %.2fx" % (r["workload"], r["ratio"]) for r in results))
 ' "$out" || { echo "FAIL: unexpected JSON: $out"; exit 1; }
