@@ -266,14 +266,15 @@ ShadowAccess shadowAccess(Module& M) {
     B.CreateCondBr(B.CreateICmpEQ(B.CreateOr(Base, Top), B.getInt64(0)), Plain, Tagged);
     B.SetInsertPoint(Tagged);
     B.CreateCondBr(Usable, Write, Runtime);
-    B.SetInsertPoint(Write);
-    {
+    auto WriteEntry = [&](Value* V, Value* Lo, Value* Hi) {
       Value* E = shadowEntry(B, Chunk, Address);
-      B.CreateStore(Bits, B.CreateStructGEP(SlotTy, E, 0));
-      B.CreateStore(Base, B.CreateStructGEP(SlotTy, E, 1));
-      B.CreateStore(Top, B.CreateStructGEP(SlotTy, E, 2));
+      B.CreateStore(V, B.CreateStructGEP(SlotTy, E, 0));
+      B.CreateStore(Lo, B.CreateStructGEP(SlotTy, E, 1));
+      B.CreateStore(Hi, B.CreateStructGEP(SlotTy, E, 2));
       B.CreateBr(Done);
-    }
+    };
+    B.SetInsertPoint(Write);
+    WriteEntry(Bits, Base, Top);
     B.SetInsertPoint(Plain);
     B.CreateCondBr(B.CreateICmpNE(B.CreateLoad(I32, Trace), B.getInt32(0)), Runtime, Clear);
     B.SetInsertPoint(Clear);
@@ -281,11 +282,7 @@ ShadowAccess shadowAccess(Module& M) {
       auto* Now = BasicBlock::Create(Ctx, "clear.now", Store);
       B.CreateCondBr(Usable, Now, Done);
       B.SetInsertPoint(Now);
-      Value* E = shadowEntry(B, Chunk, Address);
-      B.CreateStore(B.getInt64(0), B.CreateStructGEP(SlotTy, E, 0));
-      B.CreateStore(B.getInt64(0), B.CreateStructGEP(SlotTy, E, 1));
-      B.CreateStore(B.getInt64(0), B.CreateStructGEP(SlotTy, E, 2));
-      B.CreateBr(Done);
+      WriteEntry(B.getInt64(0), B.getInt64(0), B.getInt64(0));
     }
     B.SetInsertPoint(Runtime);
     B.CreateCall(Slow, {Address, Bits, Base, Top});
