@@ -23,7 +23,9 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 1000; ++i) sum = sum * 31 + (unsigned)i;
   printf("sum %u\n", sum);
   fflush(stdout);
-  return p[n] == 'x' ? 0 : 3;
+  const int status = p[n] == 'x' ? 0 : 3;
+  free(p);
+  return status;
 }
 C
 "$flexcap" cc --abi purecap -O2 "$tmp/prog.c" -o "$tmp/prog" 2> "$tmp/build.err" || fail "build: $(cat "$tmp/build.err")"
@@ -72,7 +74,9 @@ int main(int argc, char** argv) {
   struct record* r = malloc(sizeof *r);
   r->after = 0;
   fill(r->name, strtoul(argv[1], 0, 10));
-  return r->after != 0 ? 5 : 0;
+  const int status = r->after != 0 ? 5 : 0;
+  free(r);
+  return status;
 }
 C
 "$flexcap" cc --abi purecap -O2 "$tmp/member.c" -o "$tmp/member" 2> "$tmp/build.err" || fail "build: $(cat "$tmp/build.err")"
@@ -96,7 +100,9 @@ cat > "$tmp/wrap.c" <<'C'
 int main(int argc, char** argv) {
   char* p = malloc(16);
   memset(p, 0, argc > 1 ? (size_t)-1 : 16);
-  return p[0];
+  const int status = p[0];
+  free(p);
+  return status;
 }
 C
 "$flexcap" cc --abi hybrid -O2 "$tmp/wrap.c" -o "$tmp/wrap" 2> "$tmp/build.err" || fail "hybrid build: $(cat "$tmp/build.err")"
