@@ -1,12 +1,15 @@
 # Build-time specialisation: the same micro-library sources, compiled once per image,
 # each time knowing which compartment every library runs in.
 #
-# flexcap_micro_library(NAME SOURCES src... [DEPENDS target...] [ABI hybrid] [C_FLAGS flag...]
+# flexcap_micro_library(NAME SOURCES src... [DEPENDS target...] [ABI hybrid|purecap] [C_FLAGS flag...]
 #                       [PREBUILT_C PREFIX... BUILT_BY target])
 #   Declares a micro-library: NAME/include is its public API (its Exports); its
 #   sources are not compiled here but once for each image that includes it. A library
 #   with C sources is `ABI hybrid`: its C is compiled by `flexcap cc`, checked against
-#   its compartment's DDC in cheri images, its globals inside its compartment's region.
+#   its compartment's DDC in cheri images, its globals inside its compartment's region;
+#   or `ABI purecap`: every pointer of its C a capability with Morello's bounds, on every
+#   driver, its globals in its region too, and a pointer it gets from other code derived
+#   from the running compartment's DDC.
 #   PREBUILT_C: C too large to compile per image (SQLite), compiled once per ABI as
 #   PREFIX.plain.o, PREFIX.hybrid.o and PREFIX.count.o (`flexcap cc --library <PREFIX's
 #   name>`) by the targets BUILT_BY_plain, BUILT_BY_hybrid and BUILT_BY_count; each
@@ -48,10 +51,11 @@ function(flexcap_micro_library name)
   set(c_sources ${ARG_SOURCES})
   list(FILTER c_sources INCLUDE REGEX "\\.c$")
   list(FILTER ARG_SOURCES EXCLUDE REGEX "\\.c$")
-  if(c_sources AND NOT ARG_ABI STREQUAL "hybrid")
-    message(FATAL_ERROR "FlexCap: micro-library ${name} has C sources: declare it `ABI hybrid`, so that its C is "
-                        "compiled with the hybrid pass")
+  if(c_sources AND NOT ARG_ABI MATCHES "^(hybrid|purecap)$")
+    message(FATAL_ERROR "FlexCap: micro-library ${name} has C sources: declare it `ABI hybrid` (its C compiled with "
+                        "the hybrid pass) or `ABI purecap` (every pointer a capability)")
   endif()
+  set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_ABI ${ARG_ABI})
   set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_SOURCES ${ARG_SOURCES})
   set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_C_SOURCES ${c_sources})
   set_property(GLOBAL PROPERTY FLEXCAP_LIBRARY_${name}_C_FLAGS ${ARG_C_FLAGS})
@@ -106,14 +110,20 @@ function(flexcap_image target)
     get_property(c_sources GLOBAL PROPERTY FLEXCAP_LIBRARY_${library}_C_SOURCES)
     get_property(c_flags GLOBAL PROPERTY FLEXCAP_LIBRARY_${library}_C_FLAGS)
     get_property(c_include GLOBAL PROPERTY FLEXCAP_LIBRARY_${library}_INCLUDE)
+    get_property(c_abi GLOBAL PROPERTY FLEXCAP_LIBRARY_${library}_ABI)
+    # Hybrid: checked against the DDC where the configuration's driver is cheri; elsewhere
+    # only its globals are placed in its compartment's region (--abi-of decides, at build
+    # time). Purecap: every pointer a capability on every driver, its globals placed too.
+    set(abi_option --abi-of ${config})
+    if(c_abi STREQUAL "purecap")
+      set(abi_option --abi purecap)
+    endif()
     foreach(source IN LISTS c_sources)
       get_filename_component(stem ${source} NAME_WE)
       set(object ${CMAKE_CURRENT_BINARY_DIR}/${target}.c/${library}/${stem}.o)
-      # Checked against the DDC where the configuration's driver is cheri; elsewhere only
-      # its globals are placed in its compartment's region (--abi-of decides, at build time).
       add_custom_command(
         OUTPUT ${object}
-        COMMAND flexcap cc --abi-of ${config} --library ${library} -O2 -g -fPIE -I${c_include} ${c_flags} -MD -MF
+        COMMAND flexcap cc ${abi_option} --library ${library} -O2 -g -fPIE -I${c_include} ${c_flags} -MD -MF
                 ${object}.d -c ${source} -o ${object}
         DEPENDS ${source} ${config} flexcap flexcap_hybrid_plugin
         DEPFILE ${object}.d

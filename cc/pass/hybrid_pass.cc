@@ -693,6 +693,16 @@ void report(const Module& M, const Counts& C) {
       << ", \"library_globals_unchecked\": " << C.library_globals << ", \"thunks\": " << C.thunks << "}\n";
 }
 
+// A purecap library's globals go to its compartment's region too (-flexcap-purecap with
+// -flexcap-hybrid-globals-section), after the purecap pass has read their initial values.
+struct PlaceGlobalsPass : PassInfoMixin<PlaceGlobalsPass> {
+  PreservedAnalyses run(Module& M, ModuleAnalysisManager&) {
+    if (GlobalsSection.empty() || placeGlobals(M, GlobalsSection) == 0) return PreservedAnalyses::all();
+    return PreservedAnalyses::none();
+  }
+  static bool isRequired() { return true; }
+};
+
 struct HybridPass : PassInfoMixin<HybridPass> {
   PreservedAnalyses run(Module& M, ModuleAnalysisManager&) {
     // The runtime is what instrumented code calls: checking its own accesses against the
@@ -724,6 +734,7 @@ extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
                 [](ModulePassManager& MPM, OptimizationLevel) {
                   if (flexcap_pass::purecapRequested()) {
                     flexcap_pass::addPurecapPass(MPM);
+                    MPM.addPass(PlaceGlobalsPass());
                   } else {
                     MPM.addPass(HybridPass());
                   }

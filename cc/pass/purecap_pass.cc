@@ -322,6 +322,19 @@ class Instrumenter {
   }
 
   void run() {
+    // The DDC's bounds, read once at entry (a gate restores it before returning here).
+    // Whatever later goes at the entry's start goes after them.
+    EntryStart = &*F.getEntryBlock().getFirstInsertionPt();
+    {
+      IRBuilder<> B(EntryStart);
+      auto* Window = StructType::get(I64, I64);
+      auto* RegistersTy = StructType::get(Window, Window, Window, I64);
+      GlobalVariable* Registers = global("flexcap_hybrid_registers", RegistersTy, true);
+      Value* Load = B.CreateConstInBoundsGEP2_32(RegistersTy, Registers, 0, 0);  // the window for loads
+      Value* Base = B.CreateLoad(I64, B.CreateConstInBoundsGEP2_32(Window, Load, 0, 0));
+      Value* Length = B.CreateLoad(I64, B.CreateConstInBoundsGEP2_32(Window, Load, 0, 1));
+      Ddc = {Base, B.CreateAdd(Base, Length)};
+    }
     // Phase 1: the bounds of every pointer the function uses, and what to do where.
     SmallVector<Instruction*, 64> Work;
     for (Instruction& I : instructions(F)) Work.push_back(&I);
@@ -352,6 +365,24 @@ class Instrumenter {
   Constant* int64(std::uint64_t V) { return ConstantInt::get(I64, V); }
   Bounds untagged() { return {int64(0), int64(0)}; }
   Bounds allMemory() { return {int64(0), int64(~std::uint64_t{0})}; }
+
+  // What a pointer from outside instrumented code gets (from a caller or a callee that is
+  // not purecap, or read from memory they wrote): a capability derived from the running
+  // compartment's DDC, as a hybrid pointer becomes one on Morello (the whole address space
+  // outside an image, where the DDC is unconfined); a pointer to a function, one derived
+  // from the PCC (here: all of memory, what a code capability carries).
+  Bounds foreign(Type* T) {
+    auto* P = dyn_cast<PointerType>(T);
+    if (P != nullptr && !P->isOpaque() && P->getNonOpaquePointerElementType()->isFunctionTy()) return allMemory();
+    return Ddc;
+  }
+  // Whether bounds are those of a foreign pointer (then what it points to was written by
+  // code that is not purecap: its pointers are foreign too).
+  Value* isForeign(IRBuilder<>& B, const Bounds& Bs) {
+    Value* Data = B.CreateAnd(B.CreateICmpEQ(Bs.Base, Ddc.Base), B.CreateICmpEQ(Bs.Top, Ddc.Top));
+    Value* Code = B.CreateAnd(B.CreateICmpEQ(Bs.Base, int64(0)), B.CreateICmpEQ(Bs.Top, int64(~std::uint64_t{0})));
+    return B.CreateOr(Data, Code);
+  }
 
   // Where bounds computed for instruction I go: just after it (after the phis for a phi).
   Instruction* after(Instruction* I) {
@@ -443,19 +474,18 @@ class Instrumenter {
           return {B.CreateExtractValue(Meta, 0), B.CreateExtractValue(Meta, 1)};
         }
         // A slot no instrumented store wrote gives an untagged pointer, except:
-        //  - read through a pointer that came from uninstrumented code (all of memory): the
-        //    C library's own structures (its locale tables, a struct it returned);
+        //  - read through a foreign pointer: the C library's own structures (its locale
+        //    tables, a struct it returned), a hybrid caller's;
         //  - a variable of the C library's (stdout, optarg, environ).
-        // Their pointers are as hybrid pointers: all of memory.
+        // Their pointers are foreign too.
+        const Bounds Foreign = foreign(L->getType());
         Bounds Miss = untagged();
         if (auto* G = dyn_cast<GlobalVariable>(getUnderlyingObject(L->getPointerOperand()));
             G != nullptr && G->isDeclaration()) {
-          Miss = allMemory();
+          Miss = Foreign;
         } else {
-          const Bounds Container = boundsOf(L->getPointerOperand());
-          Value* FromHybrid = B.CreateAnd(B.CreateICmpEQ(Container.Base, int64(0)),
-                                          B.CreateICmpEQ(Container.Top, int64(~std::uint64_t{0})));
-          Miss = {int64(0), B.CreateSelect(FromHybrid, int64(~std::uint64_t{0}), int64(0))};
+          Value* FromForeign = isForeign(B, boundsOf(L->getPointerOperand()));
+          Miss = {B.CreateSelect(FromForeign, Foreign.Base, int64(0)), B.CreateSelect(FromForeign, Foreign.Top, int64(0))};
         }
         if (PurecapAblate == "shadow") return allMemory();
         Value* Meta = B.CreateCall(LoadMeta, {B.CreatePtrToInt(L->getPointerOperand(), I64), B.CreatePtrToInt(L, I64),
@@ -476,12 +506,12 @@ class Instrumenter {
         }
         return allMemory();
       }
-      default: return allMemory();  // extractvalue, cmpxchg's pointer, ...: as a hybrid pointer
+      default: return foreign(I->getType());  // extractvalue, cmpxchg's pointer, ...: as a hybrid pointer
     }
   }
 
   // A pointer's bounds from a slot (the arguments' or the return's): the slot's if it was
-  // written for this value, else all of memory (an uninstrumented caller or callee).
+  // written for this value, else a foreign pointer's (an uninstrumented caller or callee).
   Bounds fromSlot(IRBuilder<>& B, Value* Slot, Value* Pointer) {
     if (PurecapAblate == "slots") return allMemory();
     Type* SlotTy = StructType::get(I64, I64, I64);
@@ -489,7 +519,8 @@ class Instrumenter {
     Value* Base = B.CreateLoad(I64, B.CreateStructGEP(SlotTy, Slot, 1));
     Value* Top = B.CreateLoad(I64, B.CreateStructGEP(SlotTy, Slot, 2));
     Value* Written = B.CreateICmpEQ(For, B.CreatePtrToInt(Pointer, I64));
-    return {B.CreateSelect(Written, Base, int64(0)), B.CreateSelect(Written, Top, int64(~std::uint64_t{0}))};
+    const Bounds Else = foreign(Pointer->getType());
+    return {B.CreateSelect(Written, Base, Else.Base), B.CreateSelect(Written, Top, Else.Top)};
   }
 
   void toSlot(IRBuilder<>& B, Value* Slot, Value* Pointer, const Bounds& Bs) {
@@ -505,8 +536,8 @@ class Instrumenter {
   }
 
   Bounds argumentBounds(Argument* A) {
-    if (A->getArgNo() >= kArgumentSlots) return allMemory();
-    IRBuilder<> B(&*F.getEntryBlock().getFirstInsertionPt());
+    if (A->getArgNo() >= kArgumentSlots) return foreign(A->getType());
+    IRBuilder<> B(EntryStart);
     return fromSlot(B, argumentSlot(B, A->getArgNo()), A);
   }
 
@@ -992,6 +1023,8 @@ class Instrumenter {
   GlobalVariable* Variadic;
   GlobalVariable* VariadicCount;
   MDNode* Unlikely;
+  Instruction* EntryStart = nullptr;  // where code at the function's start goes (after Ddc)
+  Bounds Ddc;                         // the running compartment's DDC, read at entry
   DenseMap<Value*, Bounds> Known;
   DenseMap<LoadInst*, Bounds> Integers;                  // loadedIntegerBounds
   std::map<std::pair<Value*, unsigned>, Bounds> LaneCache;  // laneBounds

@@ -210,9 +210,9 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     err << "flexcap cc: --subobject-bounds is a purecap option. Fix: add --abi purecap, or leave it out\n";
     return 2;
   }
-  if (abi == "purecap" && (!library.empty() || !prebuilt.empty())) {
-    err << "flexcap cc: purecap code cannot be part of an image's micro-library yet (--library, --prebuilt). Fix: "
-        << "build it hybrid (--abi hybrid) for an image\n";
+  if (abi == "purecap" && !prebuilt.empty()) {
+    err << "flexcap cc: purecap objects are compiled with each image (--prebuilt is for hybrid and plain ones). Fix: "
+        << "list the library's C in its SOURCES\n";
     return 2;
   }
   if (!expected_abi.empty() && expected_abi != abi) {

@@ -17,6 +17,7 @@
 
 #include "flexcap/cap/access.hh"
 #include "flexcap/cap/capability.hh"
+#include "flexcap/cc/hybrid_abi.h"
 #include "flexcap/cc/purecap_abi.h"
 #include "flexcap/rt/runtime.hh"
 
@@ -41,7 +42,6 @@ using flexcap::cap::Access;
 using flexcap::cap::Capability;
 
 constexpr flexcap_purecap_bounds kUntagged = {0, 0};
-constexpr flexcap_purecap_bounds kAllMemory = {0, ~std::uint64_t{0}};
 
 // --- the shadow: one entry per 8-byte slot, in chunks of 64 MiB of address space -------
 // (The table is zero-initialized .bss, so instrumented code can read it before any
@@ -112,11 +112,22 @@ void check(const void* p, std::uint64_t size, Access access, flexcap_purecap_bou
   if (size != 0 && !inside(b, address, size)) fault(address, size, access, b);
 }
 
-// The bounds the caller passed with argument `i`, whose value is `p`: all of memory if
-// the caller was not instrumented.
+// A foreign pointer's bounds (from code that is not purecap): derived from the running
+// compartment's DDC, as the pass derives them (the whole address space outside images).
+flexcap_purecap_bounds foreign() {
+  const flexcap_hybrid_window& ddc = flexcap_hybrid_registers.load;
+  return {ddc.base, ddc.base + ddc.length};
+}
+bool is_foreign(flexcap_purecap_bounds b) {
+  const flexcap_purecap_bounds f = foreign();
+  return (b.base == f.base && b.top == f.top) || (b.base == 0 && b.top == ~std::uint64_t{0});
+}
+
+// The bounds the caller passed with argument `i`, whose value is `p`: a foreign
+// pointer's if the caller was not instrumented.
 flexcap_purecap_bounds argument(unsigned i, const void* p) {
   const flexcap_purecap_slot& s = flexcap_purecap_arguments[i];
-  if (s.value != reinterpret_cast<std::uint64_t>(p)) return kAllMemory;
+  if (s.value != reinterpret_cast<std::uint64_t>(p)) return foreign();
   return {s.base, s.top};
 }
 
@@ -218,7 +229,7 @@ flexcap_purecap_bounds flexcap_purecap_variadic_meta(std::uint64_t value) {
     const flexcap_purecap_slot& s = flexcap_purecap_variadic[i];
     if (s.value == value) return {s.base, s.top};
   }
-  return kAllMemory;  // from a caller that was not instrumented (or past the slots)
+  return foreign();  // from a caller that was not instrumented (or past the slots)
 }
 
 void flexcap_purecap_store_meta(std::uint64_t address, std::uint64_t value, std::uint64_t base, std::uint64_t top) {
@@ -315,7 +326,7 @@ std::size_t flexcap_purecap_malloc_usable_size(void* p) {
   if (p == nullptr) return 0;
   const flexcap_purecap_bounds b = argument(0, p);
   const auto address = reinterpret_cast<std::uint64_t>(p);
-  if (b.base == 0 && b.top == ~std::uint64_t{0}) return malloc_usable_size(p);  // from uninstrumented code
+  if (is_foreign(b)) return flexcap_hybrid_malloc_usable_size(p);  // from uninstrumented code
   return address < b.top ? b.top - address : 0;
 }
 
@@ -327,8 +338,7 @@ void* flexcap_purecap_realloc(void* p, std::size_t bytes) {
   if (p != nullptr) {
     // What the old capability reaches from p on, and no more than the new one holds; a
     // pointer from uninstrumented code (all of memory) reaches what its allocation holds.
-    const std::uint64_t reach = old.base == 0 && old.top == ~std::uint64_t{0}
-                                    ? flexcap_hybrid_malloc_usable_size(p)
+    const std::uint64_t reach = is_foreign(old) ? flexcap_hybrid_malloc_usable_size(p)
                                     : old.top - reinterpret_cast<std::uint64_t>(p);
     const std::uint64_t kept = std::min<std::uint64_t>(reach, bytes);
     std::memcpy(grown, p, kept);
