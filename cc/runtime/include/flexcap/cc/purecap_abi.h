@@ -12,8 +12,11 @@
  *  - across calls between instrumented functions: in the thread's slots below, one per
  *    pointer argument and one for a returned pointer, each with the pointer's value so
  *    that the callee can tell the slot was written for it (a caller that is not
- *    instrumented — the C library calling a comparator, the runtime calling main — wrote
- *    nothing there: the pointer then gets the bounds of all memory);
+ *    instrumented — the C library calling a comparator, hybrid or C++ code in an image —
+ *    wrote nothing there: the pointer is then foreign, and gets the bounds of the running
+ *    compartment's DDC, flexcap_hybrid_registers.load in hybrid_abi.h: the whole address
+ *    space outside images; a foreign pointer to a function gets all of memory, a code
+ *    capability's bounds);
  *  - in memory: a shadow entry per 8-byte slot that holds a pointer, with the value stored
  *    (flexcap_purecap_load_meta below). A pointer loaded from a slot whose shadow is for
  *    another value (the slot was overwritten by data, or never held a pointer) is
