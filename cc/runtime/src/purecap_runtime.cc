@@ -148,8 +148,6 @@ std::size_t string_length(const char* s, flexcap_purecap_bounds b) {
   return n;
 }
 
-// Morello's bounds for an allocation of `bytes`: the length rounded up and the base
-// aligned as the compressed format needs, so that the capability is exact.
 // Lengths below this are exact at any base (no internal exponent): most allocations, which
 // then skip the model's rounding.
 std::uint64_t exact_below() {
@@ -164,6 +162,8 @@ std::uint64_t exact_below() {
   return limit;
 }
 
+// Morello's bounds for an allocation of `bytes`: the length rounded up and the base
+// aligned as the compressed format needs, so that the capability is exact.
 void* allocate(std::size_t bytes, std::size_t alignment, flexcap_purecap_bounds& bounds) {
   const bool exact = bytes < exact_below();
   const std::uint64_t length = exact ? bytes : flexcap::cap::representable_length(bytes);
