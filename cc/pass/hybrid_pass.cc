@@ -616,12 +616,14 @@ std::uint64_t addThunks(Module& M) {
   return Taken.size();
 }
 
-// The wrapped functions that allocate: redirected even when nothing is checked (a
-// library's objects then live in its compartment's region, which a page backend
-// protects, and a plain build allocates as its hybrid twin does).
+// The wrapped functions that allocate, and pthread_create: redirected even when nothing
+// is checked (a library's objects then live in its compartment's region, which a page
+// backend protects, and a plain build allocates as its hybrid twin does; its threads run
+// in the compartment that started them).
 bool allocates(StringRef Name) {
   return Name == "malloc" || Name == "calloc" || Name == "realloc" || Name == "free" || Name == "posix_memalign" ||
-         Name == "aligned_alloc" || Name == "malloc_usable_size" || Name == "strdup" || Name == "strndup";
+         Name == "aligned_alloc" || Name == "malloc_usable_size" || Name == "strdup" || Name == "strndup" ||
+         Name == "pthread_create";
 }
 
 // Points every use of a wrapped C library function at its wrapper (only the allocating

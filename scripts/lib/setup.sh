@@ -4,9 +4,10 @@
 
 # Debian 12 packages the build and the tests use (tcl and dpkg-dev: SQLite built from its
 # source package, which apt fetches; make, autoconf, automake and libtool: libsodium's,
-# compiled purecap).
+# compiled purecap; redis-server and redis-tools: Redis built from its source package,
+# checked against Debian's server with Debian's redis-cli and redis-benchmark).
 FLEXCAP_PACKAGES=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libcli11-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libsodium-dev pkg-config clang libclang-rt-14-dev llvm-14-dev python3
-  tcl dpkg-dev make autoconf automake libtool)
+  tcl dpkg-dev make autoconf automake libtool redis-server redis-tools)
 
 install_dependencies() {
   local missing=()

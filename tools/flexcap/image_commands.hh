@@ -68,5 +68,17 @@ int bench_hybrid(bool json, int rounds, int size, std::ostream& out, std::ostrea
 int bench_purecap(bool json, int rounds, std::ostream& out, std::ostream& err);
 // flexcap bench sodium: the libsodium images of apps/sodium/image (tools/flexcap/sodium_bench.cc).
 int bench_sodium(bool json, int rounds, std::ostream& out, std::ostream& err);
+// `flexcap bench redis`: redis-benchmark against Debian's redis-server and every Redis
+// image of this build tree (tools/flexcap/redis_bench.cc).
+int bench_redis(bool json, int rounds, std::ostream& out, std::ostream& err);
+// `flexcap check redis`: Redis's own test suite against the image redis_CONFIG and
+// against Debian's redis-server; 0 when no test's outcome differs
+// (tools/flexcap/redis_check.cc). `units`: runtest's --single units (empty: all).
+int check_redis(const std::string& config, bool json, const std::vector<std::string>& units, std::ostream& out,
+                std::ostream& err);
+// A loopback TCP port free now; one request to a Redis server on it, on a fresh
+// connection, and the first line of its reply ("" if none).
+int free_loopback_port();
+std::string redis_request(int port, const std::string& command);
 
 }  // namespace flexcap::tools

@@ -11,12 +11,16 @@
 //   flexcap bench sodium [--json]     libsodium functions: raw, ported, sandboxed
 //   flexcap bench hybrid [--json]     speedtest1, SQLite compiled plain vs hybrid
 //   flexcap bench purecap [--json]    libsodium and speedtest1 compiled plain vs purecap
+//   flexcap bench redis [--json]      redis-benchmark: Debian's redis-server and each Redis image
+//   flexcap check redis [--config NAME] [--json] [--units U,...]
+//                                     Redis's own test suite: the image against Debian's redis-server
 //   flexcap build CONFIG [--app NAME] build the image a configuration describes
 //   flexcap run CONFIG [-- ARGS]      build it if needed and run it
 //   flexcap audit CONFIG              what each compartment of that image can reach (JSON)
 //   flexcap attack [--json]           the attack suite on every backend
 //   flexcap cc [--abi hybrid] ARGS    clang-14 with the hybrid pass (C for compartments)
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
 
 #include "bench_commands.hh"
@@ -141,6 +145,29 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
 
+  auto* redis_bench = bench->add_subcommand(
+      "redis", "redis-benchmark (GET, SET) against Debian's redis-server and every Redis image (apps/redis)");
+  bool redis_json = false;
+  int redis_rounds = 3;
+  redis_bench->add_flag("--json", redis_json, "Print {\"results\": [...]} instead of a table");
+  redis_bench->add_option("--rounds", redis_rounds, "Interleaved rounds (the median is reported)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+
+  auto* check_command = app.add_subcommand("check", "Upstream test suites against FlexCap's images");
+  check_command->require_subcommand(1);
+  auto* redis_check = check_command->add_subcommand(
+      "redis", "Redis's own test suite against a Redis image and Debian's redis-server: the tests that differ");
+  std::string redis_config = "none";
+  bool redis_check_json = false;
+  std::vector<std::string> redis_units;
+  redis_check->add_option("--config", redis_config, "The image: a configuration of examples/redis/ (none, fcalls, ...)")
+      ->capture_default_str();
+  redis_check->add_flag("--json", redis_check_json,
+                        "Print {\"config\",\"units\",\"tests_run\",\"passed\",\"failed\",\"differences\"}");
+  redis_check->add_option("--units", redis_units, "Only these units (runtest --single), e.g. unit/type/string")
+      ->delimiter(',');
+
   CLI11_PARSE(app, argc, argv);
 
   if (demo->parsed()) return flexcap::tools::demo(std::cout);
@@ -156,6 +183,11 @@ int main(int argc, char** argv) {
   if (purecap_bench->parsed()) {
     return flexcap::tools::bench_purecap(purecap_json, purecap_rounds, std::cout, std::cerr);
   }
+  if (redis_check->parsed()) {
+    std::replace(redis_config.begin(), redis_config.end(), '-', '_');
+    return flexcap::tools::check_redis(redis_config, redis_check_json, redis_units, std::cout, std::cerr);
+  }
+  if (redis_bench->parsed()) return flexcap::tools::bench_redis(redis_json, redis_rounds, std::cout, std::cerr);
   if (sodium_bench->parsed()) return flexcap::tools::bench_sodium(sodium_json, sodium_rounds, std::cout, std::cerr);
   if (gates->parsed()) return flexcap::tools::bench_gates(gate_options, std::cout, std::cerr);
   if (header->parsed()) return flexcap::tools::image_header(config_path, libraries, out_path, code_target, std::cerr);

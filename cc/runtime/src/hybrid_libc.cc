@@ -18,8 +18,8 @@
 // read, write, pread, pwrite (and their 64 names); open, access, unlink, mkdir, rmdir,
 // stat, lstat, fstat (and their 64 names), getcwd, readlink, utime, fcntl (record locks);
 // munmap, mremap; fopen, fgets, fwrite; strtol, strtoll, strtod, strchrnul;
-// pthread_mutex_* and pthread_mutexattr_* (the object's bytes), pthread_create (refused:
-// EAGAIN); qsort; gettimeofday, time, localtime_r, gmtime_r.
+// pthread_mutex_* and pthread_mutexattr_* (the object's bytes), pthread_create (the new
+// thread in the caller's compartment); qsort; gettimeofday, time, localtime_r, gmtime_r.
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -567,10 +567,70 @@ int flexcap_hybrid_pthread_mutexattr_settype(pthread_mutexattr_t* a, int type) {
   check(a, sizeof(*a), FLEXCAP_HYBRID_LOAD_STORE);
   return pthread_mutexattr_settype(a, type);
 }
-// A thread the C library starts would run hybrid code on a stack outside every DDC and
-// with no compartment's registers installed: refused, as a system out of threads refuses
-// it (SQLite then does the work in the calling thread).
-int flexcap_hybrid_pthread_create(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) { return EAGAIN; }
+}  // extern "C"
+
+namespace {
+// What a thread that hybrid code starts needs before it runs the routine: its
+// compartment and that compartment's registers, those of the thread that started it.
+struct ThreadStart {
+  void* (*routine)(void*);
+  void* argument;
+  int compartment;
+  const flexcap::cc::HybridState* state;
+};
+
+void* start_in_compartment(void* p) {
+  const ThreadStart start = *static_cast<ThreadStart*>(p);
+  delete static_cast<ThreadStart*>(p);
+  if (Runtime::started()) Runtime::set_current(start.compartment);
+  if (start.state != nullptr) flexcap::cc::install_hybrid_state(*start.state);
+  return start.routine(start.argument);
+}
+}  // namespace
+
+extern "C" {
+
+// A thread that hybrid code starts runs in the compartment that started it, under the
+// same DDC and PCC (Redis's background threads). Where those confine it (cheri), its
+// stack is taken from the compartment's heap, inside the DDC, with the size asked for
+// (the C library's 8 MiB by default); it is not given back when the thread ends (the C
+// library tells no one), so a program that starts threads without end exhausts its heap.
+// The routine must be code the PCC allows.
+int flexcap_hybrid_pthread_create(pthread_t* thread, const pthread_attr_t* attributes, void* (*routine)(void*),
+                                  void* argument) {
+  check_write(thread, sizeof(*thread));
+  if (attributes != nullptr) check_read(attributes, sizeof(*attributes));
+  check(reinterpret_cast<const void*>(routine), 1, FLEXCAP_HYBRID_EXECUTE);
+  const flexcap::cc::HybridState* state = flexcap::cc::installed_hybrid_state();
+  auto* start = new ThreadStart{routine, argument, Runtime::started() ? Runtime::current() : 0, state};
+  pthread_attr_t own;
+  const pthread_attr_t* used = attributes;
+  void* stack = nullptr;
+  if (state != nullptr) {
+    std::size_t size = 8u << 20;
+    int detach = PTHREAD_CREATE_JOINABLE;
+    if (attributes != nullptr) {
+      pthread_attr_getstacksize(attributes, &size);
+      pthread_attr_getdetachstate(attributes, &detach);
+    }
+    stack = allocate(size, 64);
+    if (stack == nullptr) {
+      delete start;
+      return EAGAIN;
+    }
+    pthread_attr_init(&own);
+    pthread_attr_setstack(&own, stack, size);
+    pthread_attr_setdetachstate(&own, detach);
+    used = &own;
+  }
+  const int status = pthread_create(thread, used, start_in_compartment, start);
+  if (used == &own) pthread_attr_destroy(&own);
+  if (status != 0) {
+    delete start;
+    if (stack != nullptr) current_heap()->free(stack);
+  }
+  return status;
+}
 
 // The comparator is hybrid code (checked itself, and its address against the PCC when
 // called); the array must be the caller's to read and write.

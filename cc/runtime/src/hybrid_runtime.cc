@@ -87,6 +87,8 @@ void uninstall_hybrid_state() {
   flexcap_hybrid_registers.load = flexcap_hybrid_registers.store = flexcap_hybrid_registers.execute = kAll;
 }
 
+const HybridState* installed_hybrid_state() { return t_state; }
+
 cap::Capability hybrid_ddc() { return t_state != nullptr ? t_state->ddc : unconfined_ddc(); }
 cap::Capability hybrid_pcc() { return t_state != nullptr ? t_state->pcc : unconfined_pcc(); }
 std::uint64_t hybrid_checks_made() { return flexcap_hybrid_registers.checks; }

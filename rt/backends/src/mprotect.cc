@@ -1,5 +1,9 @@
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -17,12 +21,58 @@ void protect(Compartment& c, int protection) {
   }
 }
 
+// Page protections belong to the process, not to a thread: while one thread runs in a
+// compartment, only that compartment's region is mapped, for every thread. A compartment
+// with threads of its own (Redis's background threads) must then wait while another
+// thread is elsewhere: the fault of such a thread on its own compartment's region is not
+// an attack but a wait, until the region is mapped again (the futex below); then the
+// access is retried. A thread never reaches another compartment's region this way.
+std::atomic<int> g_mapped{0};   // the compartment whose region is mapped now; -1 while switching
+std::atomic<std::uint64_t> g_switches{0};  // switches completed
+std::atomic<int> g_waiting{0};  // threads waiting for their region
+
+long futex(std::atomic<int>* word, int op, int value) {
+  return syscall(SYS_futex, reinterpret_cast<int*>(word), op, value, nullptr, nullptr, 0);
+}
+
+bool wait_for_own_region(std::uint64_t address) {
+  if (!Runtime::started()) return false;
+  const int mine = Runtime::current();
+  const cap::TaggedMemory& region = Runtime::get().compartment(mine).memory();
+  if (address < region.base() || address - region.base() >= region.size()) return false;
+  // Mapped now: it was not at the fault, and the retry will pass. The same access
+  // faulting again with no switch in between was made while the region was mapped all
+  // along: a fault of its own.
+  thread_local std::uint64_t retried_address = 0;
+  thread_local std::uint64_t retried_at = 0;
+  if (g_mapped.load(std::memory_order_acquire) == mine) {
+    const std::uint64_t switches = g_switches.load(std::memory_order_acquire);
+    if (retried_address == address && retried_at == switches) {
+      retried_address = 0;
+      return false;
+    }
+    retried_address = address;
+    retried_at = switches;
+    return true;
+  }
+  retried_address = 0;
+  g_waiting.fetch_add(1, std::memory_order_acq_rel);
+  for (int mapped = g_mapped.load(std::memory_order_acquire); mapped != mine;
+       mapped = g_mapped.load(std::memory_order_acquire)) {
+    futex(&g_mapped, FUTEX_WAIT_PRIVATE, mapped);
+  }
+  g_waiting.fetch_sub(1, std::memory_order_acq_rel);
+  return true;
+}
+
 }  // namespace
 
 void MprotectBackend::start(Runtime& rt) {
   for (int i = 0; i < rt.compartment_count(); ++i) {
     if (i != Runtime::current()) protect(rt.compartment(i), PROT_NONE);
   }
+  g_mapped.store(Runtime::current(), std::memory_order_release);
+  set_fault_retry_hook(wait_for_own_region);
   install_fault_handler();
 }
 
@@ -40,9 +90,13 @@ ArgumentPolicy MprotectBackend::check_argument(Runtime& rt, const GateFrame& fra
 
 void MprotectBackend::switch_to(Runtime& rt, int from, int to) {
   if (from == to) return;
+  g_mapped.store(-1, std::memory_order_release);
   protect(rt.compartment(to), PROT_READ | PROT_WRITE);
   protect(rt.compartment(from), PROT_NONE);
   Runtime::set_current(to);
+  g_mapped.store(to, std::memory_order_release);
+  g_switches.fetch_add(1, std::memory_order_acq_rel);
+  if (g_waiting.load(std::memory_order_acquire) != 0) futex(&g_mapped, FUTEX_WAKE_PRIVATE, INT32_MAX);
 }
 
 }  // namespace flexcap::rt

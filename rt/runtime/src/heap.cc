@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <utility>
@@ -24,8 +25,8 @@ constexpr std::size_t round_up(std::size_t n) { return (n + kAlign - 1) & ~(kAli
 // address-ordered list. They are merged back only when a large request cannot be met.
 constexpr std::size_t kQuickSizes = 64;
 constexpr std::size_t kQuickLargest = kQuickSizes * kAlign;
-// The region starts with the allocator's state: the head of the free list, one more
-// word (alignment), then the heads of the quick lists.
+// The region starts with the allocator's state: the head of the free list, its lock,
+// then the heads of the quick lists.
 constexpr std::size_t kStateBytes = 2 * sizeof(void*) + kQuickSizes * sizeof(void*);
 static_assert(kStateBytes % kAlign == 0);
 }  // namespace
@@ -41,12 +42,31 @@ Heap::Heap(std::byte* begin, std::size_t bytes) : begin_(begin), size_(bytes) {
 }
 
 Heap::Block*& Heap::head() const { return *reinterpret_cast<Block**>(begin_); }
+
+// A compartment's threads share its heap (Redis's background threads free what its main
+// thread allocated), and processes share the shared region's: a spin lock in the region,
+// held for a few list operations, uncontended almost always.
+class Heap::Lock {
+ public:
+  explicit Lock(const Heap& heap) : word_(*reinterpret_cast<std::uint64_t*>(heap.begin_ + sizeof(void*))) {
+    while (word_.exchange(1, std::memory_order_acquire) != 0) {
+      while (word_.load(std::memory_order_relaxed) != 0) __builtin_ia32_pause();
+    }
+  }
+  ~Lock() { word_.store(0, std::memory_order_release); }
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+
+ private:
+  std::atomic_ref<std::uint64_t> word_;
+};
 Heap::Block*& Heap::quick(std::size_t size) const {
   return reinterpret_cast<Block**>(begin_ + 2 * sizeof(void*))[size / kAlign - 1];
 }
 
 void* Heap::allocate(std::size_t bytes, std::size_t alignment) {
   const std::size_t need = round_up(bytes == 0 ? 1 : bytes);
+  const Lock lock(*this);
   if (alignment <= kAlign && need <= kQuickLargest) {
     if (Block*& list = quick(need); list != nullptr) {
       Block* b = list;
@@ -113,6 +133,7 @@ void* Heap::allocate_from_list(std::size_t need, std::size_t alignment) {
 void Heap::free(void* p) {
   if (p == nullptr) return;
   Block* b = static_cast<Block*>(p) - 1;
+  const Lock lock(*this);
   if (b->next_free != b) return;  // not a live block of this heap: ignore rather than corrupt
   if (b->size <= kQuickLargest) {
     Block*& list = quick(b->size);
@@ -148,6 +169,7 @@ void Heap::release_to_list(Block* b) {
 std::size_t Heap::size_of(const void* p) { return (static_cast<const Block*>(p) - 1)->size; }
 
 std::size_t Heap::bytes_in_use() const {
+  const Lock lock(*this);
   std::size_t free_bytes = 0;
   for (Block* b = head(); b != nullptr; b = b->next_free) free_bytes += b->size + sizeof(Block);
   for (std::size_t size = kAlign; size <= kQuickLargest; size += kAlign) {

@@ -100,8 +100,13 @@ void Compartment::reset() {
   failure_ = {};
 }
 
+// The shared region is shared between processes only where compartments are processes.
+// Elsewhere it is private, so that a child the application forks (Redis's BGSAVE) gets a
+// copy, as of all its memory, and cannot write into its parent's transfers.
 Runtime::Runtime(const ImageSpec& spec)
-    : spec_(spec), shared_(spec.shared_bytes, cap::TaggedMemory::Mapping::SharedBetweenProcesses) {
+    : spec_(spec),
+      shared_(spec.shared_bytes, spec.backend == Backend::Process ? cap::TaggedMemory::Mapping::SharedBetweenProcesses
+                                                                  : cap::TaggedMemory::Mapping::Private) {
   for (std::size_t i = 0; i < spec.compartments.size(); ++i) {
     compartments_.push_back(std::make_unique<Compartment>(static_cast<int>(i), spec.compartments[i]));
   }

@@ -84,6 +84,27 @@ for config in "$source"/examples/sodium/*.yaml; do
   run "$name-attack" 0 "$config" --attack --check
 done
 
+echo "examples/redis (Debian's redis-cli against each; the first builds Redis from source):"
+for config in "$source"/examples/redis/*.yaml; do
+  name=redis-$(basename "$config" .yaml)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  start=$(now)
+  "$flexcap" run "$config" -- --port "$port" --bind 127.0.0.1 --save '' --dir "$tmp" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  server=$!
+  for _ in $(seq 1200); do
+    [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]] && break
+    kill -0 "$server" 2>/dev/null || break
+    sleep 0.5
+  done
+  reply=$(redis-cli -p "$port" set example "$name" 2>&1; redis-cli -p "$port" get example 2>&1)
+  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1
+  wait "$server"
+  status=$?
+  echo "  $(elapsed "$start") s  $name (status $status)"
+  [[ $status == 0 && $reply == $'OK\n'"$name" ]] ||
+    fail "$name: status $status, replies '$reply': $(grep -v '^\[' "$tmp/$name.err" | tail -5)"
+done
+
 echo "examples/conformance (the backend conformance suite):"
 for config in "$source"/examples/conformance/*.yaml; do
   name=conformance-$(basename "$config" .yaml)

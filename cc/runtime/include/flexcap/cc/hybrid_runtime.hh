@@ -35,6 +35,9 @@ HybridState hybrid_state(const cap::Capability& ddc, const cap::Capability& pcc)
 // must outlive its use (the switcher keeps one per compartment for the image's life).
 void install_hybrid_state(const HybridState& state);
 
+// The state installed now on this thread; nullptr while unconfined.
+const HybridState* installed_hybrid_state();
+
 // The capabilities installed now on this thread.
 cap::Capability hybrid_ddc();
 cap::Capability hybrid_pcc();

@@ -20,6 +20,8 @@
 //   invoke(rt, frame)               the entry check (cheri: unseal the callee's entry)
 #pragma once
 
+#include <signal.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -127,6 +129,16 @@ cap::Capability ddc();
 // Installs the handler that turns SIGSEGV/SIGBUS/SIGFPE/SIGILL inside a gate into an
 // error for the gate's caller (backends whose kCatchesPageFaults is true).
 void install_fault_handler();
+// A backend's say on a SIGSEGV before it becomes a fault: true when the faulting thread
+// may retry the access (the backend waited until it became possible). mprotect installs
+// one: another thread of the faulting thread's compartment runs elsewhere.
+using RetryHook = bool (*)(std::uint64_t address);
+void set_fault_retry_hook(RetryHook hook);
+// An application's sigaction() for SIGSEGV, SIGBUS, SIGFPE or SIGILL, where FlexCap's
+// fault handler is installed: the action is kept (and the previous one returned), and
+// FlexCap's handler runs it for the faults outside every gate, so that the gates still
+// contain theirs. False (nothing done) for other signals, or where FlexCap has no handler.
+bool application_sigaction(int signal, const struct sigaction* action, struct sigaction* previous);
 
 // Called at static initialisation for every cross-compartment call site: the set of
 // imports. The cheri backend grants sealed entries for exactly these; audit prints them.

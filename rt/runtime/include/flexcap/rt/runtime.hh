@@ -92,6 +92,7 @@ class Heap {
 
  private:
   struct Block;
+  class Lock;
   Block*& head() const;
   Block*& quick(std::size_t size) const;
   void* allocate_from_list(std::size_t need, std::size_t alignment);

@@ -1,0 +1,466 @@
+// Redis's sockets, pipes and readiness calls, sent to the net micro-library; and its
+// fault signal handlers, kept behind FlexCap's (flexcap_redis_sigaction).
+//
+// Redis is linked unmodified: its object's calls to socket, read, epoll_wait, ... are
+// renamed at link time to the flexcap_redis_* functions here (apps/redis/source/
+// redis-objects.sh lists them). A descriptor the net library opened is known here by a
+// number of Redis's own, reserved in this process (a duplicate of /dev/null holds it),
+// so that no file Redis opens can ever get the same number, even where the net library
+// runs in another process. Every other descriptor (files, standard streams) is the
+// host's and goes straight to the C library, through the hybrid wrappers where those
+// exist (which check Redis's buffers against its DDC in cheri images).
+//
+// Data crosses through one transfer buffer in the shared region, as capabilities bounded
+// to the bytes concerned: read-only for what Redis sends, store-only for what it
+// receives. Only Redis's main thread does network I/O (its background threads close and
+// sync files); the descriptor table is locked for them anyway.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <iterator>
+#include <mutex>
+
+#include "flexcap/cc/hybrid_runtime.hh"
+#include "flexcap/lib/net.hh"
+#include "flexcap/rt/backends.hh"
+#include "flexcap/rt/call.hh"
+#include "flexcap/rt/runtime.hh"
+
+namespace net = flexcap::lib::net;
+namespace cap = flexcap::cap;
+namespace rt = flexcap::rt;
+
+extern "C" {
+// The hybrid runtime's C library wrappers (cc/runtime/src/hybrid_libc.cc).
+ssize_t flexcap_hybrid_read(int fd, void* buffer, std::size_t n);
+ssize_t flexcap_hybrid_write(int fd, const void* buffer, std::size_t n);
+int flexcap_hybrid_fcntl(int fd, int command, ...);
+}
+
+namespace {
+
+constexpr std::size_t kTransfer = 64 * 1024;
+constexpr int kMaxDescriptors = 1 << 16;
+
+// Redis's number → the net library's descriptor (-1: not the net library's).
+class Descriptors {
+ public:
+  Descriptors() { std::fill(std::begin(net_), std::end(net_), -1); }
+
+  int net_of(int fd) const {
+    return fd >= 0 && fd < kMaxDescriptors ? net_[fd].load(std::memory_order_acquire) : -1;
+  }
+  // A number of Redis's own for the net library's descriptor `theirs`; -1 (errno set)
+  // when this process has none left.
+  int adopt(int theirs) {
+    std::lock_guard lock(mutex_);
+    if (placeholder_source_ < 0) placeholder_source_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    const int ours = placeholder_source_ < 0 ? -1 : ::fcntl(placeholder_source_, F_DUPFD_CLOEXEC, 0);
+    if (ours < 0) return -1;
+    if (ours >= kMaxDescriptors) {
+      ::close(ours);
+      errno = EMFILE;
+      return -1;
+    }
+    net_[ours].store(theirs, std::memory_order_release);
+    return ours;
+  }
+  void forget(int ours) {
+    std::lock_guard lock(mutex_);
+    net_[ours].store(-1, std::memory_order_release);
+    ::close(ours);
+  }
+
+ private:
+  std::mutex mutex_;
+  int placeholder_source_ = -1;
+  std::atomic<int> net_[kMaxDescriptors];
+};
+
+Descriptors& descriptors() {
+  static Descriptors* table = new Descriptors();  // never destroyed: Redis exits from anywhere
+  return *table;
+}
+
+cap::Cap<std::byte>& transfer_buffer() {
+  thread_local cap::Cap<std::byte> buffer = rt::shared_alloc(kTransfer);
+  return buffer;
+}
+
+// The first `count` elements of T in the transfer buffer, as a capability to exactly
+// them; fewer (count is updated) where that length cannot be bounded exactly or does not
+// fit: the call then moves less, as a short read or write does.
+template <class T>
+cap::Cap<T> window(std::size_t& count) {
+  const cap::Cap<T> all(transfer_buffer().capability(), transfer_buffer().memory());
+  count = all.exact_count(0, std::min(count, all.size()));
+  return rt::check(all.slice(0, count));
+}
+template <class T>
+cap::Cap<T> window_of_one() {
+  std::size_t one = 1;
+  return window<T>(one);
+}
+
+// The net library's answer as the C library gives it: the value, or -1 with errno. A
+// refused gate (the net compartment faulted) is an I/O error on this descriptor; Redis
+// closes the connection and goes on.
+long answer(const rt::GateResult<std::int64_t>& r) {
+  if (!r) {
+    std::fprintf(stderr, "flexcap: net: %s\n", r.error().describe().c_str());
+    errno = EIO;
+    return -1;
+  }
+  const std::int64_t v = r->unsafe_unverified();  // a count, a descriptor or -errno: checked by each caller
+  if (v < 0) {
+    errno = static_cast<int>(-v);
+    return -1;
+  }
+  return static_cast<long>(v);
+}
+
+// The net library's descriptor, adopted under a number of Redis's own.
+int adopt(long theirs) {
+  if (theirs < 0) return -1;
+  const int ours = descriptors().adopt(static_cast<int>(theirs));
+  if (ours < 0) {
+    const int saved = errno;
+    (void)rt::call<net::Exports::close>(static_cast<std::int32_t>(theirs));
+    errno = saved;
+  }
+  return ours;
+}
+
+cap::Cap<net::SocketAddress> address_in(const sockaddr* address, socklen_t length) {
+  net::SocketAddress a{};
+  a.length = std::min<socklen_t>(length, sizeof(a.bytes));
+  flexcap::cc::check_range(address, a.length, FLEXCAP_HYBRID_LOAD);
+  std::memcpy(a.bytes, address, a.length);
+  cap::Cap<net::SocketAddress> w = window_of_one<net::SocketAddress>();
+  rt::check(w.store(0, a));
+  return w;
+}
+
+// Copies an address the net library wrote into Redis's (sockaddr, length) pair, truncated
+// to the room Redis gave, as the kernel does.
+void address_out(const cap::Cap<net::SocketAddress>& w, sockaddr* address, socklen_t* length) {
+  if (address == nullptr || length == nullptr) return;
+  const net::SocketAddress a = rt::check(w.load(0));
+  flexcap::cc::check_range(length, sizeof(*length), FLEXCAP_HYBRID_LOAD_STORE);
+  const socklen_t n = std::min<socklen_t>({*length, a.length, sizeof(a.bytes)});
+  flexcap::cc::check_range(address, n, FLEXCAP_HYBRID_STORE);
+  std::memcpy(address, a.bytes, n);
+  *length = a.length;
+}
+
+long receive_from_net(int theirs, void* into, std::size_t n, int flags) {
+  const cap::Cap<std::byte> exact = window<std::byte>(n);
+  flexcap::cc::check_range(into, n, FLEXCAP_HYBRID_STORE);
+  const cap::Cap<std::byte> w(
+      exact.capability().restrict_permissions(cap::Permission::Store | cap::Permission::Global), exact.memory());
+  const long got = answer(rt::call<net::Exports::receive>(theirs, w, flags));
+  if (got <= 0) return got;
+  if (static_cast<std::size_t>(got) > n) {  // more than the window: the net compartment lies
+    errno = EIO;
+    return -1;
+  }
+  rt::check(exact.copy_out(0, std::span<std::byte>(static_cast<std::byte*>(into), got)));
+  return got;
+}
+
+long send_to_net(int theirs, const void* from, std::size_t n, int flags) {
+  const cap::Cap<std::byte> w = window<std::byte>(n);
+  flexcap::cc::check_range(from, n, FLEXCAP_HYBRID_LOAD);
+  rt::check(w.copy_in(0, std::span<const std::byte>(static_cast<const std::byte*>(from), n)));
+  const long sent = answer(rt::call<net::Exports::send>(theirs, w.read_only(), flags));
+  if (sent > static_cast<long>(n)) {
+    errno = EIO;
+    return -1;
+  }
+  return sent;
+}
+
+}  // namespace
+
+extern "C" {
+
+int flexcap_redis_socket(int domain, int type, int protocol) {
+  return adopt(answer(rt::call<net::Exports::socket>(domain, type, protocol)));
+}
+
+int flexcap_redis_bind(int fd, const sockaddr* address, socklen_t length) {
+  const int theirs = descriptors().net_of(fd);
+  if (theirs < 0) return ::bind(fd, address, length);
+  return static_cast<int>(answer(rt::call<net::Exports::bind>(theirs, address_in(address, length).read_only())));
+}
+
+int flexcap_redis_connect(int fd, const sockaddr* address, socklen_t length) {
+  const int theirs = descriptors().net_of(fd);
+  if (theirs < 0) return ::connect(fd, address, length);
+  return static_cast<int>(answer(rt::call<net::Exports::connect>(theirs, address_in(address, length).read_only())));
+}
+
+int flexcap_redis_listen(int fd, int backlog) {
+  const int theirs = descriptors().net_of(fd);
+  if (theirs < 0) return ::listen(fd, backlog);
+  return static_cast<int>(answer(rt::call<net::Exports::listen>(theirs, backlog)));
+}
+
+int flexcap_redis_accept4(int fd, sockaddr* address, socklen_t* length, int flags) {
+  const int theirs = descriptors().net_of(fd);
+  if (theirs < 0) return ::accept4(fd, address, length, flags);
+  const cap::Cap<net::SocketAddress> w = window_of_one<net::SocketAddress>();
+  const int client = adopt(answer(rt::call<net::Exports::accept>(theirs, w, flags)));
+  if (client >= 0) address_out(w, address, length);
+  return client;
+}
+
+int flexcap_redis_accept(int fd, sockaddr* address, socklen_t* length) {
+  return flexcap_redis_accept4(fd, address, length, 0);
+}
+
+static int socket_name(int fd, sockaddr* address, socklen_t* length, bool peer) {
+  const int theirs = descriptors().net_of(fd);
+  if (theirs < 0) return peer ? ::getpeername(fd, address, length) : ::getsockname(fd, address, length);
+  const cap::Cap<net::SocketAddress> w = window_of_one<net::SocketAddress>();
+  const long r = answer(rt::call<net::Exports::socket_name>(theirs, w, peer ? 1 : 0));
+  if (r == 0) address_out(w, address, length);
+  return static_cast<int>(r);
+}
+
+int flexcap_redis_getsockname(int fd, sockaddr* address, socklen_t* length) {
+  return socket_name(fd, address, length, false);
+}
+
+int flexcap_redis_getpeername(int fd, sockaddr* address, socklen_t* length) {
+  return socket_name(fd, address, length, true);
+}
+
+int flexcap_redis_setsockopt(int fd, int level, int name, const void* value, socklen_t length) {
+  const int theirs = descriptors().net_of(fd);
+  if (theirs < 0) return ::setsockopt(fd, level, name, value, length);
+  std::size_t n = length;
+  const cap::Cap<std::byte> w = window<std::byte>(n);
+  if (n != length) {  // options are a few bytes: one this long is not one
+    errno = EINVAL;
+    return -1;
+  }
+  flexcap::cc::check_range(value, n, FLEXCAP_HYBRID_LOAD);
+  rt::check(w.copy_in(0, std::span<const std::byte>(static_cast<const std::byte*>(value), n)));
+  return static_cast<int>(answer(rt::call<net::Exports::set_option>(theirs, level, name, w.read_only())));
+}
+
+int flexcap_redis_getsockopt(int fd, int level, int name, void* value, socklen_t* length) {
+  const int theirs = descriptors().net_of(fd);
+  if (theirs < 0) return ::getsockopt(fd, level, name, value, length);
+  flexcap::cc::check_range(length, sizeof(*length), FLEXCAP_HYBRID_LOAD_STORE);
+  std::size_t room = *length;
+  const cap::Cap<std::byte> w = window<std::byte>(room);
+  flexcap::cc::check_range(value, room, FLEXCAP_HYBRID_STORE);
+  const long n = answer(rt::call<net::Exports::get_option>(theirs, level, name, w));
+  if (n < 0) return -1;
+  if (static_cast<std::size_t>(n) > room) {
+    errno = EIO;
+    return -1;
+  }
+  rt::check(w.copy_out(0, std::span<std::byte>(static_cast<std::byte*>(value), n)));
+  *length = static_cast<socklen_t>(n);
+  return 0;
+}
+
+ssize_t flexcap_redis_read(int fd, void* into, std::size_t n) {
+  const int theirs = descriptors().net_of(fd);
+  if (theirs < 0) return flexcap_hybrid_read(fd, into, n);
+  return receive_from_net(theirs, into, n, 0);
+}
+
+ssize_t flexcap_redis_recv(int fd, void* into, std::size_t n, int flags) {
+  const int theirs = descriptors().net_of(fd);
+  if (theirs < 0) return ::recv(fd, into, n, flags);
+  return receive_from_net(theirs, into, n, flags);
+}
+
+ssize_t flexcap_redis_write(int fd, const void* from, std::size_t n) {
+  const int theirs = descriptors().net_of(fd);
+  if (theirs < 0) return flexcap_hybrid_write(fd, from, n);
+  return send_to_net(theirs, from, n, 0);
+}
+
+ssize_t flexcap_redis_send(int fd, const void* from, std::size_t n, int flags) {
+  const int theirs = descriptors().net_of(fd);
+  if (theirs < 0) return ::send(fd, from, n, flags);
+  return send_to_net(theirs, from, n, flags);
+}
+
+// Gathered into the transfer buffer and sent as one write: what writev does on a
+// socket (a short count when the socket's buffer is full).
+ssize_t flexcap_redis_writev(int fd, const iovec* vectors, int count) {
+  const int theirs = descriptors().net_of(fd);
+  flexcap::cc::check_range(vectors, sizeof(iovec) * static_cast<std::size_t>(std::max(count, 0)), FLEXCAP_HYBRID_LOAD);
+  if (theirs < 0) {
+    for (int i = 0; i < count; ++i) flexcap::cc::check_range(vectors[i].iov_base, vectors[i].iov_len, FLEXCAP_HYBRID_LOAD);
+    return ::writev(fd, vectors, count);
+  }
+  std::size_t gathered = 0;
+  for (int i = 0; i < count && gathered < kTransfer; ++i) {
+    const std::size_t n = std::min(vectors[i].iov_len, kTransfer - gathered);
+    flexcap::cc::check_range(vectors[i].iov_base, n, FLEXCAP_HYBRID_LOAD);
+    rt::check(transfer_buffer().copy_in(
+        gathered, std::span<const std::byte>(static_cast<const std::byte*>(vectors[i].iov_base), n)));
+    gathered += n;
+  }
+  const cap::Cap<std::byte> w = window<std::byte>(gathered);  // (a short write if not exact)
+  const long sent = answer(rt::call<net::Exports::send>(theirs, w.read_only(), 0));
+  if (sent > static_cast<long>(gathered)) {
+    errno = EIO;
+    return -1;
+  }
+  return sent;
+}
+
+int flexcap_redis_close(int fd) {
+  const int theirs = descriptors().net_of(fd);
+  if (theirs < 0) return ::close(fd);
+  descriptors().forget(fd);
+  return static_cast<int>(answer(rt::call<net::Exports::close>(theirs)));
+}
+
+// fcntl's third argument is an int or a pointer: taken as pointer-sized, as the C
+// library's own fcntl does.
+int flexcap_redis_fcntl(int fd, int command, ...) {
+  va_list arguments;
+  va_start(arguments, command);
+  void* argument = va_arg(arguments, void*);
+  va_end(arguments);
+  const int theirs = descriptors().net_of(fd);
+  if (theirs < 0) return flexcap_hybrid_fcntl(fd, command, argument);
+  return static_cast<int>(answer(rt::call<net::Exports::control>(
+      theirs, command, static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(argument)))));
+}
+
+int flexcap_redis_fcntl64(int fd, int command, ...) __attribute__((alias("flexcap_redis_fcntl")));
+
+int flexcap_redis_pipe2(int ends[2], int flags) {
+  flexcap::cc::check_range(ends, 2 * sizeof(int), FLEXCAP_HYBRID_STORE);
+  const long both = answer(rt::call<net::Exports::pipe>(flags));
+  if (both < 0) return -1;
+  const int reader = adopt(static_cast<std::uint32_t>(both));
+  const int writer = reader < 0 ? -1 : adopt(static_cast<std::uint32_t>(static_cast<std::uint64_t>(both) >> 32));
+  if (writer < 0) {
+    if (reader >= 0) flexcap_redis_close(reader);
+    return -1;
+  }
+  ends[0] = reader;
+  ends[1] = writer;
+  return 0;
+}
+
+int flexcap_redis_pipe(int ends[2]) { return flexcap_redis_pipe2(ends, 0); }
+
+int flexcap_redis_epoll_create(int size) {
+  if (size <= 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  return adopt(answer(rt::call<net::Exports::epoll_create>()));
+}
+
+int flexcap_redis_epoll_create1(int) { return adopt(answer(rt::call<net::Exports::epoll_create>())); }
+
+int flexcap_redis_epoll_ctl(int epoll, int op, int fd, epoll_event* event) {
+  const int their_epoll = descriptors().net_of(epoll);
+  const int theirs = descriptors().net_of(fd);
+  if (their_epoll < 0) return ::epoll_ctl(epoll, op, fd, event);
+  if (theirs < 0) {  // only the net library's descriptors can be watched by its epoll
+    errno = EPERM;
+    return -1;
+  }
+  cap::Cap<net::ReadyEvent> w = window_of_one<net::ReadyEvent>();
+  if (op != EPOLL_CTL_DEL) {
+    flexcap::cc::check_range(event, sizeof(*event), FLEXCAP_HYBRID_LOAD);
+    rt::check(w.store(0, net::ReadyEvent{event->events, event->data.u64}));
+  }
+  return static_cast<int>(answer(rt::call<net::Exports::epoll_control>(their_epoll, op, theirs, w.read_only())));
+}
+
+int flexcap_redis_epoll_wait(int epoll, epoll_event* events, int most, int timeout_ms) {
+  const int theirs = descriptors().net_of(epoll);
+  if (theirs < 0) return ::epoll_wait(epoll, events, most, timeout_ms);
+  if (most <= 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  std::size_t room = static_cast<std::size_t>(most);
+  const cap::Cap<net::ReadyEvent> w = window<net::ReadyEvent>(room);
+  flexcap::cc::check_range(events, room * sizeof(epoll_event), FLEXCAP_HYBRID_STORE);
+  const long n = answer(rt::call<net::Exports::epoll_wait>(theirs, w, timeout_ms));
+  if (n <= 0) return static_cast<int>(n);
+  if (static_cast<std::size_t>(n) > room) {
+    errno = EIO;
+    return -1;
+  }
+  rt::check(w.copy_out(0, std::span<net::ReadyEvent>(reinterpret_cast<net::ReadyEvent*>(events), n)));
+  return static_cast<int>(n);
+}
+
+// Only the net library's descriptors, as epoll: Redis polls one socket at a time (aeWait).
+int flexcap_redis_poll(pollfd* entries, nfds_t count, int timeout_ms) {
+  if (count == 0) return ::poll(entries, count, timeout_ms);
+  std::size_t room = count;
+  cap::Cap<net::PollEntry> w = window<net::PollEntry>(room);
+  if (room != count) {
+    errno = EINVAL;
+    return -1;
+  }
+  flexcap::cc::check_range(entries, count * sizeof(pollfd), FLEXCAP_HYBRID_LOAD_STORE);
+  for (nfds_t i = 0; i < count; ++i) {
+    const int theirs = descriptors().net_of(entries[i].fd);
+    if (theirs < 0) {
+      if (count == 1) return ::poll(entries, count, timeout_ms);
+      errno = EPERM;
+      return -1;
+    }
+    rt::check(w.store(i, net::PollEntry{theirs, entries[i].events, 0}));
+  }
+  const long n = answer(rt::call<net::Exports::poll>(w, timeout_ms));
+  if (n < 0) return -1;
+  for (nfds_t i = 0; i < count; ++i) entries[i].revents = rt::check(w.load(i)).revents;
+  return static_cast<int>(n);
+}
+
+// BGSAVE, BGREWRITEAOF: where the other compartments run in processes of their own (the
+// process backend), a child would share them with its parent: the gates' channels and
+// the net library's sockets. Refused there, with the reason on standard error; Redis
+// then reports the failed fork in its log and an error to the client.
+pid_t flexcap_redis_fork() {
+  if constexpr (!flexcap::image::Backend::kInProcess) {
+    if (std::size(flexcap::image::kCompartments) > 1) {
+      std::fprintf(stderr,
+                   "flexcap: fork refused: on the process backend the other compartments run in processes of their "
+                   "own, which a child cannot share (BGSAVE works on fcalls, mprotect, intel-pku and cheri)\n");
+      errno = ENOSYS;
+      return -1;
+    }
+  }
+  return ::fork();
+}
+
+// Redis installs its crash report for SIGSEGV, SIGBUS, SIGFPE and SIGILL. Where FlexCap
+// handles those signals (the backends that contain faults in gates), its handler stays,
+// and runs Redis's for the faults outside every gate.
+int flexcap_redis_sigaction(int signal, const struct sigaction* action, struct sigaction* previous) {
+  if (flexcap::rt::application_sigaction(signal, action, previous)) return 0;
+  return ::sigaction(signal, action, previous);
+}
+
+}  // extern "C"
