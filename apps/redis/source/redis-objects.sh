@@ -13,7 +13,7 @@
 #   the socket, pipe and epoll calls renamed flexcap_redis_* (apps/redis/src/
 #                             redis_posix.cc sends them to the net micro-library), and
 #                             sigaction (FlexCap's fault handler stays installed) and fork
-#                             (refused where compartments are other processes).
+#                             (a child never calls the net compartment it shares).
 # Also DEST/tree: the unpacked source (its tests/ are what `flexcap check redis` runs).
 set -euo pipefail
 dest=$1 abi=$2

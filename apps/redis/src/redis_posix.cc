@@ -1,14 +1,16 @@
-// Redis's sockets, pipes and readiness calls, sent to the net micro-library; and its
-// fault signal handlers, kept behind FlexCap's (flexcap_redis_sigaction).
+// Redis's sockets and readiness calls, sent to the net micro-library; and its fault
+// signal handlers, kept behind FlexCap's (flexcap_redis_sigaction).
 //
 // Redis is linked unmodified: its object's calls to socket, read, epoll_wait, ... are
 // renamed at link time to the flexcap_redis_* functions here (apps/redis/source/
 // redis-objects.sh lists them). A descriptor the net library opened is known here by a
 // number of Redis's own, reserved in this process (a duplicate of /dev/null holds it),
 // so that no file Redis opens can ever get the same number, even where the net library
-// runs in another process. Every other descriptor (files, standard streams) is the
-// host's and goes straight to the C library, through the hybrid wrappers where those
-// exist (which check Redis's buffers against its DDC in cheri images).
+// runs in another process. Every other descriptor (files, pipes, standard streams) is
+// the host's and goes straight to the C library, through the hybrid wrappers where those
+// exist (which check Redis's buffers against its DDC in cheri images); one that Redis
+// asks the net library's epoll to watch (its modules' pipe) is handed to the net library
+// (rt::send_descriptor: SCM_RIGHTS on the process backend).
 //
 // Data crosses through one transfer buffer in the shared region, as capabilities bounded
 // to the bytes concerned: read-only for what Redis sends, store-only for what it
@@ -55,7 +57,10 @@ constexpr int kMaxDescriptors = 1 << 16;
 // Redis's number → the net library's descriptor (-1: not the net library's).
 class Descriptors {
  public:
-  Descriptors() { std::fill(std::begin(net_), std::end(net_), -1); }
+  Descriptors() {
+    std::fill(std::begin(net_), std::end(net_), -1);
+    std::fill(std::begin(watched_), std::end(watched_), -1);
+  }
 
   int net_of(int fd) const {
     return fd >= 0 && fd < kMaxDescriptors ? net_[fd].load(std::memory_order_acquire) : -1;
@@ -81,15 +86,38 @@ class Descriptors {
     ::close(ours);
   }
 
+  // One of Redis's own descriptors (a pipe) that the net library's epoll watches: its
+  // copy there (-1: none).
+  int watched(int fd) const {
+    return fd >= 0 && fd < kMaxDescriptors ? watched_[fd].load(std::memory_order_acquire) : -1;
+  }
+  void set_watched(int fd, int theirs) {
+    if (fd >= 0 && fd < kMaxDescriptors) watched_[fd].store(theirs, std::memory_order_release);
+  }
+
  private:
   std::mutex mutex_;
   int placeholder_source_ = -1;
   std::atomic<int> net_[kMaxDescriptors];
+  std::atomic<int> watched_[kMaxDescriptors];
 };
 
 Descriptors& descriptors() {
   static Descriptors* table = new Descriptors();  // never destroyed: Redis exits from anywhere
   return *table;
+}
+
+// A child Redis forked (BGSAVE) where the net compartment is another process (the
+// process backend): it shares that process with its parent, so it must never call into
+// it. It only closes what it inherited (the net library's descriptors: its placeholders
+// here) and writes its own pipes, which are the host's.
+const pid_t g_image_pid = getpid();
+bool forked_from_image() {
+  if constexpr (flexcap::image::Backend::kInProcess) {
+    return false;
+  } else {
+    return getpid() != g_image_pid;
+  }
 }
 
 cap::Cap<std::byte>& transfer_buffer() {
@@ -117,7 +145,7 @@ cap::Cap<T> window_of_one() {
 // closes the connection and goes on.
 long answer(const rt::GateResult<std::int64_t>& r) {
   if (!r) {
-    std::fprintf(stderr, "flexcap: net: %s\n", r.error().describe().c_str());
+    if (!forked_from_image()) std::fprintf(stderr, "flexcap: net: %s\n", r.error().describe().c_str());
     errno = EIO;
     return -1;
   }
@@ -129,13 +157,31 @@ long answer(const rt::GateResult<std::int64_t>& r) {
   return static_cast<long>(v);
 }
 
+// What a forked child gets from the net library's descriptors (see above), before it
+// touches the transfer buffer, which it shares with its parent there.
+int refused_in_child() {
+  errno = EIO;
+  return -1;
+}
+
+// rt::call into the net library, except from a forked child (an I/O error there).
+template <const auto& E, class... Args>
+auto call_net(Args&&... args) -> decltype(rt::call<E>(std::forward<Args>(args)...)) {
+  if (forked_from_image()) {
+    return flexcap::Unexpected(rt::GateError{rt::GateErrorKind::NotExported, "net", std::string(E.name), 0,
+                                             "a child that Redis forked cannot call the net compartment, which "
+                                             "its parent uses"});
+  }
+  return rt::call<E>(std::forward<Args>(args)...);
+}
+
 // The net library's descriptor, adopted under a number of Redis's own.
 int adopt(long theirs) {
   if (theirs < 0) return -1;
   const int ours = descriptors().adopt(static_cast<int>(theirs));
   if (ours < 0) {
     const int saved = errno;
-    (void)rt::call<net::Exports::close>(static_cast<std::int32_t>(theirs));
+    (void)call_net<net::Exports::close>(static_cast<std::int32_t>(theirs));
     errno = saved;
   }
   return ours;
@@ -168,7 +214,7 @@ long receive_from_net(int theirs, void* into, std::size_t n, int flags) {
   flexcap::cc::check_range(into, n, FLEXCAP_HYBRID_STORE);
   const cap::Cap<std::byte> w(
       exact.capability().restrict_permissions(cap::Permission::Store | cap::Permission::Global), exact.memory());
-  const long got = answer(rt::call<net::Exports::receive>(theirs, w, flags));
+  const long got = answer(call_net<net::Exports::receive>(theirs, w, flags));
   if (got <= 0) return got;
   if (static_cast<std::size_t>(got) > n) {  // more than the window: the net compartment lies
     errno = EIO;
@@ -182,7 +228,7 @@ long send_to_net(int theirs, const void* from, std::size_t n, int flags) {
   const cap::Cap<std::byte> w = window<std::byte>(n);
   flexcap::cc::check_range(from, n, FLEXCAP_HYBRID_LOAD);
   rt::check(w.copy_in(0, std::span<const std::byte>(static_cast<const std::byte*>(from), n)));
-  const long sent = answer(rt::call<net::Exports::send>(theirs, w.read_only(), flags));
+  const long sent = answer(call_net<net::Exports::send>(theirs, w.read_only(), flags));
   if (sent > static_cast<long>(n)) {
     errno = EIO;
     return -1;
@@ -195,32 +241,34 @@ long send_to_net(int theirs, const void* from, std::size_t n, int flags) {
 extern "C" {
 
 int flexcap_redis_socket(int domain, int type, int protocol) {
-  return adopt(answer(rt::call<net::Exports::socket>(domain, type, protocol)));
+  return adopt(answer(call_net<net::Exports::socket>(domain, type, protocol)));
 }
 
 int flexcap_redis_bind(int fd, const sockaddr* address, socklen_t length) {
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return ::bind(fd, address, length);
-  return static_cast<int>(answer(rt::call<net::Exports::bind>(theirs, address_in(address, length).read_only())));
+  if (forked_from_image()) return refused_in_child();
+  return static_cast<int>(answer(call_net<net::Exports::bind>(theirs, address_in(address, length).read_only())));
 }
 
 int flexcap_redis_connect(int fd, const sockaddr* address, socklen_t length) {
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return ::connect(fd, address, length);
-  return static_cast<int>(answer(rt::call<net::Exports::connect>(theirs, address_in(address, length).read_only())));
+  if (forked_from_image()) return refused_in_child();
+  return static_cast<int>(answer(call_net<net::Exports::connect>(theirs, address_in(address, length).read_only())));
 }
 
 int flexcap_redis_listen(int fd, int backlog) {
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return ::listen(fd, backlog);
-  return static_cast<int>(answer(rt::call<net::Exports::listen>(theirs, backlog)));
+  return static_cast<int>(answer(call_net<net::Exports::listen>(theirs, backlog)));
 }
 
 int flexcap_redis_accept4(int fd, sockaddr* address, socklen_t* length, int flags) {
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return ::accept4(fd, address, length, flags);
   const cap::Cap<net::SocketAddress> w = window_of_one<net::SocketAddress>();
-  const int client = adopt(answer(rt::call<net::Exports::accept>(theirs, w, flags)));
+  const int client = adopt(answer(call_net<net::Exports::accept>(theirs, w, flags)));
   if (client >= 0) address_out(w, address, length);
   return client;
 }
@@ -233,7 +281,7 @@ static int socket_name(int fd, sockaddr* address, socklen_t* length, bool peer) 
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return peer ? ::getpeername(fd, address, length) : ::getsockname(fd, address, length);
   const cap::Cap<net::SocketAddress> w = window_of_one<net::SocketAddress>();
-  const long r = answer(rt::call<net::Exports::socket_name>(theirs, w, peer ? 1 : 0));
+  const long r = answer(call_net<net::Exports::socket_name>(theirs, w, peer ? 1 : 0));
   if (r == 0) address_out(w, address, length);
   return static_cast<int>(r);
 }
@@ -249,6 +297,7 @@ int flexcap_redis_getpeername(int fd, sockaddr* address, socklen_t* length) {
 int flexcap_redis_setsockopt(int fd, int level, int name, const void* value, socklen_t length) {
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return ::setsockopt(fd, level, name, value, length);
+  if (forked_from_image()) return refused_in_child();
   std::size_t n = length;
   const cap::Cap<std::byte> w = window<std::byte>(n);
   if (n != length) {  // options are a few bytes: one this long is not one
@@ -257,7 +306,7 @@ int flexcap_redis_setsockopt(int fd, int level, int name, const void* value, soc
   }
   flexcap::cc::check_range(value, n, FLEXCAP_HYBRID_LOAD);
   rt::check(w.copy_in(0, std::span<const std::byte>(static_cast<const std::byte*>(value), n)));
-  return static_cast<int>(answer(rt::call<net::Exports::set_option>(theirs, level, name, w.read_only())));
+  return static_cast<int>(answer(call_net<net::Exports::set_option>(theirs, level, name, w.read_only())));
 }
 
 int flexcap_redis_getsockopt(int fd, int level, int name, void* value, socklen_t* length) {
@@ -267,7 +316,7 @@ int flexcap_redis_getsockopt(int fd, int level, int name, void* value, socklen_t
   std::size_t room = *length;
   const cap::Cap<std::byte> w = window<std::byte>(room);
   flexcap::cc::check_range(value, room, FLEXCAP_HYBRID_STORE);
-  const long n = answer(rt::call<net::Exports::get_option>(theirs, level, name, w));
+  const long n = answer(call_net<net::Exports::get_option>(theirs, level, name, w));
   if (n < 0) return -1;
   if (static_cast<std::size_t>(n) > room) {
     errno = EIO;
@@ -293,12 +342,14 @@ ssize_t flexcap_redis_recv(int fd, void* into, std::size_t n, int flags) {
 ssize_t flexcap_redis_write(int fd, const void* from, std::size_t n) {
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return flexcap_hybrid_write(fd, from, n);
+  if (forked_from_image()) return refused_in_child();
   return send_to_net(theirs, from, n, 0);
 }
 
 ssize_t flexcap_redis_send(int fd, const void* from, std::size_t n, int flags) {
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return ::send(fd, from, n, flags);
+  if (forked_from_image()) return refused_in_child();
   return send_to_net(theirs, from, n, flags);
 }
 
@@ -311,6 +362,7 @@ ssize_t flexcap_redis_writev(int fd, const iovec* vectors, int count) {
     for (int i = 0; i < count; ++i) flexcap::cc::check_range(vectors[i].iov_base, vectors[i].iov_len, FLEXCAP_HYBRID_LOAD);
     return ::writev(fd, vectors, count);
   }
+  if (forked_from_image()) return refused_in_child();
   std::size_t gathered = 0;
   for (int i = 0; i < count && gathered < kTransfer; ++i) {
     const std::size_t n = std::min(vectors[i].iov_len, kTransfer - gathered);
@@ -320,7 +372,7 @@ ssize_t flexcap_redis_writev(int fd, const iovec* vectors, int count) {
     gathered += n;
   }
   const cap::Cap<std::byte> w = window<std::byte>(gathered);  // (a short write if not exact)
-  const long sent = answer(rt::call<net::Exports::send>(theirs, w.read_only(), 0));
+  const long sent = answer(call_net<net::Exports::send>(theirs, w.read_only(), 0));
   if (sent > static_cast<long>(gathered)) {
     errno = EIO;
     return -1;
@@ -330,9 +382,17 @@ ssize_t flexcap_redis_writev(int fd, const iovec* vectors, int count) {
 
 int flexcap_redis_close(int fd) {
   const int theirs = descriptors().net_of(fd);
-  if (theirs < 0) return ::close(fd);
+  if (theirs < 0) {
+    // A pipe the net library's epoll watched: its copy there goes too (which ends the watch).
+    if (const int copy = descriptors().watched(fd); copy >= 0) {
+      descriptors().set_watched(fd, -1);
+      if (!forked_from_image()) (void)call_net<net::Exports::close>(copy);
+    }
+    return ::close(fd);
+  }
   descriptors().forget(fd);
-  return static_cast<int>(answer(rt::call<net::Exports::close>(theirs)));
+  if (forked_from_image()) return 0;  // the parent's still: only the placeholder goes
+  return static_cast<int>(answer(call_net<net::Exports::close>(theirs)));
 }
 
 // fcntl's third argument is an int or a pointer: taken as pointer-sized, as the C
@@ -344,25 +404,17 @@ int flexcap_redis_fcntl(int fd, int command, ...) {
   va_end(arguments);
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return flexcap_hybrid_fcntl(fd, command, argument);
-  return static_cast<int>(answer(rt::call<net::Exports::control>(
+  return static_cast<int>(answer(call_net<net::Exports::control>(
       theirs, command, static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(argument)))));
 }
 
 int flexcap_redis_fcntl64(int fd, int command, ...) __attribute__((alias("flexcap_redis_fcntl")));
 
+// Pipes are Redis's own (a forked child inherits them); one that Redis asks the net
+// library's epoll to watch is handed to it then (flexcap_redis_epoll_ctl).
 int flexcap_redis_pipe2(int ends[2], int flags) {
   flexcap::cc::check_range(ends, 2 * sizeof(int), FLEXCAP_HYBRID_STORE);
-  const long both = answer(rt::call<net::Exports::pipe>(flags));
-  if (both < 0) return -1;
-  const int reader = adopt(static_cast<std::uint32_t>(both));
-  const int writer = reader < 0 ? -1 : adopt(static_cast<std::uint32_t>(static_cast<std::uint64_t>(both) >> 32));
-  if (writer < 0) {
-    if (reader >= 0) flexcap_redis_close(reader);
-    return -1;
-  }
-  ends[0] = reader;
-  ends[1] = writer;
-  return 0;
+  return ::pipe2(ends, flags);
 }
 
 int flexcap_redis_pipe(int ends[2]) { return flexcap_redis_pipe2(ends, 0); }
@@ -372,25 +424,38 @@ int flexcap_redis_epoll_create(int size) {
     errno = EINVAL;
     return -1;
   }
-  return adopt(answer(rt::call<net::Exports::epoll_create>()));
+  return adopt(answer(call_net<net::Exports::epoll_create>()));
 }
 
-int flexcap_redis_epoll_create1(int) { return adopt(answer(rt::call<net::Exports::epoll_create>())); }
+int flexcap_redis_epoll_create1(int) { return adopt(answer(call_net<net::Exports::epoll_create>())); }
 
 int flexcap_redis_epoll_ctl(int epoll, int op, int fd, epoll_event* event) {
   const int their_epoll = descriptors().net_of(epoll);
-  const int theirs = descriptors().net_of(fd);
+  int theirs = descriptors().net_of(fd);
   if (their_epoll < 0) return ::epoll_ctl(epoll, op, fd, event);
-  if (theirs < 0) {  // only the net library's descriptors can be watched by its epoll
-    errno = EPERM;
-    return -1;
+  if (forked_from_image()) return refused_in_child();
+  if (theirs < 0) {
+    // One of Redis's own descriptors: handed to the net library, whose epoll watches its
+    // copy (the event's data stays Redis's number).
+    theirs = descriptors().watched(fd);
+    if (theirs < 0 && op == EPOLL_CTL_ADD) {
+      const int net_compartment = flexcap::image::compartment_index(net::Library::name);
+      if (!flexcap::rt::send_descriptor(net_compartment, fd)) return -1;
+      theirs = static_cast<int>(answer(call_net<net::Exports::adopt>()));
+      if (theirs < 0) return -1;
+      descriptors().set_watched(fd, theirs);
+    }
+    if (theirs < 0) {
+      errno = ENOENT;
+      return -1;
+    }
   }
   cap::Cap<net::ReadyEvent> w = window_of_one<net::ReadyEvent>();
   if (op != EPOLL_CTL_DEL) {
     flexcap::cc::check_range(event, sizeof(*event), FLEXCAP_HYBRID_LOAD);
     rt::check(w.store(0, net::ReadyEvent{event->events, event->data.u64}));
   }
-  return static_cast<int>(answer(rt::call<net::Exports::epoll_control>(their_epoll, op, theirs, w.read_only())));
+  return static_cast<int>(answer(call_net<net::Exports::epoll_control>(their_epoll, op, theirs, w.read_only())));
 }
 
 int flexcap_redis_epoll_wait(int epoll, epoll_event* events, int most, int timeout_ms) {
@@ -403,7 +468,7 @@ int flexcap_redis_epoll_wait(int epoll, epoll_event* events, int most, int timeo
   std::size_t room = static_cast<std::size_t>(most);
   const cap::Cap<net::ReadyEvent> w = window<net::ReadyEvent>(room);
   flexcap::cc::check_range(events, room * sizeof(epoll_event), FLEXCAP_HYBRID_STORE);
-  const long n = answer(rt::call<net::Exports::epoll_wait>(theirs, w, timeout_ms));
+  const long n = answer(call_net<net::Exports::epoll_wait>(theirs, w, timeout_ms));
   if (n <= 0) return static_cast<int>(n);
   if (static_cast<std::size_t>(n) > room) {
     errno = EIO;
@@ -430,30 +495,20 @@ int flexcap_redis_poll(pollfd* entries, nfds_t count, int timeout_ms) {
       errno = EPERM;
       return -1;
     }
+    if (forked_from_image()) return refused_in_child();
     rt::check(w.store(i, net::PollEntry{theirs, entries[i].events, 0}));
   }
-  const long n = answer(rt::call<net::Exports::poll>(w, timeout_ms));
+  const long n = answer(call_net<net::Exports::poll>(w, timeout_ms));
   if (n < 0) return -1;
   for (nfds_t i = 0; i < count; ++i) entries[i].revents = rt::check(w.load(i)).revents;
   return static_cast<int>(n);
 }
 
-// BGSAVE, BGREWRITEAOF: where the other compartments run in processes of their own (the
-// process backend), a child would share them with its parent: the gates' channels and
-// the net library's sockets. Refused there, with the reason on standard error; Redis
-// then reports the failed fork in its log and an error to the client.
-pid_t flexcap_redis_fork() {
-  if constexpr (!flexcap::image::Backend::kInProcess) {
-    if (std::size(flexcap::image::kCompartments) > 1) {
-      std::fprintf(stderr,
-                   "flexcap: fork refused: on the process backend the other compartments run in processes of their "
-                   "own, which a child cannot share (BGSAVE works on fcalls, mprotect, intel-pku and cheri)\n");
-      errno = ENOSYS;
-      return -1;
-    }
-  }
-  return ::fork();
-}
+// BGSAVE, BGREWRITEAOF: the child is a copy of Redis's process. Where the net
+// compartment is another process (the process backend), the child shares it with its
+// parent and never calls it (forked_from_image); elsewhere the child has its own copy of
+// every compartment.
+pid_t flexcap_redis_fork() { return ::fork(); }
 
 // Redis installs its crash report for SIGSEGV, SIGBUS, SIGFPE and SIGILL. Where FlexCap
 // handles those signals (the backends that contain faults in gates), its handler stays,

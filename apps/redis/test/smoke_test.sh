@@ -3,7 +3,7 @@
 # Starts the image on a free loopback port, checks that commands are answered as Redis
 # answers them (strings, counters, lists, a 1 MiB value that crosses the net library's
 # 64 KiB transfer buffer many times, a pipeline of 10,000 commands, MULTI/EXEC, a Lua
-# script), that a client that sends garbage gets a protocol error while the others keep
+# script, BGSAVE), that a client that sends garbage gets a protocol error while the others keep
 # their data, and that SHUTDOWN ends the image with status 0.
 set -euo pipefail
 [[ -n ${SMOKE_TRACE:-} ]] && set -x
@@ -69,6 +69,17 @@ for request in [b"*1\r\n$-5\r\n", b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$9999999999\r\
 EOF
 expect "hello, compartments" get greeting
 expect 10004 dbsize
+# BGSAVE: a forked child writes the snapshot while the parent serves (every backend forks;
+# on process the child keeps its compartments' processes, see docs/redis-image.md).
+expect "Background saving started" bgsave
+for _ in $(seq 300); do
+  cli info persistence | tr -d '\r' | grep -q '^rdb_bgsave_in_progress:0' && break
+  sleep 0.1
+done
+persistence=$(cli info persistence | tr -d '\r')
+grep -q '^rdb_last_bgsave_status:ok' <<<"$persistence" || fail "BGSAVE: $persistence"
+grep -q '^rdb_changes_since_last_save:0' <<<"$persistence" || fail "BGSAVE saved nothing: $persistence"
+expect "hello, compartments" get greeting
 version=$(cli info server | tr -d '\r' | sed -n 's/^redis_version://p')
 [[ $version == 7.0.15 ]] || fail "INFO server: redis_version '$version', expected 7.0.15"
 # SHUTDOWN: the image ends with status 0.

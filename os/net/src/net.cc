@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "flexcap/rt/backends.hh"
 #include "flexcap/rt/runtime.hh"
 
 namespace flexcap::lib::net {
@@ -179,6 +180,12 @@ std::int64_t Exports::poll_impl(cap::Cap<PollEntry> entries, std::int32_t timeou
     if (!mine(e.fd)) return -EBADF;
   }
   return result(::poll(reinterpret_cast<pollfd*>(all.data()), all.size(), timeout_ms));
+}
+
+std::int64_t Exports::adopt_impl() {
+  const long fd = rt::receive_descriptor();
+  descriptors().add(fd);
+  return result(fd);
 }
 
 std::int64_t Exports::open_sockets_impl() { return static_cast<std::int64_t>(descriptors().open.count()); }

@@ -8,19 +8,25 @@
 // calls one of its exports) or the reply to the call it is waiting on. While waiting
 // for a reply a process serves requests, which is how callbacks (B calls A during A's
 // call into B) work.
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "flexcap/rt/backends.hh"
@@ -52,9 +58,30 @@ struct Mailbox {
 struct Control {
   std::vector<Mailbox*> mailboxes;
   std::vector<pid_t> pids;  // pids[i]: the process running compartment i
+  // Descriptors sent to compartment i go in at send[i] and come out at receive[i]
+  // (a datagram socket pair each; every process holds both ends, only i reads).
+  std::vector<int> send, receive;
 };
 
 Control* g_control = nullptr;
+
+// A descriptor sent in an image whose compartments share one process (send_descriptor).
+std::atomic<int> g_pending_descriptor{-1};
+
+// Whether `pid` (a compartment's process) has ended: gone, or a zombie that no one has
+// reaped yet (the image's process reaps only what it waits for: an application that
+// forks, such as Redis, waits for its own children).
+bool process_gone(pid_t pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const std::size_t name_end = text.rfind(')');
+  if (name_end == std::string::npos || name_end + 2 >= text.size()) return false;
+  const char state = text[name_end + 2];
+  if (state != 'Z' && state != 'X') return false;
+  waitpid(pid, nullptr, WNOHANG);  // reaped, if it is this process's child
+  return true;
+}
 
 long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value, const timespec* timeout) {
   // Not FUTEX_PRIVATE: the word is in memory shared between processes.
@@ -101,7 +128,7 @@ bool wait_for_message(Mailbox& box, int peer, pid_t peer_pid) {
     if (box.full.load(std::memory_order_seq_cst) == 1) break;
     futex(&box.full, FUTEX_WAIT, 0, peer_pid > 0 ? &tick : nullptr);
     if (box.full.load(std::memory_order_acquire) == 1) break;
-    if (peer_pid > 0 && kill(peer_pid, 0) != 0 && errno == ESRCH) {
+    if (peer_pid > 0 && process_gone(peer_pid)) {
       box.sleeping.store(0, std::memory_order_relaxed);
       return false;  // the peer's process is gone and will never answer
     }
@@ -213,12 +240,18 @@ void ProcessBackend::start(Runtime& rt) {
     g_control->mailboxes.back()->owner_cpu.store(-1, std::memory_order_relaxed);  // not waited yet
   }
   g_control->pids.assign(n, getpid());
-  // Children are reaped automatically, so a dead one disappears at once (kill(pid, 0)
-  // fails with ESRCH) and no zombie lingers.
-  struct sigaction reap {};
-  reap.sa_handler = SIG_DFL;
-  reap.sa_flags = SA_NOCLDWAIT;
-  sigaction(SIGCHLD, &reap, nullptr);
+  for (std::size_t i = 0; i < n; ++i) {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) != 0) {
+      throw std::runtime_error("flexcap process backend: cannot make a descriptor channel: " +
+                               std::string(strerror(errno)));
+    }
+    g_control->send.push_back(pair[0]);
+    g_control->receive.push_back(pair[1]);
+  }
+  // (A dead compartment's process is seen by process_gone, zombie or not: the image's
+  // process does not reap its children automatically, which would take from an
+  // application that forks, such as Redis's BGSAVE, the exit status it waits for.)
 
   const pid_t image = getpid();
   const int image_cpu = sched_getcpu();
@@ -241,6 +274,60 @@ void ProcessBackend::start(Runtime& rt) {
   }
   protect_all_but(rt, self);
   install_fault_handler();
+}
+
+// One byte of data carrying one descriptor (SCM_RIGHTS) in its control message: the
+// same layout to send and to receive.
+struct DescriptorMessage {
+  char byte = 0;
+  iovec data{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+
+  DescriptorMessage() {
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof(control);
+  }
+  DescriptorMessage(const DescriptorMessage&) = delete;
+  DescriptorMessage& operator=(const DescriptorMessage&) = delete;
+};
+
+bool send_descriptor(int to, int fd) {
+  if (g_control == nullptr) {  // one process: the receiver duplicates it
+    g_pending_descriptor.store(fd, std::memory_order_release);
+    return true;
+  }
+  DescriptorMessage m;
+  cmsghdr* header = CMSG_FIRSTHDR(&m.message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
+  return sendmsg(g_control->send[static_cast<std::size_t>(to)], &m.message, MSG_NOSIGNAL) == 1;
+}
+
+int receive_descriptor() {
+  if (g_control == nullptr) {
+    const int fd = g_pending_descriptor.exchange(-1, std::memory_order_acq_rel);
+    if (fd < 0) {
+      errno = ENOENT;
+      return -1;
+    }
+    return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  }
+  DescriptorMessage m;
+  const int receiving = g_control->receive[static_cast<std::size_t>(Runtime::current())];
+  if (recvmsg(receiving, &m.message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1) return -1;
+  const cmsghdr* header = CMSG_FIRSTHDR(&m.message);
+  if (header == nullptr || header->cmsg_type != SCM_RIGHTS) {
+    errno = EBADMSG;
+    return -1;
+  }
+  int fd = -1;
+  std::memcpy(&fd, CMSG_DATA(header), sizeof(int));
+  return fd;
 }
 
 void ProcessBackend::remote_call(Runtime& rt, GateFrame& frame, std::uint32_t entry, const std::byte* in,

@@ -59,6 +59,7 @@ class Exports {
   static std::int64_t epoll_wait_impl(std::int32_t epoll, cap::Cap<ReadyEvent> events, std::int32_t timeout_ms);
   static std::int64_t poll_impl(cap::Cap<PollEntry> entries, std::int32_t timeout_ms);
   static std::int64_t open_sockets_impl();
+  static std::int64_t adopt_impl();
 
  public:
   FLEXCAP_EXPORT(socket, socket_impl);
@@ -86,6 +87,9 @@ class Exports {
   FLEXCAP_EXPORT(poll, poll_impl);
   // How many descriptors this library has open (a restart closes them all).
   FLEXCAP_EXPORT(open_sockets, open_sockets_impl);
+  // Takes as its own the descriptor the caller just sent (rt::send_descriptor): one of
+  // the caller's files its epoll must watch. Its number here, or -errno.
+  FLEXCAP_EXPORT(adopt, adopt_impl);
 };
 
 }  // namespace flexcap::lib::net

@@ -129,6 +129,14 @@ cap::Capability ddc();
 // Installs the handler that turns SIGSEGV/SIGBUS/SIGFPE/SIGILL inside a gate into an
 // error for the gate's caller (backends whose kCatchesPageFaults is true).
 void install_fault_handler();
+// A descriptor handed to another compartment: `fd` (this process's) to compartment
+// `to`, which takes its own descriptor for the same open file with receive_descriptor()
+// during the gate call that follows (Redis's pipes, watched by the net library's epoll).
+// Where compartments share a process the receiver gets a duplicate; on the process
+// backend the descriptor crosses a Unix socket (SCM_RIGHTS). false / -1, errno set, when
+// it cannot.
+bool send_descriptor(int to, int fd);
+int receive_descriptor();
 // A backend's say on a SIGSEGV before it becomes a fault: true when the faulting thread
 // may retry the access (the backend waited until it became possible). mprotect installs
 // one: another thread of the faulting thread's compartment runs elsewhere.
