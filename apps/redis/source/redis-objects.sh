@@ -31,10 +31,14 @@ version=$(cat "$tree/.flexcap-unpacked" 2>/dev/null) || {
   exit 1
 }
 
-# The calls that name a descriptor, and sigaction: renamed wherever Redis makes them (as
-# the C library's name, or as the hybrid wrapper's where the pass already redirected it).
-renamed_calls=(sigaction fork socket bind connect listen accept accept4 getsockname getpeername setsockopt getsockopt
-  read recv write send writev close fcntl fcntl64 pipe pipe2 epoll_create epoll_create1 epoll_ctl epoll_wait poll)
+# The calls that name a descriptor or a file, fork and waitpid, and sigaction: renamed
+# wherever Redis makes them (as the C library's name, or as the hybrid wrapper's where the
+# pass already redirected it), to ../src/redis_posix.cc (sockets) and redis_files.cc
+# (files, which are in ramfs).
+renamed_calls=(sigaction fork waitpid socket bind connect listen accept accept4 getsockname getpeername setsockopt
+  getsockopt read recv write send writev close fcntl fcntl64 pipe pipe2 epoll_create epoll_create1 epoll_ctl epoll_wait
+  poll fopen fopen64 fileno open open64 lseek64 fsync fdatasync sync_file_range ftruncate64 truncate64 fstat64 stat64
+  lstat64 mkdir rename unlink access)
 
 case $abi in
   plain | hybrid) cc_abi=(--abi "$abi") ;;
@@ -85,7 +89,7 @@ for call in "${renamed_calls[@]}"; do
 done
 objcopy --redefine-syms="$renames" "$combined" "$dest/redis.$abi.o"
 rm -f "$combined"
-# Nothing may reach the host's sockets around the net library.
+# Nothing may reach the host's sockets or files around the net library and vfs.
 left=$(nm -u "$dest/redis.$abi.o" | awk '{print $2}' | grep -xE "(flexcap_hybrid_)?($(IFS='|'; echo "${renamed_calls[*]}"))" || true)
 if [[ -n $left ]]; then
   echo "redis-objects.sh: redis.$abi.o still calls these directly: $left" >&2

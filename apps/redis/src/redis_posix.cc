@@ -37,10 +37,14 @@
 #include "flexcap/rt/backends.hh"
 #include "flexcap/rt/call.hh"
 #include "flexcap/rt/runtime.hh"
+#include "redis_shim.hh"
 
 namespace net = flexcap::lib::net;
 namespace cap = flexcap::cap;
 namespace rt = flexcap::rt;
+using flexcap::redis::kTransfer;
+using flexcap::redis::transfer_buffer;
+using flexcap::redis::window;
 
 extern "C" {
 // The hybrid runtime's C library wrappers (cc/runtime/src/hybrid_libc.cc).
@@ -51,7 +55,6 @@ int flexcap_hybrid_fcntl(int fd, int command, ...);
 
 namespace {
 
-constexpr std::size_t kTransfer = 64 * 1024;
 constexpr int kMaxDescriptors = 1 << 16;
 
 // Redis's number → the net library's descriptor (-1: not the net library's).
@@ -68,16 +71,8 @@ class Descriptors {
   // A number of Redis's own for the net library's descriptor `theirs`; -1 (errno set)
   // when this process has none left.
   int adopt(int theirs) {
-    std::lock_guard lock(mutex_);
-    if (placeholder_source_ < 0) placeholder_source_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    const int ours = placeholder_source_ < 0 ? -1 : ::fcntl(placeholder_source_, F_DUPFD_CLOEXEC, 0);
-    if (ours < 0) return -1;
-    if (ours >= kMaxDescriptors) {
-      ::close(ours);
-      errno = EMFILE;
-      return -1;
-    }
-    net_[ours].store(theirs, std::memory_order_release);
+    const int ours = flexcap::redis::reserve_number();
+    if (ours >= 0) net_[ours].store(theirs, std::memory_order_release);
     return ours;
   }
   void forget(int ours) {
@@ -97,7 +92,6 @@ class Descriptors {
 
  private:
   std::mutex mutex_;
-  int placeholder_source_ = -1;
   std::atomic<int> net_[kMaxDescriptors];
   std::atomic<int> watched_[kMaxDescriptors];
 };
@@ -120,20 +114,6 @@ bool forked_from_image() {
   }
 }
 
-cap::Cap<std::byte>& transfer_buffer() {
-  thread_local cap::Cap<std::byte> buffer = rt::shared_alloc(kTransfer);
-  return buffer;
-}
-
-// The first `count` elements of T in the transfer buffer, as a capability to exactly
-// them; fewer (count is updated) where that length cannot be bounded exactly or does not
-// fit: the call then moves less, as a short read or write does.
-template <class T>
-cap::Cap<T> window(std::size_t& count) {
-  const cap::Cap<T> all(transfer_buffer().capability(), transfer_buffer().memory());
-  count = all.exact_count(0, std::min(count, all.size()));
-  return rt::check(all.slice(0, count));
-}
 template <class T>
 cap::Cap<T> window_of_one() {
   std::size_t one = 1;
@@ -238,6 +218,31 @@ long send_to_net(int theirs, const void* from, std::size_t n, int flags) {
 
 }  // namespace
 
+namespace flexcap::redis {
+
+cap::Cap<std::byte>& transfer_buffer() {
+  thread_local cap::Cap<std::byte> buffer = rt::shared_alloc(kTransfer);
+  return buffer;
+}
+
+int reserve_number() {
+  static std::mutex mutex;
+  static int source = -1;
+  std::lock_guard lock(mutex);
+  if (source < 0) source = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int ours = source < 0 ? -1 : ::fcntl(source, F_DUPFD_CLOEXEC, 0);
+  if (ours >= kMaxDescriptors) {
+    ::close(ours);
+    errno = EMFILE;
+    return -1;
+  }
+  return ours;
+}
+
+bool forked_child() { return getpid() != g_image_pid; }
+
+}  // namespace flexcap::redis
+
 extern "C" {
 
 int flexcap_redis_socket(int domain, int type, int protocol) {
@@ -329,6 +334,7 @@ int flexcap_redis_getsockopt(int fd, int level, int name, void* value, socklen_t
 
 ssize_t flexcap_redis_read(int fd, void* into, std::size_t n) {
   const int theirs = descriptors().net_of(fd);
+  if (theirs < 0 && flexcap::redis::is_file(fd)) return flexcap::redis::file_read(fd, into, n);
   if (theirs < 0) return flexcap_hybrid_read(fd, into, n);
   return receive_from_net(theirs, into, n, 0);
 }
@@ -341,6 +347,7 @@ ssize_t flexcap_redis_recv(int fd, void* into, std::size_t n, int flags) {
 
 ssize_t flexcap_redis_write(int fd, const void* from, std::size_t n) {
   const int theirs = descriptors().net_of(fd);
+  if (theirs < 0 && flexcap::redis::is_file(fd)) return flexcap::redis::file_write(fd, from, n);
   if (theirs < 0) return flexcap_hybrid_write(fd, from, n);
   if (forked_from_image()) return refused_in_child();
   return send_to_net(theirs, from, n, 0);
@@ -358,6 +365,7 @@ ssize_t flexcap_redis_send(int fd, const void* from, std::size_t n, int flags) {
 ssize_t flexcap_redis_writev(int fd, const iovec* vectors, int count) {
   const int theirs = descriptors().net_of(fd);
   flexcap::cc::check_range(vectors, sizeof(iovec) * static_cast<std::size_t>(std::max(count, 0)), FLEXCAP_HYBRID_LOAD);
+  if (theirs < 0 && flexcap::redis::is_file(fd)) return flexcap::redis::file_writev(fd, vectors, count);
   if (theirs < 0) {
     for (int i = 0; i < count; ++i) flexcap::cc::check_range(vectors[i].iov_base, vectors[i].iov_len, FLEXCAP_HYBRID_LOAD);
     return ::writev(fd, vectors, count);
@@ -382,6 +390,7 @@ ssize_t flexcap_redis_writev(int fd, const iovec* vectors, int count) {
 
 int flexcap_redis_close(int fd) {
   const int theirs = descriptors().net_of(fd);
+  if (theirs < 0 && flexcap::redis::is_file(fd)) return flexcap::redis::file_close(fd);
   if (theirs < 0) {
     // A pipe the net library's epoll watched: its copy there goes too (which ends the watch).
     if (const int copy = descriptors().watched(fd); copy >= 0) {
@@ -459,6 +468,7 @@ int flexcap_redis_epoll_ctl(int epoll, int op, int fd, epoll_event* event) {
 }
 
 int flexcap_redis_epoll_wait(int epoll, epoll_event* events, int most, int timeout_ms) {
+  flexcap::redis::files_between_events();
   const int theirs = descriptors().net_of(epoll);
   if (theirs < 0) return ::epoll_wait(epoll, events, most, timeout_ms);
   if (most <= 0) {
@@ -507,8 +517,14 @@ int flexcap_redis_poll(pollfd* entries, nfds_t count, int timeout_ms) {
 // BGSAVE, BGREWRITEAOF: the child is a copy of Redis's process. Where the net
 // compartment is another process (the process backend), the child shares it with its
 // parent and never calls it (forked_from_image); elsewhere the child has its own copy of
-// every compartment.
-pid_t flexcap_redis_fork() { return ::fork(); }
+// every compartment. Either way the files it writes reach its parent's ramfs through a
+// channel (redis_files.cc).
+pid_t flexcap_redis_fork() {
+  flexcap::redis::files_before_fork();
+  const pid_t child = ::fork();
+  flexcap::redis::files_after_fork(child);
+  return child;
+}
 
 // Redis installs its crash report for SIGSEGV, SIGBUS, SIGFPE and SIGILL. Where FlexCap
 // handles those signals (the backends that contain faults in gates), its handler stays,

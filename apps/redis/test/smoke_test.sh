@@ -3,7 +3,7 @@
 # Starts the image on a free loopback port, checks that commands are answered as Redis
 # answers them (strings, counters, lists, a 1 MiB value that crosses the net library's
 # 64 KiB transfer buffer many times, a pipeline of 10,000 commands, MULTI/EXEC, a Lua
-# script, BGSAVE), that a client that sends garbage gets a protocol error while the others keep
+# script, SAVE, BGSAVE and the AOF in ramfs), that a client that sends garbage gets a protocol error while the others keep
 # their data, and that SHUTDOWN ends the image with status 0.
 set -euo pipefail
 [[ -n ${SMOKE_TRACE:-} ]] && set -x
@@ -18,7 +18,8 @@ cleanup() {
 trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$image" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --logfile "$work/redis.log" &
+"$image" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --logfile "$work/redis.log" \
+  --enable-debug-command yes &
 server=$!
 cli() { redis-cli -p "$port" "$@"; }
 for _ in $(seq 100); do
@@ -69,17 +70,46 @@ for request in [b"*1\r\n$-5\r\n", b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$9999999999\r\
 EOF
 expect "hello, compartments" get greeting
 expect 10004 dbsize
-# BGSAVE: a forked child writes the snapshot while the parent serves (every backend forks;
-# on process the child keeps its compartments' processes, see docs/redis-image.md).
+# Files are in ramfs (vfs), not on the host. SAVE, then DEBUG RELOAD NOSAVE loads what
+# it wrote: a key set after the save is gone, the others are back.
+wait_for_no_child() {
+  for _ in $(seq 300); do
+    cli info persistence | tr -d '\r' | grep -q '^rdb_bgsave_in_progress:0' &&
+      cli info persistence | tr -d '\r' | grep -q '^aof_rewrite_in_progress:0' && return
+    sleep 0.1
+  done
+}
+expect OK save
+expect OK set after-save 1
+expect OK debug reload nosave
+expect "" get after-save
+expect "hello, compartments" get greeting
+[[ ! -e $work/dump.rdb ]] || fail "dump.rdb is on the host, not in ramfs"
+# BGSAVE: a forked child writes the snapshot while the parent serves; its file reaches
+# the parent's ramfs when the parent reaps it (every backend forks; on process the
+# child keeps off the other compartments' processes, see docs/redis-image.md).
+expect OK set before-bgsave 1
 expect "Background saving started" bgsave
-for _ in $(seq 300); do
-  cli info persistence | tr -d '\r' | grep -q '^rdb_bgsave_in_progress:0' && break
-  sleep 0.1
-done
+wait_for_no_child
 persistence=$(cli info persistence | tr -d '\r')
 grep -q '^rdb_last_bgsave_status:ok' <<<"$persistence" || fail "BGSAVE: $persistence"
 grep -q '^rdb_changes_since_last_save:0' <<<"$persistence" || fail "BGSAVE saved nothing: $persistence"
+expect OK set after-bgsave 1
+expect OK debug reload nosave
+expect 1 get before-bgsave
+expect "" get after-bgsave
+# The AOF: turning it on rewrites it in a child (its base file reaches ramfs as above),
+# then every write is appended; DEBUG LOADAOF reads it all back.
+expect OK config set appendonly yes
+wait_for_no_child
+expect OK set in-aof 1
+expect 1 incr aof-counter
+expect OK debug loadaof
+expect 1 get in-aof
+expect 1 get aof-counter
+expect 1 get before-bgsave
 expect "hello, compartments" get greeting
+[[ ! -e $work/appendonlydir ]] || fail "the AOF is on the host, not in ramfs"
 version=$(cli info server | tr -d '\r' | sed -n 's/^redis_version://p')
 [[ $version == 7.0.15 ]] || fail "INFO server: redis_version '$version', expected 7.0.15"
 # SHUTDOWN: the image ends with status 0.

@@ -210,14 +210,38 @@ std::int64_t Exports::size_impl(std::int32_t fd) {
   return f == nullptr ? kBadDescriptor : static_cast<std::int64_t>(f->size);
 }
 
-std::int32_t Exports::remove_impl(cap::Cap<const char> path) {
-  std::array<char, kMaxPath + 1> buffer;
-  const int index = find(path_of(path, buffer));
-  if (index < 0) return static_cast<std::int32_t>(kNotFound);
+namespace {
+
+// Closes every descriptor of file `index` and frees it.
+void remove_file(int index) {
   for (int& slot : state().open) {
     if (slot == index) slot = -1;
   }
   release(state().files[static_cast<std::size_t>(index)]);
+}
+
+}  // namespace
+
+std::int32_t Exports::remove_impl(cap::Cap<const char> path) {
+  std::array<char, kMaxPath + 1> buffer;
+  const int index = find(path_of(path, buffer));
+  if (index < 0) return static_cast<std::int32_t>(kNotFound);
+  remove_file(index);
+  return 0;
+}
+
+std::int32_t Exports::rename_impl(cap::Cap<const char> from, cap::Cap<const char> to) {
+  std::array<char, kMaxPath + 1> from_buffer, to_buffer;
+  const int source = find(path_of(from, from_buffer));
+  const std::string_view name = path_of(to, to_buffer);
+  if (source < 0) return static_cast<std::int32_t>(kNotFound);
+  if (name.empty()) return static_cast<std::int32_t>(kInvalid);
+  const int target = find(name);
+  if (target == source) return 0;
+  if (target >= 0) remove_file(target);
+  File& f = state().files[static_cast<std::size_t>(source)];
+  f.name.fill('\0');
+  std::memcpy(f.name.data(), name.data(), name.size());
   return 0;
 }
 

@@ -74,6 +74,11 @@ std::int32_t Exports::unlink_impl(cap::Cap<const char> path) {
   return static_cast<std::int32_t>(result_of(rt::call<ramfs::Exports::remove>(path), ramfs::kInvalid));
 }
 
+std::int32_t Exports::rename_impl(cap::Cap<const char> from, cap::Cap<const char> to) {
+  if (!absolute(from) || !absolute(to)) return static_cast<std::int32_t>(kBadPath);
+  return static_cast<std::int32_t>(result_of(rt::call<ramfs::Exports::rename>(from, to), ramfs::kInvalid));
+}
+
 std::int32_t Exports::access_impl(cap::Cap<const char> path) {
   if (!absolute(path)) return 0;
   return static_cast<std::int32_t>(result_of(rt::call<ramfs::Exports::exists>(path), 0));

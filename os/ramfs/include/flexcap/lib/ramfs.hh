@@ -30,6 +30,7 @@ class Exports {
   static std::int32_t truncate_impl(std::int32_t fd, std::uint64_t size);
   static std::int64_t size_impl(std::int32_t fd);
   static std::int32_t remove_impl(cap::Cap<const char> path);
+  static std::int32_t rename_impl(cap::Cap<const char> from, cap::Cap<const char> to);
   static std::int32_t exists_impl(cap::Cap<const char> path);
   static std::int32_t fault_after_impl(std::int32_t writes);
 
@@ -41,6 +42,9 @@ class Exports {
   FLEXCAP_EXPORT(truncate, truncate_impl);
   FLEXCAP_EXPORT(size, size_impl);
   FLEXCAP_EXPORT(remove, remove_impl);
+  // `from` takes the name `to`, replacing the file of that name (whose open descriptors
+  // close, as remove's do); descriptors open on `from` stay open on it.
+  FLEXCAP_EXPORT(rename, rename_impl);
   FLEXCAP_EXPORT(exists, exists_impl);  // 1 or 0
   // Test switch (the fault-containment tests): after `writes` more writes, the next one
   // faults as a wild read in the file system would; -1 disarms it. Only images whose

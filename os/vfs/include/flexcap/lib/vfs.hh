@@ -33,6 +33,7 @@ class Exports {
   static std::int64_t size_impl(std::int32_t fd);
   static std::int32_t sync_impl(std::int32_t fd);
   static std::int32_t unlink_impl(cap::Cap<const char> path);
+  static std::int32_t rename_impl(cap::Cap<const char> from, cap::Cap<const char> to);
   static std::int32_t access_impl(cap::Cap<const char> path);
   static std::int32_t lock_impl(std::int32_t fd, std::int32_t level);
   static std::int32_t reserved_impl(std::int32_t fd);
@@ -47,6 +48,7 @@ class Exports {
   FLEXCAP_EXPORT(size, size_impl);
   FLEXCAP_EXPORT(sync, sync_impl);  // ramfs keeps nothing to flush: 0
   FLEXCAP_EXPORT(unlink, unlink_impl);
+  FLEXCAP_EXPORT(rename, rename_impl);  // replaces `to` if it exists, as rename(2)
   FLEXCAP_EXPORT(access, access_impl);      // 1 if the path exists
   FLEXCAP_EXPORT(lock, lock_impl);          // sets the descriptor's lock level (SQLite's 0..4)
   FLEXCAP_EXPORT(reserved, reserved_impl);  // 1 if any descriptor of the file holds RESERVED or more
