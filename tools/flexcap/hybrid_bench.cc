@@ -47,11 +47,6 @@ unsigned long long checks_executed(const std::string& command) {
   return 0;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 }  // namespace
 
 int bench_hybrid(bool json, int rounds, int size, std::ostream& out, std::ostream& err) {

@@ -2,6 +2,10 @@
 // about an image's configuration.
 #pragma once
 
+#include <sys/types.h>
+
+#include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <iosfwd>
 #include <string>
@@ -80,5 +84,28 @@ int check_redis(const std::string& config, bool json, const std::vector<std::str
 // connection, and the first line of its reply ("" if none).
 int free_loopback_port();
 std::string redis_request(int port, const std::string& command);
+
+// A Redis server (Debian's or an image) that `flexcap bench redis` and `flexcap check
+// redis` start: `launch` (what precedes the server on the shell's command line, `exec`
+// included, such as "FLEXCAP_GATE_REPORT=1 exec taskset -c 0"; empty: "exec") runs
+// `server` in `dir` on a free loopback port with `--bind 127.0.0.1 --save ''`, `options`,
+// its log in dir/server.log and its standard error in dir/server.err. running() once it
+// answers PING.
+struct RedisServer {
+  pid_t pid = -1;
+  int port = 0;
+  bool running() const { return pid > 0 && port > 0; }
+};
+RedisServer start_redis(const std::string& launch, const std::string& server, const std::string& options,
+                        const std::filesystem::path& dir);
+// SHUTDOWN NOSAVE, then waits for it to exit (killed after 5 s). false if it was killed.
+bool stop_redis(RedisServer& server);
+
+// The median of a run's rounds (the lower middle one for an even count), by `less`.
+template <class T, class Less = std::less<T>>
+T median(std::vector<T> values, Less less = {}) {
+  std::sort(values.begin(), values.end(), less);
+  return values[(values.size() - 1) / 2];
+}
 
 }  // namespace flexcap::tools

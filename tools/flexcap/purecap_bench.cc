@@ -78,12 +78,6 @@ Run run_program(const std::vector<std::string>& argv) {
   return r;
 }
 
-template <class T>
-T median(std::vector<T> v) {
-  std::sort(v.begin(), v.end());
-  return v[(v.size() - 1) / 2];
-}
-
 struct Memory {
   long plain_kib = 0, purecap_kib = 0;
   unsigned long long shadow_kib = 0;

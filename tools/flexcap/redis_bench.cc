@@ -61,6 +61,46 @@ std::string redis_request(int port, const std::string& command) {
   return reply.substr(0, reply.find('\r'));
 }
 
+RedisServer start_redis(const std::string& launch, const std::string& server, const std::string& options,
+                        const std::filesystem::path& dir) {
+  RedisServer r;
+  r.port = free_loopback_port();
+  const std::string command = "cd " + shell_quote(dir.string()) + " && " + (launch.empty() ? "exec" : launch) + " " +
+                              shell_quote(server) + " --port " + std::to_string(r.port) +
+                              " --bind 127.0.0.1 --save '' " + options + " --logfile " +
+                              shell_quote((dir / "server.log").string()) + " 2>" +
+                              shell_quote((dir / "server.err").string());
+  r.pid = fork();
+  if (r.pid == 0) {
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 200; ++i) {
+    if (redis_request(r.port, "PING\r\n") == "+PONG") return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(r.pid, SIGKILL);
+  waitpid(r.pid, nullptr, 0);
+  r.pid = -1;
+  return r;
+}
+
+bool stop_redis(RedisServer& server) {
+  if (server.pid <= 0) return true;
+  (void)redis_request(server.port, "SHUTDOWN NOSAVE\r\n");
+  bool exited = false;
+  for (int i = 0; i < 100 && !exited; ++i) {
+    exited = waitpid(server.pid, nullptr, WNOHANG) == server.pid;
+    if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!exited) {
+    ::kill(server.pid, SIGKILL);
+    waitpid(server.pid, nullptr, 0);
+  }
+  server.pid = -1;
+  return exited;
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -83,27 +123,13 @@ fs::path image_path(const std::string& name) { return fs::path(FLEXCAP_REDIS_IMA
 // compartments and gate crossings at exit (FLEXCAP_GATE_REPORT).
 bool measure(const std::string& server, const std::string& cpus, const std::string& client_cpu, const fs::path& dir,
              Run* run, std::ostream& err) {
-  const int port = free_loopback_port();
   const fs::path errors = dir / "server.err";
-  const std::string command = "cd " + shell_quote(dir.string()) + " && FLEXCAP_GATE_REPORT=1 exec taskset -c " +
-                              cpus + " " + shell_quote(server) + " --port " + std::to_string(port) +
-                              " --bind 127.0.0.1 --save '' --appendonly no --logfile " +
-                              shell_quote((dir / "server.log").string()) + " 2>" + shell_quote(errors.string());
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  bool ready = false;
-  for (int i = 0; i < 200 && !ready; ++i) {
-    ready = redis_request(port, "PING\r\n") == "+PONG";
-    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  bool ok = ready;
-  if (ready) {
+  RedisServer r = start_redis("FLEXCAP_GATE_REPORT=1 exec taskset -c " + cpus, server, "--appendonly no", dir);
+  bool ok = r.running();
+  if (ok) {
     int status = 0;
     const std::vector<std::string> lines = output_lines("taskset -c " + client_cpu + " redis-benchmark -p " +
-                                                            std::to_string(port) + " " + kBenchmarkArguments,
+                                                            std::to_string(r.port) + " " + kBenchmarkArguments,
                                                         &status);
     for (const std::string& line : lines) {
       // "SET","709219.88",...
@@ -115,13 +141,10 @@ bool measure(const std::string& server, const std::string& cpus, const std::stri
     }
     ok = status == 0 && run->get_rps > 0 && run->set_rps > 0;
     if (!ok) err << "flexcap bench redis: redis-benchmark against " << server << " failed (status " << status << ")\n";
-    (void)redis_request(port, "SHUTDOWN NOSAVE\r\n");
+    if (!stop_redis(r)) err << "flexcap bench redis: " << server << " did not exit after SHUTDOWN: killed\n";
   } else {
-    err << "flexcap bench redis: " << server << " did not answer PING on port " << port << "\n";
-    ::kill(pid, SIGKILL);
+    err << "flexcap bench redis: " << server << " did not answer PING (see " << errors.string() << ")\n";
   }
-  int status = 0;
-  waitpid(pid, &status, 0);
   std::ifstream report(errors);
   for (std::string line; std::getline(report, line);) {
     std::istringstream words(line);
@@ -136,11 +159,6 @@ bool measure(const std::string& server, const std::string& cpus, const std::stri
     }
   }
   return ok;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 }  // namespace

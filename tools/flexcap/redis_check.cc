@@ -76,43 +76,26 @@ SuiteRun run_suite(const std::string& server, const fs::path& tree, const std::v
                    const fs::path& dir, std::ostream& err) {
   SuiteRun run;
   fs::create_directories(dir);
-  const int port = free_loopback_port();
-  const std::string start = "cd " + shell_quote(dir.string()) + " && exec " + shell_quote(server) + " --port " +
-                            std::to_string(port) +
-                            " --bind 127.0.0.1 --save '' --enable-debug-command yes --logfile " +
-                            shell_quote((dir / "server.log").string()) + " 2>" +
-                            shell_quote((dir / "server.err").string());
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", start.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  bool ready = false;
-  for (int i = 0; i < 200 && !ready; ++i) {
-    ready = redis_request(port, "PING\r\n") == "+PONG";
-    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  if (!ready) {
+  RedisServer r = start_redis("", server, "--enable-debug-command yes", dir);
+  if (!r.running()) {
     run.failure = server + " did not answer PING (see " + (dir / "server.err").string() + ")";
-  } else {
-    std::string command = "cd " + shell_quote(tree.string()) + " && ./runtest --host 127.0.0.1 --port " +
-                          std::to_string(port) + " --tags -slow --tags -needs:repl --timeout 600";
-    for (const std::string& unit : units) command += " --single " + shell_quote(unit);
-    command += " >" + shell_quote((dir / "runtest.log").string()) + " 2>&1";
-    int status = 0;
-    (void)output_lines(command, &status);
-    parse_suite(dir / "runtest.log", &run);
-    if (!run.started) run.failure = "runtest did not start (see " + (dir / "runtest.log").string() + ")";
-    (void)redis_request(port, "SHUTDOWN NOSAVE\r\n");
+    return run;
   }
-  for (int i = 0; i < 100; ++i) {
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) return run;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  err << "flexcap check redis: " << server << " did not exit after SHUTDOWN: killed\n";
-  ::kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
+  // The suite's own ports (its test clients' below --baseport, servers it would start
+  // above it, each also 10,000 higher for a cluster bus) from one of eight ranges under
+  // the ephemeral ports, so that two checks at once do not race for the same one. In
+  // external mode the suite starts no server: a few ports per test client are enough.
+  const int baseport = 21111 + static_cast<int>(getpid() % 8) * 200;
+  std::string command = "cd " + shell_quote(tree.string()) + " && ./runtest --host 127.0.0.1 --port " +
+                        std::to_string(r.port) + " --baseport " + std::to_string(baseport) +
+                        " --portcount 160 --tags -slow --tags -needs:repl --timeout 600";
+  for (const std::string& unit : units) command += " --single " + shell_quote(unit);
+  command += " >" + shell_quote((dir / "runtest.log").string()) + " 2>&1";
+  int status = 0;
+  (void)output_lines(command, &status);
+  parse_suite(dir / "runtest.log", &run);
+  if (!run.started) run.failure = "runtest did not start (see " + (dir / "runtest.log").string() + ")";
+  if (!stop_redis(r)) err << "flexcap check redis: " << server << " did not exit after SHUTDOWN: killed\n";
   return run;
 }
 
@@ -181,8 +164,11 @@ std::set<std::string> jemalloc_only_tests(const fs::path& tests) {
 
 }  // namespace
 
-int check_redis(const std::string& config, bool json, const std::vector<std::string>& only_units, std::ostream& out,
-                std::ostream& err) {
+int check_redis(const std::string& config_name, bool json, const std::vector<std::string>& only_units,
+                std::ostream& out, std::ostream& err) {
+  // The configuration's file name (fcalls-3) or its image's (fcalls_3).
+  std::string config = config_name;
+  std::replace(config.begin(), config.end(), '-', '_');
   const fs::path source = fs::path(FLEXCAP_REDIS_SOURCE_DIR) / "tree";
   const fs::path image = fs::path(FLEXCAP_REDIS_IMAGES_DIR) / ("redis_" + config);
   if (!fs::exists(image)) {

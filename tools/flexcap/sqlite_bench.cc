@@ -103,11 +103,10 @@ int bench_sqlite(bool json, int rounds, const std::string& workload, int size, s
       runs[n].push_back(run);
     }
   }
-  auto median = [](std::vector<Run> v) {
-    std::sort(v.begin(), v.end(), [](const Run& a, const Run& b) { return a.seconds < b.seconds; });
-    return v[v.size() / 2];
+  const auto median_run = [](const std::vector<Run>& v) {
+    return median(v, [](const Run& a, const Run& b) { return a.seconds < b.seconds; });
   };
-  const double baseline = median(runs["none"]).seconds;
+  const double baseline = median_run(runs["none"]).seconds;
   struct Result {
     std::string name;
     Run run;
@@ -115,7 +114,7 @@ int bench_sqlite(bool json, int rounds, const std::string& workload, int size, s
   };
   std::vector<Result> results;
   for (const std::string& n : present) {
-    Result r{n, median(runs[n]), std::nullopt};
+    Result r{n, median_run(runs[n]), std::nullopt};
     if (r.run.backend != "cheri") {
       r.checks_per_insert = 0.0;  // SQLite is compiled plain: it makes no checks
     } else if (!speedtest1) {
