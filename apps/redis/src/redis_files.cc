@@ -51,6 +51,7 @@
 #include "flexcap/cc/hybrid_runtime.hh"
 #include "flexcap/lib/vfs.hh"
 #include "flexcap/rt/call.hh"
+#include "flexcap/support/descriptor_message.hh"
 #include "redis_shim.hh"
 
 namespace cap = flexcap::cap;
@@ -168,13 +169,7 @@ bool path_fits(const std::string& path) {
 // compartments share its process, on its own copy. A child of a process image shares the
 // file system's process with its parent: never (EIO), before the transfer buffer, which
 // it shares with its parent there, is touched.
-bool may_use_vfs() {
-  if constexpr (flexcap::image::Backend::kInProcess) {
-    return true;
-  } else {
-    return !forked_child();
-  }
-}
+bool may_use_vfs() { return !forked_from_image(); }
 
 // vfs's calls, from the main thread (or a forked child, see may_use_vfs).
 std::int64_t vfs_open(const std::string& path, bool create) {
@@ -264,21 +259,7 @@ void send_change(Change change, const std::string& first, const std::string& sec
   std::memcpy(message.data(), &header, sizeof(header));
   message += first;
   message += second;
-  iovec data{message.data(), message.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr m{};
-  m.msg_iov = &data;
-  m.msg_iovlen = 1;
-  if (memory >= 0) {
-    m.msg_control = control;
-    m.msg_controllen = sizeof(control);
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &memory, sizeof(int));
-  }
-  if (sendmsg(s.channel, &m, MSG_NOSIGNAL) < 0) {
+  if (send_with_descriptor(s.channel, message, memory) < 0) {
     std::fprintf(stderr, "flexcap: redis: a forked child could not hand %s to its parent: %s\n", first.c_str(),
                  std::strerror(errno));
   }
@@ -320,18 +301,11 @@ void apply_changes(pid_t child, bool succeeded) {
   s.children.erase(it);
   std::vector<char> buffer(sizeof(ChangeHeader) + 2 * 256);
   for (;;) {
-    iovec data{buffer.data(), buffer.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr m{};
-    m.msg_iov = &data;
-    m.msg_iovlen = 1;
-    m.msg_control = control;
-    m.msg_controllen = sizeof(control);
-    const ssize_t got = recvmsg(channel, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (got < static_cast<ssize_t>(sizeof(ChangeHeader))) break;
     int memory = -1;
-    if (const cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr && c->cmsg_type == SCM_RIGHTS) {
-      std::memcpy(&memory, CMSG_DATA(c), sizeof(int));
+    const ssize_t got = receive_with_descriptor(channel, buffer, &memory, MSG_DONTWAIT);
+    if (got < static_cast<ssize_t>(sizeof(ChangeHeader))) {
+      if (memory >= 0) ::close(memory);
+      break;
     }
     ChangeHeader header;
     std::memcpy(&header, buffer.data(), sizeof(header));
@@ -585,13 +559,8 @@ ssize_t file_writev(int fd, const iovec* vectors, int count) {
 }
 
 int file_close(int fd) {
-  FILE* stream = nullptr;
-  {
-    std::lock_guard lock(state().mutex);
-    if (const auto it = state().streams.find(fd); it != state().streams.end()) stream = it->second;
-  }
-  if (stream != nullptr) return refuse(EBADF);  // a FILE's number: fclose closes it
   std::lock_guard lock(state().mutex);
+  if (state().streams.contains(fd)) return refuse(EBADF);  // a FILE's number: fclose closes it
   return close_file(fd);
 }
 

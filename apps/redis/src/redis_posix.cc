@@ -42,6 +42,7 @@
 namespace net = flexcap::lib::net;
 namespace cap = flexcap::cap;
 namespace rt = flexcap::rt;
+using flexcap::redis::forked_from_image;
 using flexcap::redis::kTransfer;
 using flexcap::redis::transfer_buffer;
 using flexcap::redis::window;
@@ -76,7 +77,6 @@ class Descriptors {
     return ours;
   }
   void forget(int ours) {
-    std::lock_guard lock(mutex_);
     net_[ours].store(-1, std::memory_order_release);
     ::close(ours);
   }
@@ -91,7 +91,6 @@ class Descriptors {
   }
 
  private:
-  std::mutex mutex_;
   std::atomic<int> net_[kMaxDescriptors];
   std::atomic<int> watched_[kMaxDescriptors];
 };
@@ -101,18 +100,7 @@ Descriptors& descriptors() {
   return *table;
 }
 
-// A child Redis forked (BGSAVE) where the net compartment is another process (the
-// process backend): it shares that process with its parent, so it must never call into
-// it. It only closes what it inherited (the net library's descriptors: its placeholders
-// here) and writes its own pipes, which are the host's.
 const pid_t g_image_pid = getpid();
-bool forked_from_image() {
-  if constexpr (flexcap::image::Backend::kInProcess) {
-    return false;
-  } else {
-    return getpid() != g_image_pid;
-  }
-}
 
 template <class T>
 cap::Cap<T> window_of_one() {
@@ -240,6 +228,16 @@ int reserve_number() {
 }
 
 bool forked_child() { return getpid() != g_image_pid; }
+
+// Such a child only closes what it inherited from the net library (its placeholders
+// here) and writes its own pipes, which are the host's.
+bool forked_from_image() {
+  if constexpr (flexcap::image::Backend::kInProcess) {
+    return false;
+  } else {
+    return forked_child();
+  }
+}
 
 }  // namespace flexcap::redis
 

@@ -33,8 +33,11 @@ cap::Cap<T> window(std::size_t& count) {
 // for Redis can get the same number. -1 (errno set) when the process has none left.
 int reserve_number();
 
-// Whether this process is a child that Redis forked (BGSAVE, BGREWRITEAOF), on any backend.
+// Whether this process is a child that Redis forked (BGSAVE, BGREWRITEAOF), on any
+// backend; and whether it is one that shares the other compartments' processes with its
+// parent (the process backend), so that it must never call into them.
 bool forked_child();
+bool forked_from_image();
 
 // Redis's data files (redis_files.cc): whether `fd` is one, and its calls on it.
 bool is_file(int fd);

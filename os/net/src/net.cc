@@ -139,15 +139,6 @@ std::int64_t Exports::control_impl(std::int32_t fd, std::int32_t command, std::i
   }
 }
 
-std::int64_t Exports::pipe_impl(std::int32_t flags) {
-  int ends[2];
-  if (::pipe2(ends, flags) < 0) return -errno;
-  descriptors().add(ends[0]);
-  descriptors().add(ends[1]);
-  return static_cast<std::int64_t>(static_cast<std::uint32_t>(ends[0])) |
-         (static_cast<std::int64_t>(static_cast<std::uint32_t>(ends[1])) << 32);
-}
-
 std::int64_t Exports::epoll_create_impl() {
   const long fd = ::epoll_create1(EPOLL_CLOEXEC);
   descriptors().add(fd);

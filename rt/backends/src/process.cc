@@ -25,12 +25,14 @@
 #include <ctime>
 #include <fstream>
 #include <iterator>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "flexcap/rt/backends.hh"
 #include "flexcap/rt/call_support.hh"
+#include "flexcap/support/descriptor_message.hh"
 
 namespace flexcap::rt {
 namespace {
@@ -276,36 +278,13 @@ void ProcessBackend::start(Runtime& rt) {
   install_fault_handler();
 }
 
-// One byte of data carrying one descriptor (SCM_RIGHTS) in its control message: the
-// same layout to send and to receive.
-struct DescriptorMessage {
-  char byte = 0;
-  iovec data{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-
-  DescriptorMessage() {
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof(control);
-  }
-  DescriptorMessage(const DescriptorMessage&) = delete;
-  DescriptorMessage& operator=(const DescriptorMessage&) = delete;
-};
-
 bool send_descriptor(int to, int fd) {
   if (g_control == nullptr) {  // one process: the receiver duplicates it
     g_pending_descriptor.store(fd, std::memory_order_release);
     return true;
   }
-  DescriptorMessage m;
-  cmsghdr* header = CMSG_FIRSTHDR(&m.message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
-  return sendmsg(g_control->send[static_cast<std::size_t>(to)], &m.message, MSG_NOSIGNAL) == 1;
+  const char byte = 0;
+  return send_with_descriptor(g_control->send[static_cast<std::size_t>(to)], std::span(&byte, 1), fd) == 1;
 }
 
 int receive_descriptor() {
@@ -317,16 +296,11 @@ int receive_descriptor() {
     }
     return fcntl(fd, F_DUPFD_CLOEXEC, 0);
   }
-  DescriptorMessage m;
-  const int receiving = g_control->receive[static_cast<std::size_t>(Runtime::current())];
-  if (recvmsg(receiving, &m.message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1) return -1;
-  const cmsghdr* header = CMSG_FIRSTHDR(&m.message);
-  if (header == nullptr || header->cmsg_type != SCM_RIGHTS) {
-    errno = EBADMSG;
-    return -1;
-  }
+  char byte = 0;
   int fd = -1;
-  std::memcpy(&fd, CMSG_DATA(header), sizeof(int));
+  const int receiving = g_control->receive[static_cast<std::size_t>(Runtime::current())];
+  if (receive_with_descriptor(receiving, std::span(&byte, 1), &fd, MSG_DONTWAIT) != 1) return -1;
+  if (fd < 0) errno = EBADMSG;
   return fd;
 }
 

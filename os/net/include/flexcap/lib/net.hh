@@ -1,5 +1,6 @@
-// net — the platform's network: sockets, pipes and readiness (epoll, poll) over the host
-// kernel's, as Unikraft's linuxu platform gives them. What Redis uses (apps/redis).
+// net — the platform's network: sockets and readiness (epoll, poll) over the host
+// kernel's, as Unikraft's linuxu platform gives them. What Redis uses (apps/redis); a
+// caller's own descriptor (Redis's pipes) joins it only to be watched by its epoll (adopt).
 //
 // Descriptors are this library's own (the host's, in its compartment); a caller keeps
 // its own numbering on top (apps/redis's descriptor table). Memory crosses as Cap<T>
@@ -52,7 +53,6 @@ class Exports {
   static std::int64_t send_impl(std::int32_t fd, cap::Cap<const std::byte> from, std::int32_t flags);
   static std::int64_t close_impl(std::int32_t fd);
   static std::int64_t control_impl(std::int32_t fd, std::int32_t command, std::int64_t argument);
-  static std::int64_t pipe_impl(std::int32_t flags);
   static std::int64_t epoll_create_impl();
   static std::int64_t epoll_control_impl(std::int32_t epoll, std::int32_t op, std::int32_t fd,
                                          cap::Cap<const ReadyEvent> event);
@@ -73,14 +73,12 @@ class Exports {
   FLEXCAP_EXPORT(set_option, set_option_impl);
   // getsockopt: the option's length, its bytes in `value`.
   FLEXCAP_EXPORT(get_option, get_option_impl);
-  // read/recv (flags 0 is read) and write/send (flags 0 is write), on sockets and pipes.
+  // read/recv (flags 0 is read) and write/send (flags 0 is write), on its descriptors.
   FLEXCAP_EXPORT(receive, receive_impl);
   FLEXCAP_EXPORT(send, send_impl);
   FLEXCAP_EXPORT(close, close_impl);
   // fcntl with an integer argument (F_GETFL, F_SETFL, F_GETFD, F_SETFD); others: -EINVAL.
   FLEXCAP_EXPORT(control, control_impl);
-  // pipe2: the read end in the low 32 bits, the write end in the high ones.
-  FLEXCAP_EXPORT(pipe, pipe_impl);
   FLEXCAP_EXPORT(epoll_create, epoll_create_impl);
   FLEXCAP_EXPORT(epoll_control, epoll_control_impl);  // epoll_ctl (`event` empty for EPOLL_CTL_DEL)
   FLEXCAP_EXPORT(epoll_wait, epoll_wait_impl);        // up to events.size() events
