@@ -79,8 +79,8 @@ function(flexcap_image target)
   endif()
   add_custom_command(
     OUTPUT ${generated}/flexcap_image.hh ${generated}/flexcap_image.ld
-    COMMAND flexcap image-header ${config} --libraries ${library_list} --out ${generated}/flexcap_image.hh ${code}
-    DEPENDS flexcap ${config}
+    COMMAND flexcap-compile image-header ${config} --libraries ${library_list} --out ${generated}/flexcap_image.hh ${code}
+    DEPENDS flexcap-compile ${config}
     COMMENT "Generating the ${target} image from ${ARG_CONFIG}"
     VERBATIM)
   add_custom_target(${target}_generated DEPENDS ${generated}/flexcap_image.hh ${generated}/flexcap_image.ld)
@@ -123,9 +123,9 @@ function(flexcap_image target)
       set(object ${CMAKE_CURRENT_BINARY_DIR}/${target}.c/${library}/${stem}.o)
       add_custom_command(
         OUTPUT ${object}
-        COMMAND flexcap cc ${abi_option} --library ${library} -O2 -g -fPIE -I${c_include} ${c_flags} -MD -MF
+        COMMAND flexcap-compile cc ${abi_option} --library ${library} -O2 -g -fPIE -I${c_include} ${c_flags} -MD -MF
                 ${object}.d -c ${source} -o ${object}
-        DEPENDS ${source} ${config} flexcap flexcap_hybrid_plugin
+        DEPENDS ${source} ${config} flexcap-compile flexcap_hybrid_plugin
         DEPFILE ${object}.d
         COMMENT "Compiling ${library}'s ${stem}.c for ${target}"
         VERBATIM)
@@ -151,8 +151,8 @@ function(flexcap_image target)
       list(TRANSFORM inputs APPEND .o)
       add_custom_command(
         OUTPUT ${object}
-        COMMAND flexcap cc ${select} --library ${library} --prebuilt ${prefix} -o ${object}
-        DEPENDS ${inputs} ${config} flexcap
+        COMMAND flexcap-compile cc ${select} --library ${library} --prebuilt ${prefix} -o ${object}
+        DEPENDS ${inputs} ${config} flexcap-compile
         COMMENT "Linking ${library}'s prebuilt ${stem} into ${target}"
         VERBATIM)
       target_sources(${target} PRIVATE ${object})

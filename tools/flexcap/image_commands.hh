@@ -1,5 +1,5 @@
-// `flexcap image-header` and `flexcap audit`: what the build and the reviewer are told
-// about an image's configuration.
+// `flexcap build`, `run`, `audit`, `attack`, the benchmarks and the checks: the commands
+// that build, run and measure images (image_header.hh: what the build runs itself).
 #pragma once
 
 #include <sys/types.h>
@@ -12,15 +12,6 @@
 #include <vector>
 
 namespace flexcap::tools {
-
-// Writes the generated header of an image (flexcap_image.hh) for CONFIG and the
-// libraries the image is built from, and its linker script (flexcap_image.ld, beside
-// it). With `target` (the CMake target the image links as), the script also gathers
-// each compartment's code from that target's objects, for its PCC; empty: the PCC is the
-// whole text (an image with link-time optimization, whose objects lose their names).
-// Returns the exit status; errors go to `err`.
-int image_header(const std::string& config_path, const std::vector<std::string>& libraries, const std::string& out_path,
-                 const std::string& target, std::ostream& err);
 
 // `s` quoted for the shell, as one word.
 std::string shell_quote(const std::string& s);

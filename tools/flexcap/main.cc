@@ -25,14 +25,13 @@
 
 #include "bench_commands.hh"
 #include "cap_commands.hh"
-#include "cc_command.hh"
+#include "compile_commands.hh"
 #include "image_commands.hh"
 
 int main(int argc, char** argv) {
-  // `flexcap cc` takes the compiler's own flags: they go to clang as they are.
-  if (argc > 1 && std::string_view(argv[1]) == "cc") {
-    return flexcap::tools::cc_command(std::vector<std::string>(argv + 2, argv + argc), std::cerr);
-  }
+  // What the build runs (flexcap cc, flexcap image-header) is also the flexcap-compile
+  // executable; both parse their own arguments (compile_commands.hh).
+  if (argc > 1 && flexcap::tools::is_compile_command(argv[1])) return flexcap::tools::compile_command(argc, argv);
   CLI::App app{"FlexCap: compartments isolated by Morello capabilities, tailored at build time"};
   app.require_subcommand(1);
 
@@ -54,22 +53,9 @@ int main(int argc, char** argv) {
   decode->add_option("CURSOR", cursor, "Bits 63..0, hexadecimal")->required();
   decode->add_option("TAG", tag, "0 or 1")->check(CLI::Range(0, 1))->capture_default_str();
 
-  auto* header = app.add_subcommand("image-header",
-                                    "Generate an image's flexcap_image.hh from its configuration "
-                                    "(the build runs this; see cmake/FlexcapImage.cmake)");
-  std::string config_path;
-  std::vector<std::string> libraries;
-  std::string out_path;
-  header->add_option("CONFIG", config_path, "The image's kraft.yaml")->required();
-  header->add_option("--libraries", libraries, "The micro-libraries the image is built from")
-      ->delimiter(',')
-      ->required();
-  header->add_option("--out", out_path, "Where to write the header")->required();
-  std::string code_target;
-  header->add_option("--target", code_target,
-                     "The CMake target the image links as: gather each compartment's code from its objects, "
-                     "for the compartment's PCC (left out with link-time optimization: the PCC is the whole text)");
-
+  app.add_subcommand("image-header",
+                     "Generate an image's flexcap_image.hh from its configuration (the build runs this; "
+                     "see cmake/FlexcapImage.cmake): flexcap image-header --help");
   auto* bench = app.add_subcommand("bench", "Benchmarks of the images built with this tree");
   bench->require_subcommand(1);
   auto* gates = bench->add_subcommand("gates", "What a cross-compartment call costs on each backend (bench/gates)");
@@ -190,7 +176,6 @@ int main(int argc, char** argv) {
   if (redis_bench->parsed()) return flexcap::tools::bench_redis(redis_json, redis_rounds, std::cout, std::cerr);
   if (sodium_bench->parsed()) return flexcap::tools::bench_sodium(sodium_json, sodium_rounds, std::cout, std::cerr);
   if (gates->parsed()) return flexcap::tools::bench_gates(gate_options, std::cout, std::cerr);
-  if (header->parsed()) return flexcap::tools::image_header(config_path, libraries, out_path, code_target, std::cerr);
   if (build->parsed()) {
     std::string binary;
     const int status =
