@@ -92,7 +92,18 @@ constexpr const char* kWrapped[] = {
     "mremap", "fopen",   "fgets",    "fwrite",       "strtol",         "strtoll",       "strtod",
     "strchrnul", "pthread_mutex_init", "pthread_mutex_destroy", "pthread_mutex_lock", "pthread_mutex_trylock",
     "pthread_mutex_unlock", "pthread_mutexattr_init", "pthread_mutexattr_destroy", "pthread_mutexattr_settype",
-    "pthread_create"};
+    "pthread_create",
+    // hybrid_libc_system.cc
+    "__isoc99_sscanf", "sprintf", "syslog", "openlog", "perror", "fread", "freopen", "__xpg_strerror_r", "strerror",
+    "gai_strerror", "strcasecmp", "strncasecmp", "strncat", "strpbrk", "strcoll", "strtold", "strtoul", "strtoull",
+    "atoi", "frexp", "modf", "localeconv", "ctime_r", "strftime", "clock_gettime", "nanosleep", "setitimer", "getenv",
+    "setenv", "unsetenv", "uname", "getrusage", "getrlimit64", "setrlimit64", "sigemptyset", "sigaddset",
+    "pthread_sigmask", "sched_setaffinity", "longjmp", "pthread_setname_np", "pthread_join", "pthread_attr_init",
+    "pthread_attr_getstacksize", "pthread_attr_setstacksize", "pthread_cond_init", "pthread_cond_wait",
+    "pthread_cond_signal", "pthread_cond_broadcast", "mkostemp64", "chdir", "chmod", "opendir", "readdir64", "closedir",
+    "dirname", "get_current_dir_name", "inet_ntop", "inet_pton", "getaddrinfo", "freeaddrinfo",
+    // hybrid_signals.cc
+    "sigaction", "signal"};
 // kCodeWindow is not a register: every compartment's code (flexcap_hybrid_compartment_code).
 enum Window : unsigned { kLoadWindow = 0, kStoreWindow = 1, kExecuteWindow = 2, kCodeWindow = 3 };
 // kDirectCall is the pass's own: a direct call, which faults (as kExecute) only when its
@@ -104,7 +115,12 @@ constexpr std::uint64_t kMaxConstantSize = 4096;  // hybrid_abi.h: no window is 
 // The C library's own globals that hybrid code reads the value of: the standard streams.
 // They live in the C library's data, outside every DDC; hybrid code only loads the
 // pointers and hands them back to the C library. Loaded unchecked, and counted.
-constexpr const char* kLibraryGlobals[] = {"stdin", "stdout", "stderr"};
+constexpr const char* kLibraryGlobals[] = {"stdin", "stdout", "stderr", "timezone", "daylight", "tzname"};
+// The C library's variables that a program reads and sets (Redis's setproctitle): its
+// environment and its name. Loaded and stored unchecked, and counted; the image's start
+// puts what they point to in the default compartment (rt::environment_in).
+constexpr const char* kLibraryVariables[] = {"environ", "__environ", "program_invocation_name",
+                                             "program_invocation_short_name"};
 
 // What the pass did to one module, for the report.
 struct Counts {
@@ -115,7 +131,7 @@ struct Counts {
   std::uint64_t globals = 0;                // moved into the compartment's region
   std::uint64_t library_functions = 0;      // C library functions whose calls go to a checking wrapper
   std::uint64_t thread_local_accesses = 0;  // through %fs, or errno's address: not checked
-  std::uint64_t library_globals = 0;        // loads of stdin/stdout/stderr, the ctype tables: not checked
+  std::uint64_t library_globals = 0;        // the C library's variables (stdin, environ, ...), ctype tables: not checked
   std::uint64_t thunks = 0;                 // external functions whose address is taken
   std::uint64_t checked() const {
     return loads + stores + atomics + intrinsics + byval + masked + indirect_calls + direct_calls;
@@ -293,10 +309,9 @@ class Instrumenter {
     return Load != nullptr && libraryStateCall(getUnderlyingObject(Load->getPointerOperand())) != nullptr;
   }
 
-  static bool libraryGlobal(Value* Pointer) {
+  static bool libraryGlobal(Value* Pointer, ArrayRef<const char*> Names) {
     auto* G = dyn_cast<GlobalVariable>(Pointer->stripPointerCasts());
-    return G != nullptr && G->isDeclaration() &&
-           any_of(kLibraryGlobals, [&](const char* Name) { return G->getName() == Name; });
+    return G != nullptr && G->isDeclaration() && any_of(Names, [&](const char* Name) { return G->getName() == Name; });
   }
 
   void add(SmallVectorImpl<Operand>& Out, Instruction* I, Value* Pointer, AccessKind Kind, Type* T,
@@ -306,7 +321,8 @@ class Instrumenter {
       ++Total.thread_local_accesses;
       return;
     }
-    if ((libraryGlobal(Pointer) || localeTable(Pointer)) && Kind == kLoad) {
+    if (((libraryGlobal(Pointer, kLibraryGlobals) || localeTable(Pointer)) && Kind == kLoad) ||
+        libraryGlobal(Pointer, kLibraryVariables)) {
       ++Total.library_globals;
       return;
     }
@@ -584,13 +600,17 @@ class Instrumenter {
 // calls holds open, read, fcntl, ...: by now the runtime's checking wrappers of them)
 // and call it indirectly; the target must then be in the PCC, which is the code of the
 // compartment's own libraries. Every external function whose address is taken — the C
-// library's, the runtime's wrappers, anyone's — gets a thunk here, in the module's text,
-// that jumps to it (and forwards variadic arguments), and all its uses point at the
-// thunk.
+// library's, the runtime's wrappers, anyone's — is represented by a thunk in the
+// module's text that jumps to it (and forwards variadic arguments); direct calls stay
+// direct. C needs one address per function, so the thunk is the function's address in
+// every module of the image: one definition, merged at link time (link-once, in a comdat
+// of its name), and a module that defines an external function whose address it takes
+// points those uses at the same thunk (Redis compares c->cmd->proc with execCommand,
+// one taken in commands.c, the other in server.c).
 std::uint64_t addThunks(Module& M) {
   SmallVector<Function*, 32> Taken;
   for (Function& F : M) {
-    if (!F.isDeclaration() || F.isIntrinsic()) continue;
+    if (F.isIntrinsic() || F.hasLocalLinkage() || F.hasFnAttribute("thunk")) continue;
     const bool AddressTaken = any_of(F.uses(), [](const Use& U) {
       const auto* Call = dyn_cast<CallBase>(U.getUser());
       return Call == nullptr || !Call->isCallee(&U);
@@ -598,9 +618,17 @@ std::uint64_t addThunks(Module& M) {
     if (AddressTaken) Taken.push_back(&F);
   }
   for (Function* F : Taken) {
-    Function* Thunk =
-        Function::Create(F->getFunctionType(), GlobalValue::InternalLinkage, "flexcap.thunk." + F->getName(), M);
+    const std::string Name = ("flexcap.thunk." + F->getName()).str();
+    Function* Thunk = Function::Create(F->getFunctionType(), GlobalValue::LinkOnceODRLinkage, Name, M);
+    Thunk->setVisibility(GlobalValue::HiddenVisibility);
+    Thunk->setComdat(M.getOrInsertComdat(Name));
     F->replaceAllUsesWith(Thunk);
+    // ... except as the callee of a call: those stay direct.
+    for (User* U : make_early_inc_range(Thunk->users())) {
+      if (auto* Call = dyn_cast<CallBase>(U); Call != nullptr && Call->getCalledOperand() == Thunk) {
+        Call->setCalledOperand(F);
+      }
+    }
     Thunk->addFnAttr("thunk");  // a musttail call in a thunk forwards variadic arguments
     IRBuilder<> B(BasicBlock::Create(M.getContext(), "", Thunk));
     SmallVector<Value*, 8> Arguments;

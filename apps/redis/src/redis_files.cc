@@ -434,7 +434,6 @@ std::int64_t size_of(const OpenFile& f) {
 ssize_t read_file(OpenFile& f, void* into, std::size_t n) {
   if (f.directory) return refuse(EISDIR);
   if (!f.readable) return refuse(EBADF);
-  flexcap::cc::check_range(into, n, FLEXCAP_HYBRID_STORE);
   const ssize_t got = f.memory >= 0 ? ::pread(f.memory, into, n, static_cast<off_t>(f.offset))
                                     : vfs_read_at(f.vfs, into, n, f.offset);
   if (got > 0) f.offset += static_cast<std::uint64_t>(got);
@@ -444,7 +443,6 @@ ssize_t read_file(OpenFile& f, void* into, std::size_t n) {
 ssize_t write_file(OpenFile& f, const void* from, std::size_t n) {
   if (f.directory || !f.writable) return refuse(EBADF);
   if (forked_child() && f.memory < 0) return refuse(EIO);  // its parent's file: see above
-  flexcap::cc::check_range(from, n, FLEXCAP_HYBRID_LOAD);
   if (f.append) {
     const std::int64_t size = size_of(f);
     if (size < 0) return -1;
@@ -479,7 +477,9 @@ int close_file(int fd) {
   return 0;
 }
 
-// fopencookie's functions: the cookie is Redis's number for the file.
+// fopencookie's functions: the cookie is Redis's number for the file. The buffer is the
+// FILE's own, in the C library (what Redis reads and writes through fread and fwrite was
+// checked against its DDC by their wrappers).
 ssize_t cookie_read(void* cookie, char* into, std::size_t n) {
   std::lock_guard lock(state().mutex);
   OpenFile* f = find(static_cast<int>(reinterpret_cast<std::intptr_t>(cookie)));
@@ -535,19 +535,24 @@ bool is_file(int fd) {
   return find(fd) != nullptr;
 }
 
+// Redis's own buffers, checked against its DDC (in cheri images) before anything is read
+// or written.
 ssize_t file_read(int fd, void* into, std::size_t n) {
+  flexcap::cc::check_range(into, n, FLEXCAP_HYBRID_STORE);
   std::lock_guard lock(state().mutex);
   OpenFile* f = find(fd);
   return f == nullptr ? refuse(EBADF) : read_file(*f, into, n);
 }
 
 ssize_t file_write(int fd, const void* from, std::size_t n) {
+  flexcap::cc::check_range(from, n, FLEXCAP_HYBRID_LOAD);
   std::lock_guard lock(state().mutex);
   OpenFile* f = find(fd);
   return f == nullptr ? refuse(EBADF) : write_file(*f, from, n);
 }
 
 ssize_t file_writev(int fd, const iovec* vectors, int count) {
+  if (count > 0) flexcap::cc::check_range(vectors, static_cast<std::size_t>(count) * sizeof(iovec), FLEXCAP_HYBRID_LOAD);
   ssize_t total = 0;
   for (int i = 0; i < count; ++i) {
     const ssize_t put = file_write(fd, vectors[i].iov_base, vectors[i].iov_len);

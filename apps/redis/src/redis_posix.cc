@@ -52,6 +52,7 @@ extern "C" {
 ssize_t flexcap_hybrid_read(int fd, void* buffer, std::size_t n);
 ssize_t flexcap_hybrid_write(int fd, const void* buffer, std::size_t n);
 int flexcap_hybrid_fcntl(int fd, int command, ...);
+int flexcap_hybrid_sigaction(int signal, const struct sigaction* action, struct sigaction* previous);
 }
 
 namespace {
@@ -526,10 +527,11 @@ pid_t flexcap_redis_fork() {
 
 // Redis installs its crash report for SIGSEGV, SIGBUS, SIGFPE and SIGILL. Where FlexCap
 // handles those signals (the backends that contain faults in gates), its handler stays,
-// and runs Redis's for the faults outside every gate.
+// and runs Redis's for the faults outside every gate. Its other handlers (SIGTERM's
+// shutdown) run in its compartment, under its DDC, on cheri (the hybrid runtime's
+// sigaction, cc/runtime/src/hybrid_signals.cc); elsewhere that is the C library's.
 int flexcap_redis_sigaction(int signal, const struct sigaction* action, struct sigaction* previous) {
-  if (flexcap::rt::application_sigaction(signal, action, previous)) return 0;
-  return ::sigaction(signal, action, previous);
+  return flexcap_hybrid_sigaction(signal, action, previous);
 }
 
 }  // extern "C"

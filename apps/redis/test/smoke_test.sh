@@ -4,7 +4,7 @@
 # answers them (strings, counters, lists, a 1 MiB value that crosses the net library's
 # 64 KiB transfer buffer many times, a pipeline of 10,000 commands, MULTI/EXEC, a Lua
 # script, SAVE, BGSAVE and the AOF in ramfs), that a client that sends garbage gets a protocol error while the others keep
-# their data, and that SHUTDOWN ends the image with status 0.
+# their data, and that SHUTDOWN, and SIGTERM, end the image with status 0.
 set -euo pipefail
 [[ -n ${SMOKE_TRACE:-} ]] && set -x
 image=$1
@@ -17,16 +17,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$image" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --logfile "$work/redis.log" \
-  --enable-debug-command yes &
-server=$!
 cli() { redis-cli -p "$port" "$@"; }
-for _ in $(seq 100); do
-  [[ $(cli ping 2>/dev/null) == PONG ]] && break
-  kill -0 "$server" 2>/dev/null || { cat "$work/redis.log" >&2; echo "FAIL: the image exited before answering" >&2; exit 1; }
-  sleep 0.1
-done
+start() {
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$image" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --logfile "$work/redis.log" \
+    --enable-debug-command yes &
+  server=$!
+  for _ in $(seq 100); do
+    [[ $(cli ping 2>/dev/null) == PONG ]] && return
+    kill -0 "$server" 2>/dev/null || { cat "$work/redis.log" >&2; echo "FAIL: the image exited before answering" >&2; exit 1; }
+    sleep 0.1
+  done
+}
+start
 fail() { echo "FAIL: $*" >&2; cat "$work/redis.log" >&2; exit 1; }
 expect() {  # expect WANT CLI-ARGS...
   local want=$1
@@ -118,4 +121,23 @@ status=0
 wait "$server" || status=$?
 server=
 [[ $status == 0 ]] || fail "the image exited with status $status after SHUTDOWN"
+# SIGTERM while Redis waits for clients (inside the net compartment's epoll_wait, on
+# cheri on that compartment's stack): its handler runs as Redis's code, and Redis shuts
+# down as it does on SIGTERM, with status 0. Not on the page backends that close Redis's
+# region while the net compartment runs (mprotect, intel-pku): there the handler faults
+# (docs/redis-image.md, "Not yet").
+case $(basename "$image") in
+  *mprotect* | *intel_pku*)
+    echo "PASS: $(basename "$image") served redis-cli (SIGTERM inside a gate: not on this backend yet)"
+    exit 0 ;;
+esac
+start
+expect OK set greeting again
+kill -TERM "$server"
+status=0
+wait "$server" || status=$?
+server=
+[[ $status == 0 ]] || fail "the image exited with status $status after SIGTERM"
+grep -q "Received SIGTERM scheduling shutdown" "$work/redis.log" || fail "Redis's SIGTERM handler did not run"
+grep -q "Redis is now ready to exit" "$work/redis.log" || fail "Redis did not shut down after SIGTERM"
 echo "PASS: $(basename "$image") served redis-cli"

@@ -41,8 +41,9 @@
 #include "flexcap/cc/hybrid_abi.h"
 #include "flexcap/cc/hybrid_runtime.hh"
 #include "flexcap/rt/runtime.hh"
+#include "libc_checks.hh"
 
-namespace {
+namespace flexcap::cc::libc {
 
 using flexcap::rt::Runtime;
 
@@ -124,7 +125,9 @@ void* allocate(std::size_t bytes, std::size_t alignment) {
   return heap->allocate(bytes, alignment);  // nullptr when full, as malloc says
 }
 
-}  // namespace
+}  // namespace flexcap::cc::libc
+
+using namespace flexcap::cc::libc;
 
 void flexcap::cc::check_range(const void* p, std::size_t bytes, flexcap_hybrid_access access) {
   check(p, bytes, access);

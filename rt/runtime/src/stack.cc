@@ -3,6 +3,9 @@
 // information, so a C++ exception thrown on the new stack unwinds to the caller.
 #include "flexcap/rt/stack.hh"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -103,6 +106,19 @@ char** arguments_in(Compartment& home, int argc, char** argv) {
   }
   copy[argc] = nullptr;
   return copy;
+}
+
+void environment_in(Runtime& runtime, char** arguments) {
+  if (runtime.spec().backend != Backend::Cheri) return;
+  Compartment& home = runtime.compartment(runtime.spec().default_compartment);
+  int count = 0;
+  while (environ != nullptr && environ[count] != nullptr) ++count;
+  environ = arguments_in(home, count, environ);
+  if (arguments[0] != nullptr) {
+    program_invocation_name = arguments[0];
+    const char* slash = std::strrchr(arguments[0], '/');
+    program_invocation_short_name = slash != nullptr ? const_cast<char*>(slash + 1) : arguments[0];
+  }
 }
 
 void run_on_default_stack(Runtime& runtime, void (*body)(void*), void* argument) {

@@ -37,6 +37,14 @@ class Compartment;
 // originals is outside every compartment.
 char** arguments_in(Compartment& home, int argc, char** argv);
 
+// On cheri, the C library's view of the program moves into the default compartment too:
+// `environ` becomes a copy of the environment in its heap, and program_invocation_name
+// (and its short form) point into `arguments` (arguments_in's copy), so that unmodified
+// hybrid code reads them through its DDC (Redis's setproctitle; getenv's answers).
+// Elsewhere nothing changes: on the page backends other compartments read the
+// environment too, and the default compartment's region is closed to them.
+void environment_in(Runtime& runtime, char** arguments);
+
 // Runs `body()` on the stack of the image's default compartment (its region's top), as
 // the compartment's own code: flexcap::image::run_main uses it. On cheri only, whose
 // gates give every compartment its own stack; elsewhere `body` runs where it is called.
