@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "flexcap/rt/backends.hh"
+#include "flexcap/rt/descriptors.hh"
 #include "flexcap/rt/runtime.hh"
 
 namespace flexcap::lib::net {
@@ -20,13 +21,18 @@ static_assert(sizeof(ReadyEvent) == sizeof(epoll_event), "ReadyEvent must be lai
 static_assert(sizeof(PollEntry) == sizeof(pollfd), "PollEntry must be laid out as struct pollfd");
 static_assert(sizeof(SocketAddress::bytes) >= sizeof(sockaddr_storage), "SocketAddress must hold any address");
 
-// The descriptors this library opened, in its compartment's heap: what a restart of the
-// compartment must close (see restart_cleanup) and what open_sockets counts.
+// The descriptors this library opened, in its compartment's heap: what it lets callers
+// use, and what open_sockets counts. Each is also its compartment's in the runtime's
+// ledger (rt/descriptors.hh), which closes them if the compartment restarts: this table
+// goes with the heap, the kernel's descriptors would stay open.
 constexpr std::size_t kMaxDescriptors = 1 << 16;
 struct Descriptors {
   std::bitset<kMaxDescriptors> open;
   void add(long fd) {
-    if (fd >= 0 && static_cast<std::size_t>(fd) < kMaxDescriptors) open.set(static_cast<std::size_t>(fd));
+    if (fd >= 0 && static_cast<std::size_t>(fd) < kMaxDescriptors) {
+      open.set(static_cast<std::size_t>(fd));
+      rt::own_descriptor(static_cast<int>(fd));
+    }
   }
 };
 Descriptors& descriptors() { return rt::library_state<Library, Descriptors>(); }
@@ -122,6 +128,7 @@ std::int64_t Exports::send_impl(std::int32_t fd, cap::Cap<const std::byte> from,
 std::int64_t Exports::close_impl(std::int32_t fd) {
   if (!mine(fd)) return -EBADF;
   descriptors().open.reset(static_cast<std::size_t>(fd));
+  rt::release_descriptor(fd);
   return result(::close(fd));
 }
 

@@ -8,6 +8,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "flexcap/rt/descriptors.hh"
+
 #include "flexcap/cc/hybrid_runtime.hh"
 
 namespace flexcap::rt {
@@ -96,6 +98,7 @@ void Compartment::reset() {
   cc::initialize_hybrid_globals(globals_);  // the hybrid libraries' globals, as at start
   heap_ = heap_after_globals();
   std::fill(state_slots_.begin(), state_slots_.end(), nullptr);
+  internal::close_descriptors_of(index_);  // its host descriptors go with it (descriptors.hh)
   failed_ = false;
   failure_ = {};
 }
