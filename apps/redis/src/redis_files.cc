@@ -61,10 +61,6 @@ namespace vfs = flexcap::lib::vfs;
 namespace flexcap::redis {
 namespace {
 
-// Static initialisers run on the image's main thread.
-const pthread_t g_main_thread = pthread_self();
-bool on_main_thread() { return pthread_equal(pthread_self(), g_main_thread) != 0; }
-
 struct OpenFile {
   std::string path;          // in ramfs ("/dump.rdb")
   int vfs = -1;              // vfs's descriptor (-1: a directory, or a child's memory file)

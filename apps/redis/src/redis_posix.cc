@@ -30,7 +30,11 @@
 #include <cstdio>
 #include <cstring>
 #include <iterator>
+#include <map>
 #include <mutex>
+#include <optional>
+#include <tuple>
+#include <vector>
 
 #include "flexcap/cc/hybrid_runtime.hh"
 #include "flexcap/lib/net.hh"
@@ -81,6 +85,9 @@ class Descriptors {
     net_[ours].store(-1, std::memory_order_release);
     ::close(ours);
   }
+  // The net library's descriptor behind Redis's number `ours`, now `theirs` (after the
+  // net compartment restarted).
+  void replace(int ours, int theirs) { net_[ours].store(theirs, std::memory_order_release); }
 
   // One of Redis's own descriptors (a pipe) that the net library's epoll watches: its
   // copy there (-1: none).
@@ -103,6 +110,38 @@ Descriptors& descriptors() {
 
 const pid_t g_image_pid = getpid();
 
+// When the net compartment restarts. A fault there ends its incarnation: the runtime
+// closes every descriptor it held (rt/descriptors.hh) and, with `restart: on-fault`, the
+// next call starts it afresh, holding none. Redis is not told: its listening sockets and
+// its epoll instance keep their numbers here. So this glue remembers how each was made,
+// and after a fault makes them again in the new incarnation under the same numbers of
+// Redis's (socket, its options and status flags, bind, listen; epoll_create and every
+// watch Redis asked for). A connection cannot be made again: it ends. Redis hears of it
+// as readiness on its next epoll_wait, then EBADF from the net library, and frees the
+// client as after any connection error. Its keyspace is in its own compartment and
+// stays.
+constexpr int kEnded = 1 << 24;  // a number the net library never gives: its answer is EBADF
+
+struct SocketRecipe {
+  int domain = 0, type = 0, protocol = 0;
+  std::vector<std::tuple<int, int, std::vector<std::byte>>> options;  // level, name, value
+  long status_flags = -1;                                             // F_SETFL's argument
+  std::optional<net::SocketAddress> bound;
+  int backlog = -1;  // listening: made again after a restart
+};
+
+struct Recovery {
+  std::mutex mutex;
+  std::map<int, SocketRecipe> sockets;                // by Redis's number
+  std::map<int, std::map<int, epoll_event>> watches;  // Redis's epoll → its descriptor → the event asked for
+  std::map<int, std::vector<epoll_event>> ended;      // readiness made up for ended connections, by epoll
+  std::atomic<bool> net_faulted{false};
+};
+Recovery& recovery() {
+  static auto* r = new Recovery();  // never destroyed, as descriptors()
+  return *r;
+}
+
 template <class T>
 cap::Cap<T> window_of_one() {
   std::size_t one = 1;
@@ -114,6 +153,7 @@ cap::Cap<T> window_of_one() {
 // closes the connection and goes on.
 long answer(const rt::GateResult<std::int64_t>& r) {
   if (!r) {
+    if (r.error().kind == rt::GateErrorKind::Fault) recovery().net_faulted.store(true);
     if (!forked_from_image()) std::fprintf(stderr, "flexcap: net: %s\n", r.error().describe().c_str());
     errno = EIO;
     return -1;
@@ -205,6 +245,96 @@ long send_to_net(int theirs, const void* from, std::size_t n, int flags) {
   return sent;
 }
 
+// A listening socket as it was made: socket, options, status flags, bind, listen. The
+// new descriptor, or -1 (said on standard error).
+int remake_listener(const SocketRecipe& r) {
+  const long fd = answer(rt::call<net::Exports::socket>(r.domain, r.type, r.protocol));
+  if (fd < 0) return -1;
+  const int theirs = static_cast<int>(fd);
+  bool ok = true;
+  for (const auto& [level, name, value] : r.options) {
+    std::size_t n = value.size();
+    const cap::Cap<std::byte> w = window<std::byte>(n);
+    rt::check(w.copy_in(0, std::span<const std::byte>(value.data(), n)));
+    ok = ok && answer(rt::call<net::Exports::set_option>(theirs, level, name, w.read_only())) == 0;
+  }
+  if (r.status_flags >= 0) ok = ok && answer(rt::call<net::Exports::control>(theirs, F_SETFL, r.status_flags)) >= 0;
+  if (r.bound) {
+    const cap::Cap<net::SocketAddress> w = window_of_one<net::SocketAddress>();
+    rt::check(w.store(0, *r.bound));
+    ok = ok && answer(rt::call<net::Exports::bind>(theirs, w.read_only())) == 0;
+  }
+  ok = ok && answer(rt::call<net::Exports::listen>(theirs, r.backlog)) == 0;
+  if (!ok) {
+    std::fprintf(stderr, "flexcap: net: a listening socket could not be made again after the restart (%s): "
+                         "Redis no longer accepts connections on it\n", std::strerror(errno));
+    (void)rt::call<net::Exports::close>(theirs);
+    return -1;
+  }
+  return theirs;
+}
+
+// One of Redis's own descriptors (a pipe), handed to the net library for its epoll to
+// watch: its copy there, or -1.
+int hand_over(int fd) {
+  const int net_compartment = flexcap::image::compartment_index(net::Library::name);
+  if (!flexcap::rt::send_descriptor(net_compartment, fd)) return -1;
+  const long theirs = answer(rt::call<net::Exports::adopt>());
+  if (theirs < 0) return -1;
+  descriptors().set_watched(fd, static_cast<int>(theirs));
+  return static_cast<int>(theirs);
+}
+
+// After a fault in the net compartment (see Recovery): its listening sockets and epoll
+// instances made again, its connections ended.
+void recover_net() {
+  Recovery& rec = recovery();
+  const std::lock_guard lock(rec.mutex);
+  std::fprintf(stderr, "flexcap: net: the net compartment faulted: Redis's listening sockets and epoll are made "
+                       "again in it, its connections end\n");
+  Descriptors& d = descriptors();
+  for (int ours = 0; ours < kMaxDescriptors; ++ours) {
+    const int old = d.net_of(ours);
+    if (old < 0 || old == kEnded) continue;
+    int fresh = -1;
+    if (rec.watches.contains(ours)) {
+      const long e = answer(rt::call<net::Exports::epoll_create>());
+      fresh = static_cast<int>(e);
+    } else if (const auto it = rec.sockets.find(ours); it != rec.sockets.end() && it->second.backlog >= 0) {
+      fresh = remake_listener(it->second);
+    }
+    d.replace(ours, fresh >= 0 ? fresh : kEnded);
+    if (fresh < 0) rec.sockets.erase(ours);
+  }
+  for (int fd = 0; fd < kMaxDescriptors; ++fd) {
+    if (d.watched(fd) >= 0) d.set_watched(fd, -1);  // its copy went with the old incarnation
+  }
+  for (auto& [epoll, watched] : rec.watches) {
+    const int e = d.net_of(epoll);
+    std::vector<epoll_event>& ended = rec.ended[epoll];
+    for (const auto& [fd, event] : watched) {
+      int target = d.net_of(fd);
+      if (target == kEnded || e == kEnded) {
+        ended.push_back(epoll_event{EPOLLIN | EPOLLERR | EPOLLHUP, event.data});
+        continue;
+      }
+      if (target < 0) target = hand_over(fd);
+      if (target < 0) continue;
+      const cap::Cap<net::ReadyEvent> w = window_of_one<net::ReadyEvent>();
+      rt::check(w.store(0, net::ReadyEvent{event.events, event.data.u64}));
+      (void)answer(rt::call<net::Exports::epoll_control>(e, EPOLL_CTL_ADD, target, w.read_only()));
+    }
+  }
+}
+
+// Called first by the glue's calls on the main thread: after a fault in the net
+// compartment, the new incarnation gets what Redis had in the old one before any call
+// names a descriptor.
+void recover_net_if_it_faulted() {
+  if (!flexcap::redis::on_main_thread() || forked_from_image()) return;
+  if (recovery().net_faulted.exchange(false)) recover_net();
+}
+
 }  // namespace
 
 namespace flexcap::redis {
@@ -230,6 +360,10 @@ int reserve_number() {
 
 bool forked_child() { return getpid() != g_image_pid; }
 
+// Static initialisers run on the image's main thread.
+const pthread_t g_main_thread = pthread_self();
+bool on_main_thread() { return pthread_equal(pthread_self(), g_main_thread) != 0; }
+
 // Such a child only closes what it inherited from the net library (its placeholders
 // here) and writes its own pipes, which are the host's.
 bool forked_from_image() {
@@ -245,14 +379,27 @@ bool forked_from_image() {
 extern "C" {
 
 int flexcap_redis_socket(int domain, int type, int protocol) {
-  return adopt(answer(call_net<net::Exports::socket>(domain, type, protocol)));
+  recover_net_if_it_faulted();
+  const int ours = adopt(answer(call_net<net::Exports::socket>(domain, type, protocol)));
+  if (ours >= 0) {
+    const std::lock_guard lock(recovery().mutex);
+    recovery().sockets[ours] = SocketRecipe{domain, type, protocol, {}, -1, std::nullopt, -1};
+  }
+  return ours;
 }
 
 int flexcap_redis_bind(int fd, const sockaddr* address, socklen_t length) {
+  recover_net_if_it_faulted();
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return ::bind(fd, address, length);
   if (forked_from_image()) return refused_in_child();
-  return static_cast<int>(answer(call_net<net::Exports::bind>(theirs, address_in(address, length).read_only())));
+  const cap::Cap<net::SocketAddress> w = address_in(address, length);
+  const int r = static_cast<int>(answer(call_net<net::Exports::bind>(theirs, w.read_only())));
+  if (r == 0) {
+    const std::lock_guard lock(recovery().mutex);
+    if (const auto it = recovery().sockets.find(fd); it != recovery().sockets.end()) it->second.bound = rt::check(w.load(0));
+  }
+  return r;
 }
 
 int flexcap_redis_connect(int fd, const sockaddr* address, socklen_t length) {
@@ -263,12 +410,19 @@ int flexcap_redis_connect(int fd, const sockaddr* address, socklen_t length) {
 }
 
 int flexcap_redis_listen(int fd, int backlog) {
+  recover_net_if_it_faulted();
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return ::listen(fd, backlog);
-  return static_cast<int>(answer(call_net<net::Exports::listen>(theirs, backlog)));
+  const int r = static_cast<int>(answer(call_net<net::Exports::listen>(theirs, backlog)));
+  if (r == 0) {
+    const std::lock_guard lock(recovery().mutex);
+    if (const auto it = recovery().sockets.find(fd); it != recovery().sockets.end()) it->second.backlog = backlog;
+  }
+  return r;
 }
 
 int flexcap_redis_accept4(int fd, sockaddr* address, socklen_t* length, int flags) {
+  recover_net_if_it_faulted();
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return ::accept4(fd, address, length, flags);
   const cap::Cap<net::SocketAddress> w = window_of_one<net::SocketAddress>();
@@ -282,6 +436,7 @@ int flexcap_redis_accept(int fd, sockaddr* address, socklen_t* length) {
 }
 
 static int socket_name(int fd, sockaddr* address, socklen_t* length, bool peer) {
+  recover_net_if_it_faulted();
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return peer ? ::getpeername(fd, address, length) : ::getsockname(fd, address, length);
   const cap::Cap<net::SocketAddress> w = window_of_one<net::SocketAddress>();
@@ -299,6 +454,7 @@ int flexcap_redis_getpeername(int fd, sockaddr* address, socklen_t* length) {
 }
 
 int flexcap_redis_setsockopt(int fd, int level, int name, const void* value, socklen_t length) {
+  recover_net_if_it_faulted();
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return ::setsockopt(fd, level, name, value, length);
   if (forked_from_image()) return refused_in_child();
@@ -310,10 +466,19 @@ int flexcap_redis_setsockopt(int fd, int level, int name, const void* value, soc
   }
   flexcap::cc::check_range(value, n, FLEXCAP_HYBRID_LOAD);
   rt::check(w.copy_in(0, std::span<const std::byte>(static_cast<const std::byte*>(value), n)));
-  return static_cast<int>(answer(call_net<net::Exports::set_option>(theirs, level, name, w.read_only())));
+  const int r = static_cast<int>(answer(call_net<net::Exports::set_option>(theirs, level, name, w.read_only())));
+  if (r == 0) {
+    const std::lock_guard lock(recovery().mutex);
+    if (const auto it = recovery().sockets.find(fd); it != recovery().sockets.end()) {
+      const auto* bytes = static_cast<const std::byte*>(value);
+      it->second.options.emplace_back(level, name, std::vector<std::byte>(bytes, bytes + n));
+    }
+  }
+  return r;
 }
 
 int flexcap_redis_getsockopt(int fd, int level, int name, void* value, socklen_t* length) {
+  recover_net_if_it_faulted();
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return ::getsockopt(fd, level, name, value, length);
   flexcap::cc::check_range(length, sizeof(*length), FLEXCAP_HYBRID_LOAD_STORE);
@@ -332,6 +497,7 @@ int flexcap_redis_getsockopt(int fd, int level, int name, void* value, socklen_t
 }
 
 ssize_t flexcap_redis_read(int fd, void* into, std::size_t n) {
+  recover_net_if_it_faulted();
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0 && flexcap::redis::is_file(fd)) return flexcap::redis::file_read(fd, into, n);
   if (theirs < 0) return flexcap_hybrid_read(fd, into, n);
@@ -339,12 +505,14 @@ ssize_t flexcap_redis_read(int fd, void* into, std::size_t n) {
 }
 
 ssize_t flexcap_redis_recv(int fd, void* into, std::size_t n, int flags) {
+  recover_net_if_it_faulted();
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return ::recv(fd, into, n, flags);
   return receive_from_net(theirs, into, n, flags);
 }
 
 ssize_t flexcap_redis_write(int fd, const void* from, std::size_t n) {
+  recover_net_if_it_faulted();
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0 && flexcap::redis::is_file(fd)) return flexcap::redis::file_write(fd, from, n);
   if (theirs < 0) return flexcap_hybrid_write(fd, from, n);
@@ -353,6 +521,7 @@ ssize_t flexcap_redis_write(int fd, const void* from, std::size_t n) {
 }
 
 ssize_t flexcap_redis_send(int fd, const void* from, std::size_t n, int flags) {
+  recover_net_if_it_faulted();
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return ::send(fd, from, n, flags);
   if (forked_from_image()) return refused_in_child();
@@ -362,6 +531,7 @@ ssize_t flexcap_redis_send(int fd, const void* from, std::size_t n, int flags) {
 // Gathered into the transfer buffer and sent as one write: what writev does on a
 // socket (a short count when the socket's buffer is full).
 ssize_t flexcap_redis_writev(int fd, const iovec* vectors, int count) {
+  recover_net_if_it_faulted();
   const int theirs = descriptors().net_of(fd);
   flexcap::cc::check_range(vectors, sizeof(iovec) * static_cast<std::size_t>(std::max(count, 0)), FLEXCAP_HYBRID_LOAD);
   if (theirs < 0 && flexcap::redis::is_file(fd)) return flexcap::redis::file_writev(fd, vectors, count);
@@ -388,7 +558,18 @@ ssize_t flexcap_redis_writev(int fd, const iovec* vectors, int count) {
 }
 
 int flexcap_redis_close(int fd) {
+  recover_net_if_it_faulted();
   const int theirs = descriptors().net_of(fd);
+  if (theirs >= 0 || descriptors().watched(fd) >= 0) {
+    // (Only for what the net library has: Redis's background threads close files, and
+    // take no lock here.)
+    Recovery& rec = recovery();
+    const std::lock_guard lock(rec.mutex);
+    rec.sockets.erase(fd);
+    rec.watches.erase(fd);
+    rec.ended.erase(fd);
+    for (auto& [epoll, watched] : rec.watches) watched.erase(fd);  // (as the kernel's epoll forgets it)
+  }
   if (theirs < 0 && flexcap::redis::is_file(fd)) return flexcap::redis::file_close(fd);
   if (theirs < 0) {
     // A pipe the net library's epoll watched: its copy there goes too (which ends the watch).
@@ -410,10 +591,16 @@ int flexcap_redis_fcntl(int fd, int command, ...) {
   va_start(arguments, command);
   void* argument = va_arg(arguments, void*);
   va_end(arguments);
+  recover_net_if_it_faulted();
   const int theirs = descriptors().net_of(fd);
   if (theirs < 0) return flexcap_hybrid_fcntl(fd, command, argument);
-  return static_cast<int>(answer(call_net<net::Exports::control>(
-      theirs, command, static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(argument)))));
+  const auto value = static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(argument));
+  const int r = static_cast<int>(answer(call_net<net::Exports::control>(theirs, command, value)));
+  if (r >= 0 && command == F_SETFL) {
+    const std::lock_guard lock(recovery().mutex);
+    if (const auto it = recovery().sockets.find(fd); it != recovery().sockets.end()) it->second.status_flags = value;
+  }
+  return r;
 }
 
 int flexcap_redis_fcntl64(int fd, int command, ...) __attribute__((alias("flexcap_redis_fcntl")));
@@ -427,17 +614,26 @@ int flexcap_redis_pipe2(int ends[2], int flags) {
 
 int flexcap_redis_pipe(int ends[2]) { return flexcap_redis_pipe2(ends, 0); }
 
+int flexcap_redis_epoll_create1(int) {
+  recover_net_if_it_faulted();
+  const int ours = adopt(answer(call_net<net::Exports::epoll_create>()));
+  if (ours >= 0) {
+    const std::lock_guard lock(recovery().mutex);
+    recovery().watches[ours];  // an epoll instance, watching nothing yet
+  }
+  return ours;
+}
+
 int flexcap_redis_epoll_create(int size) {
   if (size <= 0) {
     errno = EINVAL;
     return -1;
   }
-  return adopt(answer(call_net<net::Exports::epoll_create>()));
+  return flexcap_redis_epoll_create1(0);
 }
 
-int flexcap_redis_epoll_create1(int) { return adopt(answer(call_net<net::Exports::epoll_create>())); }
-
 int flexcap_redis_epoll_ctl(int epoll, int op, int fd, epoll_event* event) {
+  recover_net_if_it_faulted();
   const int their_epoll = descriptors().net_of(epoll);
   int theirs = descriptors().net_of(fd);
   if (their_epoll < 0) return ::epoll_ctl(epoll, op, fd, event);
@@ -447,11 +643,8 @@ int flexcap_redis_epoll_ctl(int epoll, int op, int fd, epoll_event* event) {
     // copy (the event's data stays Redis's number).
     theirs = descriptors().watched(fd);
     if (theirs < 0 && op == EPOLL_CTL_ADD) {
-      const int net_compartment = flexcap::image::compartment_index(net::Library::name);
-      if (!flexcap::rt::send_descriptor(net_compartment, fd)) return -1;
-      theirs = static_cast<int>(answer(call_net<net::Exports::adopt>()));
+      theirs = hand_over(fd);
       if (theirs < 0) return -1;
-      descriptors().set_watched(fd, theirs);
     }
     if (theirs < 0) {
       errno = ENOENT;
@@ -463,16 +656,39 @@ int flexcap_redis_epoll_ctl(int epoll, int op, int fd, epoll_event* event) {
     flexcap::cc::check_range(event, sizeof(*event), FLEXCAP_HYBRID_LOAD);
     rt::check(w.store(0, net::ReadyEvent{event->events, event->data.u64}));
   }
-  return static_cast<int>(answer(call_net<net::Exports::epoll_control>(their_epoll, op, theirs, w.read_only())));
+  const int r = static_cast<int>(answer(call_net<net::Exports::epoll_control>(their_epoll, op, theirs, w.read_only())));
+  if (r == 0) {
+    const std::lock_guard lock(recovery().mutex);
+    if (op == EPOLL_CTL_DEL) {
+      recovery().watches[epoll].erase(fd);
+    } else {
+      recovery().watches[epoll][fd] = *event;
+    }
+  }
+  return r;
 }
 
 int flexcap_redis_epoll_wait(int epoll, epoll_event* events, int most, int timeout_ms) {
   flexcap::redis::files_between_events();
+  recover_net_if_it_faulted();
   const int theirs = descriptors().net_of(epoll);
   if (theirs < 0) return ::epoll_wait(epoll, events, most, timeout_ms);
   if (most <= 0) {
     errno = EINVAL;
     return -1;
+  }
+  {
+    // Connections a restart of the net compartment ended: ready, so that Redis reads
+    // them, hears EBADF and frees their clients.
+    const std::lock_guard lock(recovery().mutex);
+    std::vector<epoll_event>& ended = recovery().ended[epoll];
+    if (!ended.empty()) {
+      const std::size_t n = std::min(ended.size(), static_cast<std::size_t>(most));
+      flexcap::cc::check_range(events, n * sizeof(epoll_event), FLEXCAP_HYBRID_STORE);
+      std::copy_n(ended.end() - static_cast<std::ptrdiff_t>(n), n, events);
+      ended.resize(ended.size() - n);
+      return static_cast<int>(n);
+    }
   }
   std::size_t room = static_cast<std::size_t>(most);
   const cap::Cap<net::ReadyEvent> w = window<net::ReadyEvent>(room);
@@ -489,6 +705,7 @@ int flexcap_redis_epoll_wait(int epoll, epoll_event* events, int most, int timeo
 
 // Only the net library's descriptors, as epoll: Redis polls one socket at a time (aeWait).
 int flexcap_redis_poll(pollfd* entries, nfds_t count, int timeout_ms) {
+  recover_net_if_it_faulted();
   if (count == 0) return ::poll(entries, count, timeout_ms);
   std::size_t room = count;
   cap::Cap<net::PollEntry> w = window<net::PollEntry>(room);

@@ -38,6 +38,9 @@ int reserve_number();
 // parent (the process backend), so that it must never call into them.
 bool forked_child();
 bool forked_from_image();
+// Whether the caller is the image's main thread (Redis's event loop): the only one that
+// crosses gates to the net and file system compartments.
+bool on_main_thread();
 
 // Redis's data files (redis_files.cc): whether `fd` is one, and its calls on it.
 bool is_file(int fd);

@@ -8,10 +8,14 @@
 
 #include <bitset>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <span>
+#include <string_view>
 
 #include "flexcap/rt/backends.hh"
 #include "flexcap/rt/descriptors.hh"
+#include "flexcap/rt/memory_access.hh"
 #include "flexcap/rt/runtime.hh"
 
 namespace flexcap::lib::net {
@@ -113,10 +117,29 @@ std::int64_t Exports::get_option_impl(std::int32_t fd, std::int32_t level, std::
 }
 
 // Straight into the caller's buffer, through the capability's checked window.
+// The fault test's hook (apps/redis/test/net_fault_test.sh): with FLEXCAP_TEST_NET_FAULT
+// set in the image's environment, receiving the bytes FLEXCAP-NET-FAULT makes this
+// library read through a wild pointer, as a bug in a network stack would: a page fault,
+// or a capability fault under cheri. Without the variable, the bytes are data.
+namespace {
+void fault_if_asked(std::span<const std::byte> received) {
+  static const bool armed = std::getenv("FLEXCAP_TEST_NET_FAULT") != nullptr;
+  constexpr std::string_view kMarker = "FLEXCAP-NET-FAULT";
+  if (!armed) return;
+  const std::string_view text(reinterpret_cast<const char*>(received.data()), received.size());
+  if (text.find(kMarker) == std::string_view::npos) return;
+  volatile std::uint64_t wild = 8;  // a near-null pointer
+  volatile std::uint64_t sink = rt::hybrid_load<std::uint64_t>(wild);  // volatile: the read must happen
+  (void)sink;
+}
+}  // namespace
+
 std::int64_t Exports::receive_impl(std::int32_t fd, cap::Cap<std::byte> into, std::int32_t flags) {
   if (!mine(fd)) return -EBADF;
   const auto bytes = rt::check(into.write_span(0, into.size()));
-  return result(flags == 0 ? ::read(fd, bytes.data(), bytes.size()) : ::recv(fd, bytes.data(), bytes.size(), flags));
+  const long got = flags == 0 ? ::read(fd, bytes.data(), bytes.size()) : ::recv(fd, bytes.data(), bytes.size(), flags);
+  if (got > 0) fault_if_asked(bytes.first(static_cast<std::size_t>(got)));
+  return result(got);
 }
 
 std::int64_t Exports::send_impl(std::int32_t fd, cap::Cap<const std::byte> from, std::int32_t flags) {
