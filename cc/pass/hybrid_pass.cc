@@ -675,10 +675,34 @@ std::uint64_t redirectLibraryCalls(Module& M, bool Checked) {
 // registers the pair; the runtime copies it in, before main and at every restart.
 // Thread-local globals stay where they are (their accesses go through %fs and are not
 // checked); so do globals the source placed in a section of its own.
-std::uint64_t placeGlobals(Module& M, StringRef Section) {
+// pthread's synchronization objects (and anything holding one): the kernel's futex
+// reads and waits on their words.
+bool waitedOnByTheKernel(Type* T) {
+  if (auto* A = dyn_cast<ArrayType>(T)) return waitedOnByTheKernel(A->getElementType());
+  auto* S = dyn_cast<StructType>(T);
+  if (S == nullptr) return false;
+  if (S->hasName()) {
+    const StringRef N = S->getName();
+    for (const char* Sync : {"union.pthread_mutex_t", "union.pthread_cond_t", "union.pthread_rwlock_t",
+                             "union.pthread_barrier_t", "union.sem_t"}) {
+      if (N == Sync || N.startswith(std::string(Sync) + ".")) return true;
+    }
+  }
+  return any_of(S->elements(), waitedOnByTheKernel);
+}
+
+// `KeepSynchronization`: leave pthread's synchronization objects where they are, outside
+// the region. For plain code on the page backends: a gate closes the caller's region for
+// the whole process, and a thread of the caller's compartment that is then in the kernel
+// on one of them (futex wait or wake: Redis's background threads on their mutexes and
+// condition variables) would get EFAULT, which the C library aborts on; a fault in user
+// space the runtime makes wait instead. (Hybrid code's objects stay in its DDC: its
+// pthread calls check them there.)
+std::uint64_t placeGlobals(Module& M, StringRef Section, bool KeepSynchronization) {
   SmallVector<GlobalVariable*, 64> Moved;
   for (GlobalVariable& G : M.globals()) {
     if (G.isDeclaration() || G.isThreadLocal() || G.hasSection() || G.getName().startswith("llvm.")) continue;
+    if (KeepSynchronization && waitedOnByTheKernel(G.getValueType())) continue;
     Moved.push_back(&G);
   }
   if (Moved.empty()) return 0;
@@ -727,7 +751,7 @@ void report(const Module& M, const Counts& C) {
 // -flexcap-hybrid-globals-section), after the purecap pass has read their initial values.
 struct PlaceGlobalsPass : PassInfoMixin<PlaceGlobalsPass> {
   PreservedAnalyses run(Module& M, ModuleAnalysisManager&) {
-    if (GlobalsSection.empty() || placeGlobals(M, GlobalsSection) == 0) return PreservedAnalyses::all();
+    if (GlobalsSection.empty() || placeGlobals(M, GlobalsSection, false) == 0) return PreservedAnalyses::all();
     return PreservedAnalyses::none();
   }
   static bool isRequired() { return true; }
@@ -749,7 +773,7 @@ struct HybridPass : PassInfoMixin<HybridPass> {
     Counts C = Checks ? Instrumenter(M).run() : Counts{};
     C.library_functions = Wrapped;
     C.thunks = Thunks;
-    if (!GlobalsSection.empty()) C.globals = placeGlobals(M, GlobalsSection);
+    if (!GlobalsSection.empty()) C.globals = placeGlobals(M, GlobalsSection, /*KeepSynchronization=*/!Checks);
     report(M, C);
     return C.checked() == 0 && C.globals == 0 ? PreservedAnalyses::all() : PreservedAnalyses::none();
   }
