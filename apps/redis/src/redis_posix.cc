@@ -331,6 +331,8 @@ void recover_net() {
 // compartment, the new incarnation gets what Redis had in the old one before any call
 // names a descriptor.
 void recover_net_if_it_faulted() {
+  // (Every glue call passes here: a plain load first, the rest only after a fault.)
+  if (!recovery().net_faulted.load(std::memory_order_relaxed)) return;
   if (!flexcap::redis::on_main_thread() || forked_from_image()) return;
   if (recovery().net_faulted.exchange(false)) recover_net();
 }

@@ -79,11 +79,11 @@ bool runs_code(const struct sigaction& a) {
   return a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN;
 }
 
-// What the kernel's previous action means to the program: its own handler, where the
-// trampoline stood for it.
-struct sigaction as_the_program_sees(const struct sigaction& kernel, const Handler& h) {
+// What the kernel's previous action means to the program: `program`, its own handler,
+// where the trampoline stood for it.
+struct sigaction as_the_program_sees(const struct sigaction& kernel, const struct sigaction& program) {
   const bool ours = (kernel.sa_flags & SA_SIGINFO) != 0 && kernel.sa_sigaction == trampoline;
-  return ours ? h.action : kernel;
+  return ours ? program : kernel;
 }
 
 }  // namespace
@@ -100,7 +100,7 @@ int flexcap_hybrid_sigaction(int signal, const struct sigaction* action, struct 
   struct sigaction kernel {};
   if (action == nullptr || !runs_code(*action)) {  // asking, SIG_DFL or SIG_IGN: nothing to run as hybrid code
     const int r = sigaction(signal, action, &kernel);
-    if (r == 0 && previous != nullptr) *previous = as_the_program_sees(kernel, h);
+    if (r == 0 && previous != nullptr) *previous = as_the_program_sees(kernel, h.action);
     return r;
   }
   check(reinterpret_cast<const void*>(action->sa_handler), 1, FLEXCAP_HYBRID_EXECUTE);  // its code, as the PCC allows
@@ -130,10 +130,7 @@ int flexcap_hybrid_sigaction(int signal, const struct sigaction* action, struct 
   const int r = sigaction(signal, &ours, &kernel);
   if (r != 0) h.action = before;
   pthread_sigmask(SIG_SETMASK, &mask, nullptr);
-  if (r == 0 && previous != nullptr) {
-    const bool was_ours = (kernel.sa_flags & SA_SIGINFO) != 0 && kernel.sa_sigaction == trampoline;
-    *previous = was_ours ? before : kernel;
-  }
+  if (r == 0 && previous != nullptr) *previous = as_the_program_sees(kernel, before);
   return r;
 }
 
