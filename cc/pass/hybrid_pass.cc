@@ -16,9 +16,13 @@
 // - The window is read once per function, at its entry. The DDC changes only when the
 //   switcher enters another compartment, and it is restored before a call returns, so
 //   within one activation of a function it is constant.
-// - An access is exempt only where it provably stays inside the current stack frame:
-//   a constant offset into a fixed-size alloca of this function. (The runtime runs
-//   hybrid code on a stack inside its DDC; that is what makes the exemption sound.)
+// - An access is exempt only where every address it may touch provably lies inside one
+//   object the DDC covers wherever the code runs: a fixed-size alloca of this function
+//   (the runtime runs hybrid code on a stack inside its DDC), or, in a library placed in
+//   a compartment (--library), one of the module's own globals (moved into the
+//   compartment's region, inside its DDC). The offset may be a constant or a value of
+//   known range (`table[c & 255]`). Such a check could never fail: skipping it changes
+//   no fault.
 // - The fast path is `address - base > length - size`, one subtraction and one
 //   comparison per access, with `length - size` computed once per function; the
 //   runtime publishes no window shorter than 64 bytes, so it cannot wrap for constant
@@ -30,6 +34,8 @@
 #include <utility>
 
 #include "llvm/Analysis/ValueTracking.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/IR/ConstantRange.h"
 #include "llvm/IR/DataLayout.h"
 #include "llvm/IR/Function.h"
 #include "llvm/IR/IRBuilder.h"
@@ -38,10 +44,12 @@
 #include "llvm/IR/IntrinsicInst.h"
 #include "llvm/IR/MDBuilder.h"
 #include "llvm/IR/Module.h"
+#include "llvm/IR/Operator.h"
 #include "llvm/IR/PassManager.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Passes/PassPlugin.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/KnownBits.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Transforms/Utils/BasicBlockUtils.h"
 #include "llvm/Transforms/Utils/ModuleUtils.h"
@@ -69,6 +77,10 @@ cl::opt<std::string> GlobalsSection(
 cl::opt<bool> StackExemption("flexcap-hybrid-stack-exemption",
                              cl::desc("Exempt accesses that provably stay inside the current stack frame"),
                              cl::init(true));
+cl::opt<bool> GlobalExemption("flexcap-hybrid-global-exemption",
+                              cl::desc("Exempt accesses that provably stay inside one of the module's own globals, "
+                                       "which --library places in its compartment's region"),
+                              cl::init(true));
 
 // The names and layout of hybrid_abi.h.
 constexpr const char* kRegisters = "flexcap_hybrid_registers";
@@ -126,7 +138,8 @@ constexpr const char* kLibraryVariables[] = {"environ", "__environ", "program_in
 struct Counts {
   std::uint64_t loads = 0, stores = 0, atomics = 0, intrinsics = 0, byval = 0, masked = 0, indirect_calls = 0;
   std::uint64_t direct_calls = 0;  // to functions defined outside the module
-  std::uint64_t exempted = 0;
+  std::uint64_t exempted_stack = 0;    // inside a local of the current frame
+  std::uint64_t exempted_globals = 0;  // inside one of the module's globals, placed in the region
   std::uint64_t merged = 0;                 // loads covered by the check of an earlier load from the same base
   std::uint64_t globals = 0;                // moved into the compartment's region
   std::uint64_t library_functions = 0;      // C library functions whose calls go to a checking wrapper
@@ -334,9 +347,10 @@ class Instrumenter {
   void addSized(SmallVectorImpl<Operand>& Out, Instruction* I, Value* Pointer, AccessKind Kind, std::uint64_t Size,
                 std::uint64_t& Counter) {
     if (Size == 0) return;
-    if (exempt(Pointer, Size)) {
-      ++Total.exempted;
-      return;
+    switch (exemption(Pointer, Size)) {
+      case Exemption::kStack: ++Total.exempted_stack; return;
+      case Exemption::kGlobal: ++Total.exempted_globals; return;
+      case Exemption::kNone: break;
     }
     if (Size <= kMaxConstantSize) {
       Out.push_back({I, Pointer, Kind, Size});
@@ -357,19 +371,70 @@ class Instrumenter {
     ++Counter;
   }
 
-  // Provably inside the current stack frame: a constant offset into a fixed-size alloca
-  // of this function, with the whole access inside it.
-  bool exempt(Value* Pointer, std::uint64_t Size) {
-    if (!StackExemption) return false;
-    int64_t Offset = 0;
-    Value* Base = GetPointerBaseWithConstantOffset(Pointer, Offset, DL);
-    auto* Alloca = dyn_cast<AllocaInst>(Base);
-    if (Alloca == nullptr || !Alloca->isStaticAlloca()) return false;
-    const Optional<TypeSize> Allocated = Alloca->getAllocationSizeInBits(DL);
-    if (!Allocated || Allocated->isScalable()) return false;
-    const std::uint64_t Bytes = Allocated->getFixedSize() / 8;
-    return Offset >= 0 && static_cast<std::uint64_t>(Offset) <= Bytes &&
-           Size <= Bytes - static_cast<std::uint64_t>(Offset);
+  // Why an access needs no check: every address it may touch lies inside one object that
+  // the DDC covers wherever this code runs.
+  enum class Exemption { kNone, kStack, kGlobal };
+
+  Exemption exemption(Value* Pointer, std::uint64_t Size) {
+    Value* Base = nullptr;
+    APInt Low, High;
+    if (!offsetRange(Pointer, Base, Low, High) || Low.isNegative()) return Exemption::kNone;
+    auto Fits = [&](std::uint64_t Bytes) { return Size <= Bytes && High.getZExtValue() <= Bytes - Size; };
+    if (auto* Alloca = dyn_cast<AllocaInst>(Base)) {
+      // A local of this function's frame, which lies on a stack inside the DDC.
+      if (!StackExemption || !Alloca->isStaticAlloca()) return Exemption::kNone;
+      const Optional<TypeSize> Allocated = Alloca->getAllocationSizeInBits(DL);
+      if (!Allocated || Allocated->isScalable()) return Exemption::kNone;
+      return Fits(Allocated->getFixedSize() / 8) ? Exemption::kStack : Exemption::kNone;
+    }
+    if (auto* G = dyn_cast<GlobalVariable>(Base); G != nullptr && GlobalExemption && placedInRegion(*G)) {
+      return Fits(DL.getTypeAllocSize(G->getValueType())) ? Exemption::kGlobal : Exemption::kNone;
+    }
+    return Exemption::kNone;
+  }
+
+  // Whether placeGlobals() moves G into the library's globals section, which the image's
+  // linker script puts in the compartment's region, and this definition is the one the
+  // image links (not a weak or common one another file may replace, perhaps in another
+  // compartment's library).
+  static bool placedInRegion(const GlobalVariable& G) {
+    return !GlobalsSection.empty() && !G.isDeclaration() && !G.isThreadLocal() && !G.hasSection() &&
+           !G.getName().startswith("llvm.") && !G.isInterposable() && !G.hasCommonLinkage() &&
+           !G.hasAvailableExternallyLinkage() && G.hasExactDefinition();
+  }
+
+  // The offsets, [Low, High] as signed bytes, that Pointer may have from the object it is
+  // derived from (Base), through a chain of GEPs whose indices are constants or values
+  // of known range. False when a range is unknown or may wrap.
+  bool offsetRange(Value* Pointer, Value*& Base, APInt& Low, APInt& High) {
+    constexpr unsigned kBits = 64;
+    ConstantRange Sum(APInt(kBits, 0));
+    Value* V = Pointer->stripPointerCasts();
+    for (unsigned Depth = 0; Depth < 8; ++Depth) {
+      auto* GEP = dyn_cast<GEPOperator>(V);
+      if (GEP == nullptr) break;
+      MapVector<Value*, APInt> Variable;
+      APInt Constant(kBits, 0);
+      if (!GEP->collectOffset(DL, kBits, Variable, Constant)) return false;
+      ConstantRange Offset(Constant);
+      for (auto& [Index, Scale] : Variable) {
+        // GEP indices are signed: the range of the index as a signed value, narrowed by
+        // its known bits (a zero extension, a mask).
+        ConstantRange Range = computeConstantRange(Index, /*ForSigned=*/true, /*UseInstrInfo=*/true, nullptr,
+                                                   dyn_cast<Instruction>(Index));
+        Range = Range.intersectWith(ConstantRange::fromKnownBits(computeKnownBits(Index, DL), /*IsSigned=*/true));
+        Range = Range.sextOrTrunc(kBits).smul_fast(ConstantRange(Scale.sextOrTrunc(kBits)));
+        Offset = Offset.addWithNoWrap(Range, OverflowingBinaryOperator::NoSignedWrap);
+        if (Offset.isFullSet() || Offset.isEmptySet()) return false;
+      }
+      Sum = Sum.addWithNoWrap(Offset, OverflowingBinaryOperator::NoSignedWrap);
+      if (Sum.isFullSet() || Sum.isEmptySet() || Sum.isSignWrappedSet()) return false;
+      V = GEP->getPointerOperand()->stripPointerCasts();
+    }
+    Base = V;
+    Low = Sum.getSignedMin();
+    High = Sum.getSignedMax();
+    return true;
   }
 
   // --- The checks -------------------------------------------------------------------------
@@ -738,7 +803,8 @@ void report(const Module& M, const Counts& C) {
   if (ReportPath.empty()) return;
   std::ofstream Out(ReportPath, std::ios::app);
   Out << "{\"file\": \"" << M.getSourceFileName() << "\", \"instrumented\": " << C.checked()
-      << ", \"exempted\": " << C.exempted << ", \"merged\": " << C.merged << ", \"loads\": " << C.loads
+      << ", \"exempted\": " << C.exempted_stack + C.exempted_globals << ", \"exempted_stack\": " << C.exempted_stack
+      << ", \"exempted_globals\": " << C.exempted_globals << ", \"merged\": " << C.merged << ", \"loads\": " << C.loads
       << ", \"stores\": " << C.stores << ", \"atomics\": " << C.atomics << ", \"intrinsics\": " << C.intrinsics
       << ", \"byval\": " << C.byval << ", \"masked\": " << C.masked << ", \"indirect_calls\": " << C.indirect_calls
       << ", \"direct_calls\": " << C.direct_calls

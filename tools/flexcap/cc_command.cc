@@ -148,6 +148,7 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
   bool count_checks = false;
   bool subobject_bounds = false;  // purecap: pointers to structure members narrowed to the member
   bool stack_exemption = true;
+  bool global_exemption = true;
   std::string library;  // the micro-library this code belongs to, when built into an image
   std::string prebuilt;  // link PREBUILT.<abi>.o instead of compiling (see prebuilt_object)
   std::string expected_abi;  // what the build was configured for (--abi-of must agree)
@@ -173,6 +174,8 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
       subobject_bounds = true;
     } else if (a == "--no-stack-exemption") {
       stack_exemption = false;
+    } else if (a == "--no-global-exemption") {
+      global_exemption = false;
     } else if (a == "--library" && first + 1 < args.size()) {
       library = args[++first];
     } else if (a == "--expect-abi" && first + 1 < args.size()) {
@@ -181,7 +184,7 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
       prebuilt = args[++first];
     } else if (a == "--help") {
       err << "usage: flexcap cc [--abi hybrid|purecap|plain | --abi-of CONFIG] [--library NAME] [--count-checks] "
-             "[--subobject-bounds] [--no-stack-exemption] "
+             "[--subobject-bounds] [--no-stack-exemption] [--no-global-exemption] "
              "CLANG-ARGS...\n"
              "  --abi hybrid          check every access against the compartment's DDC/PCC (the default)\n"
              "  --abi purecap         every pointer a capability with Morello's bounds, checked at every use\n"
@@ -196,7 +199,9 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
              "  --prebuilt PREFIX -o OUT\n"
              "                        no compilation: OUT is PREFIX.<abi>.o (C compiled once per ABI, such as\n"
              "                        SQLite), its globals moved into --library's section\n"
-             "  --no-stack-exemption  check accesses that provably stay in the stack frame too\n";
+             "  --no-stack-exemption  check accesses that provably stay in the stack frame too\n"
+             "  --no-global-exemption check accesses that provably stay inside one of the module's own\n"
+             "                        globals too (with --library they lie in the compartment's region)\n";
       return 0;
     } else {
       break;
@@ -260,6 +265,7 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
       command.insert(command.end(), {"-mllvm", abi == "purecap" ? "-flexcap-purecap-count" : "-flexcap-hybrid-count"});
     }
     if (!stack_exemption) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-stack-exemption=false"});
+    if (!global_exemption) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-global-exemption=false"});
   }
   command.insert(command.end(), args.begin() + static_cast<std::ptrdiff_t>(first), args.end());
   std::vector<char*> argv;
