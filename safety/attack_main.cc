@@ -46,6 +46,28 @@ flexcap::rt::GateResult<std::int32_t> run() {
   return flexcap::rt::call<E>();
 }
 
+// Use after reallocation. The attacker hands the victim a buffer and frees it; the
+// harness, a third compartment, asks for the same size and gets that memory back (after
+// a forced revocation, where the image has revocation: its quarantine would otherwise
+// hold the memory back) and fills it; the victim then writes through what it kept.
+flexcap::rt::GateResult<std::int32_t> use_after_reallocation() {
+  namespace rt = flexcap::rt;
+  auto freed = rt::call<attacker::Exports::hand_over_and_free>();
+  if (!freed) return freed;
+  rt::revoke();
+  const flexcap::cap::Cap<std::byte> mine = rt::shared_alloc(64);
+  const bool reissued = static_cast<std::int32_t>(mine.capability().base() & 0x7fffffff) == freed->unsafe_unverified();
+  rt::check(mine.fill(0, 64, std::byte{0x11}));
+  auto reached = rt::call<attacker::Exports::reach_reallocated>();
+  const bool changed = rt::check(mine.load(0)) != std::byte{0x11};
+  rt::shared_free(mine);
+  if (!reached) return reached;
+  if (!reissued) {
+    return rt::GateResult<std::int32_t>(rt::Tainted<std::int32_t>(2));  // the memory never came back: no effect
+  }
+  return rt::GateResult<std::int32_t>(rt::Tainted<std::int32_t>(changed ? 0 : 1));
+}
+
 const std::vector<Attack> kAttacks = {
     {"read-private-memory", run<attacker::Exports::read_private>, blocked_unless_fcall,
      "fcall isolates nothing: every compartment reads all memory"},
@@ -60,9 +82,17 @@ const std::vector<Attack> kAttacks = {
     {"invoke-ungranted-sealed-entry", run<attacker::Exports::forged_sealed_entry>, cheri_only, ""},
     {"confused-deputy", run<attacker::Exports::confused_deputy>, blocked_unless_fcall,
      "fcall checks no argument: the victim writes its own secret through the pointer it was handed"},
-    {"use-after-free", run<attacker::Exports::use_after_free>, never_blocked,
-     "no backend revokes capabilities to freed memory yet: the victim's kept capability still reaches the "
-     "reused buffer (CHERI needs a revocation sweep for this, not implemented)"},
+    {"use-after-free", run<attacker::Exports::use_after_free>, blocked_only_by_cheri,
+     "only capabilities can be revoked (cheri, `revocation:`): the victim's kept capability still reaches the "
+     "reused buffer"},
+    {"use-after-free-shared", run<attacker::Exports::use_after_free_shared>, blocked_only_by_cheri,
+     "only capabilities can be revoked (cheri, `revocation:`): the victim's copies of the freed buffer still "
+     "write it"},
+    {"use-after-reallocation", use_after_reallocation, blocked_only_by_cheri,
+     "only capabilities can be revoked (cheri, `revocation:`): the victim's stale capability writes the data "
+     "of the compartment the memory was reissued to"},
+    {"double-free", run<attacker::Exports::double_free>, blocked_everywhere, ""},
+    {"free-interior-pointer", run<attacker::Exports::free_interior_pointer>, blocked_everywhere, ""},
     {"raw-read-other-compartment", run<attacker::Exports::raw_read_other>, blocked_unless_fcall,
      "fcall isolates nothing: unported C reads all memory"},
     {"raw-write-other-compartment", run<attacker::Exports::raw_write_other>, blocked_unless_fcall,

@@ -63,6 +63,8 @@ int bench_hybrid(bool json, int rounds, int size, std::ostream& out, std::ostrea
 int bench_purecap(bool json, int rounds, std::ostream& out, std::ostream& err);
 // flexcap bench sodium: the libsodium images of apps/sodium/image (tools/flexcap/sodium_bench.cc).
 int bench_sodium(bool json, int rounds, std::ostream& out, std::ostream& err);
+// `flexcap bench revocation`: sweep throughput and pauses, the churn per policy, memory.
+int bench_revocation(bool json, int rounds, bool quick, std::ostream& out, std::ostream& err);
 // `flexcap bench redis`: redis-benchmark against Debian's redis-server and every Redis
 // image of this build tree (tools/flexcap/redis_bench.cc).
 int bench_redis(bool json, int rounds, std::ostream& out, std::ostream& err);

@@ -38,6 +38,15 @@ const char* backend_enum(rt::Backend backend) {
   return "Fcall";
 }
 
+std::string_view revocation_enum(rt::RevocationPolicy policy) {
+  switch (policy) {
+    case rt::RevocationPolicy::Off: return "Off";
+    case rt::RevocationPolicy::Sweep: return "Sweep";
+    case rt::RevocationPolicy::LoadFilter: return "LoadFilter";
+  }
+  return "Off";
+}
+
 const char* sharing_enum(rt::Sharing sharing) {
   switch (sharing) {
     case rt::Sharing::Capability: return "Capability";
@@ -232,14 +241,22 @@ int image_header(const std::string& config_path, const std::vector<std::string>&
         << ", ::flexcap::rt::RestartPolicy::" << (c.restart == rt::RestartPolicy::OnFault ? "OnFault" : "Never")
         << ", flexcap_region_" << i << "_begin, flexcap_region_" << i << "_globals_end, flexcap_region_" << i
         << "_end, " << c.stack_bytes << "ull";
+    const bool revocation = c.revocation != rt::RevocationPolicy::Off;
     if (overlap) {  // its DDC: from the overlap region below it to the one above it
       out << ", " << (i > 0 ? "flexcap_overlap_" + std::to_string(i - 1) + "_begin" : "flexcap_region_0_begin") << ", "
           << (i < last ? "flexcap_overlap_" + std::to_string(i) + "_end"
                        : "flexcap_region_" + std::to_string(i) + "_end");
-    } else if (!target.empty()) {
+    } else if (!target.empty() || revocation) {
       out << ", nullptr, nullptr";
     }
-    if (!target.empty()) out << ", flexcap_code_" << i << "_begin, flexcap_code_" << i << "_end";
+    if (!target.empty()) {
+      out << ", flexcap_code_" << i << "_begin, flexcap_code_" << i << "_end";
+    } else if (revocation) {
+      out << ", nullptr, nullptr";
+    }
+    if (revocation) {
+      out << ", ::flexcap::rt::RevocationPolicy::" << revocation_enum(c.revocation) << ", " << c.quarantine_fraction;
+    }
     out << "},\n";
   }
   out << "};\n\ninline constexpr ::flexcap::rt::LibrarySpec kLibraries[] = {\n";
@@ -260,7 +277,12 @@ int image_header(const std::string& config_path, const std::vector<std::string>&
       << "// With FLEXCAP_AUDIT set in the environment, prints the audit report and exits instead.\n"
       << "inline ::flexcap::rt::Runtime& start() {\n"
       << "  const ::flexcap::rt::ImageSpec spec{kConfigPath, ::flexcap::rt::Backend::"
-      << backend_enum(config->backend()) << ", kCompartments, kLibraries, kDefaultCompartment};\n"
+      << backend_enum(config->backend()) << ", kCompartments, kLibraries, kDefaultCompartment"
+      << (config->revocation == rt::RevocationPolicy::Off
+              ? std::string()
+              : ", 16ull << 20, ::flexcap::rt::RevocationPolicy::" + std::string(revocation_enum(config->revocation)) +
+                    ", " + std::to_string(config->quarantine_fraction))
+      << "};\n"
       << "  if (std::getenv(\"FLEXCAP_AUDIT\") != nullptr) {\n"
       << "    ::flexcap::rt::print_audit(spec, std::cout);\n    std::exit(0);\n  }\n"
       << "  auto& runtime = ::flexcap::rt::Runtime::start(spec);\n"

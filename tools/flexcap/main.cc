@@ -131,6 +131,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
 
+  auto* revocation_bench = bench->add_subcommand(
+      "revocation", "What revoking capabilities to freed memory costs: sweeps, pauses, a churn per policy (bench/revocation)");
+  bool revocation_json = false;
+  bool revocation_quick = false;
+  int revocation_rounds = 5;
+  revocation_bench->add_flag("--json", revocation_json, "Print {\"results\": [...]} instead of a table");
+  revocation_bench->add_option("--rounds", revocation_rounds, "Interleaved rounds (the median is reported)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  revocation_bench->add_flag("--quick", revocation_quick, "Small sizes, one round: checks that every case runs");
+
   auto* redis_bench = bench->add_subcommand(
       "redis", "redis-benchmark (GET, SET) against Debian's redis-server and every Redis image (apps/redis)");
   bool redis_json = false;
@@ -175,6 +186,9 @@ int main(int argc, char** argv) {
   }
   if (redis_bench->parsed()) return flexcap::tools::bench_redis(redis_json, redis_rounds, std::cout, std::cerr);
   if (sodium_bench->parsed()) return flexcap::tools::bench_sodium(sodium_json, sodium_rounds, std::cout, std::cerr);
+  if (revocation_bench->parsed()) {
+    return flexcap::tools::bench_revocation(revocation_json, revocation_rounds, revocation_quick, std::cout, std::cerr);
+  }
   if (gates->parsed()) return flexcap::tools::bench_gates(gate_options, std::cout, std::cerr);
   if (build->parsed()) {
     std::string binary;

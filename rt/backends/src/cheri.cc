@@ -27,6 +27,27 @@ struct Switcher {
 Switcher* g_switcher = nullptr;
 thread_local CapabilityRegisters t_registers;
 
+// The switcher's capabilities, which a revocation sweep visits as a kernel's revoker visits
+// its own tables and the saved register files (docs/revocation.md): the sealing
+// authority, the keys, every compartment's table of sealed entries and its registers, and
+// this thread's live registers. None is based in a heap, so no sweep revokes one; they
+// are swept all the same, so that nothing depends on it.
+class SwitcherRoots final : public cap::RootSet {
+ public:
+  std::string_view name() const override { return "cheri switcher"; }
+  void for_each(const std::function<void(cap::Capability&)>& visit) override {
+    visit(g_switcher->sealing_authority);
+    for (cap::Capability& key : g_switcher->keys) visit(key);
+    for (auto& table : g_switcher->tables) {
+      for (cap::Capability& entry : table) visit(entry);
+    }
+    for (CapabilityRegisters* r : {&t_registers}) {
+      visit(r->ddc), visit(r->csp), visit(r->pcc);
+    }
+    for (CapabilityRegisters& r : g_switcher->registers) visit(r.ddc), visit(r.csp), visit(r.pcc);
+  }
+};
+
 constexpr std::uint32_t kFirstObjectType = 16;
 
 std::uint32_t object_type_of(int compartment) { return kFirstObjectType + static_cast<std::uint32_t>(compartment); }
@@ -154,6 +175,7 @@ void CheriBackend::start(Runtime& rt) {
     }
   }
   load_registers(Runtime::current());
+  rt.revoker().add_roots(*new SwitcherRoots());  // lives as long as the switcher
 }
 
 // A capability argument is handed over as it is (zero copy), if the caller could have

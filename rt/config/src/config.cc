@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <system_error>
@@ -36,10 +37,15 @@ constexpr Driver kDrivers[] = {{"fcalls", Backend::Fcall},       {"fcall", Backe
                                {"process", Backend::Process},    {"vmept", Backend::Process},
                                {"cheri", Backend::Cheri}};
 
-constexpr std::string_view kCompartmentKeys[] = {"name",  "mechanism", "default", "heap",
-                                                 "stack", "sharing",   "restart", "page-substrate"};
+constexpr std::string_view kCompartmentKeys[] = {"name",           "mechanism",  "default",
+                                                 "heap",           "stack",      "sharing",
+                                                 "restart",        "page-substrate", "revocation",
+                                                 "revocation-quarantine"};
 constexpr std::string_view kMechanismKeys[] = {"driver", "noisolstack"};
-constexpr std::string_view kTopLevelKeys[] = {"compartments", "libraries", "sharing", "overlap-size"};
+constexpr std::string_view kTopLevelKeys[] = {"compartments", "libraries", "sharing", "overlap-size", "revocation",
+                                              "revocation-quarantine"};
+const std::vector<std::pair<std::string, RevocationPolicy>> kRevocationWords = {
+    {"off", RevocationPolicy::Off}, {"sweep", RevocationPolicy::Sweep}, {"load-filter", RevocationPolicy::LoadFilter}};
 
 // `sharing:`'s words. `capability`, FlexCap's first spelling, stays a synonym of
 // `capabilities` (PLOS'23's name for the approach); it is accepted but not advertised.
@@ -149,6 +155,7 @@ struct CompartmentEntry {
   std::optional<std::string> driver;  // as written, when it is a known driver
   std::optional<SourceLocation> default_where;
   std::optional<SourceLocation> sharing_where;  // its own `sharing:` value, when written and valid
+  std::optional<SourceLocation> revocation_where;  // its own `revocation:` value, when written and valid
 };
 
 class Reader {
@@ -296,7 +303,7 @@ class Reader {
     }
     // yaml-cpp has no empty node (a default Node is a defined null), hence the optionals.
     std::optional<YAML::Node> compartments_key, compartments, libraries, sharing_key, sharing, overlap_size_key,
-        overlap_size;
+        overlap_size, revocation_key, revocation, quarantine_key, quarantine;
     // Other top-level keys belong to FlexOS and Unikraft (specification, unikraft,
     // targets, ...) and are ignored, except a near miss of ours, which would silently
     // drop a whole section.
@@ -312,6 +319,12 @@ class Reader {
       } else if (name == "overlap-size") {
         overlap_size_key = key;
         overlap_size = value;
+      } else if (name == "revocation") {
+        revocation_key = key;
+        revocation = value;
+      } else if (name == "revocation-quarantine") {
+        quarantine_key = key;
+        quarantine = value;
       } else if (const auto guess = closest(name, kTopLevelKeys)) {
         add(key.Mark(), "unknown top-level key '" + name + "' (did you mean '" + *guess + "'?)",
             "rename it to `" + *guess + "`");
@@ -327,12 +340,22 @@ class Reader {
       config_.overlap_bytes =
           size(*overlap_size_key, *overlap_size, "the image", 4 * kKiB, kGiB).value_or(config_.overlap_bytes);
     }
+    if (revocation_key) {
+      image_revocation_where_ = at(revocation->Mark());
+      config_.revocation =
+          choice<RevocationPolicy>(*revocation_key, *revocation, "the image", kRevocationWords).value_or(config_.revocation);
+    }
+    if (quarantine_key) {
+      config_.quarantine_fraction =
+          fraction(*quarantine_key, *quarantine, "the image").value_or(config_.quarantine_fraction);
+    }
     if (!compartments_key) {
       add(top, "the file has no `compartments:` list", "add one, e.g. `" + example + "`");
     } else {
       compartments_where_ = at(compartments_key->Mark());
       read_compartments(*compartments_key, *compartments, example);
       check_sharing();
+      check_revocation();
     }
     if (libraries) read_libraries(*libraries);
     check_placements();
@@ -376,6 +399,8 @@ class Reader {
     std::optional<SourceLocation> page_substrate_where;
     bool has_mechanism = false;
     if (image_sharing_) c.sharing = *image_sharing_;
+    c.revocation = config_.revocation;
+    c.quarantine_fraction = config_.quarantine_fraction;
     each_entry(node, owner, [&](const YAML::Node& key, const YAML::Node& value, const std::string& name) {
       if (name == "name") {
         const auto text = scalar(key, value, "the compartment's name");
@@ -407,6 +432,13 @@ class Reader {
         c.restart = choice<RestartPolicy>(key, value, owner,
                                           {{"never", RestartPolicy::Never}, {"on-fault", RestartPolicy::OnFault}})
                         .value_or(c.restart);
+      } else if (name == "revocation") {
+        if (const auto policy = choice<RevocationPolicy>(key, value, owner, kRevocationWords)) {
+          c.revocation = *policy;
+          entry.revocation_where = at(value.Mark());
+        }
+      } else if (name == "revocation-quarantine") {
+        c.quarantine_fraction = fraction(key, value, owner).value_or(c.quarantine_fraction);
       } else if (name == "page-substrate") {
         page_substrate_where = at(key.Mark());
         c.page_substrate = choice<PageSubstrate>(key, value, owner,
@@ -687,6 +719,57 @@ class Reader {
   }
 
   const std::string& path_;
+  // A share of a heap: a decimal in (0, 1] (0.25) or a percentage (25%).
+  std::optional<double> fraction(const YAML::Node& key, const YAML::Node& value, std::string_view owner) {
+    const std::string forms = "a decimal above 0 and at most 1 (0.25) or a percentage (25%)";
+    const auto text = scalar(key, value, forms);
+    if (!text) return std::nullopt;
+    std::string number = *text;
+    double scale = 1;
+    if (!number.empty() && number.back() == '%') {
+      number.pop_back();
+      scale = 100;
+    }
+    char* end = nullptr;
+    const double parsed = number.empty() ? 0 : std::strtod(number.c_str(), &end);
+    const bool whole = !number.empty() && end != nullptr && *end == '\0';
+    const double share = parsed / scale;
+    if (!whole || !(share > 0) || share > 1) {
+      add(at(value.Mark()),
+          "`" + key.Scalar() + "` of " + std::string(owner) + " is '" + *text + "', not a share of the heap above 0 " +
+              "and at most all of it",
+          "write " + forms);
+      return std::nullopt;
+    }
+    return share;
+  }
+
+  // Revocation revokes capabilities: a page backend has none to revoke (docs/revocation.md).
+  void check_revocation() {
+    if (config_.revocation != RevocationPolicy::Off && image_revocation_where_) {
+      for (const CompartmentEntry& entry : entries_) {
+        if (!entry.driver || entry.config.backend == Backend::Cheri) continue;
+        add(*image_revocation_where_,
+            "`revocation: " + std::string(to_string(config_.revocation)) +
+                "` revokes capabilities, which only the cheri driver has (" + label(entry) + "'s driver is " +
+                *entry.driver + ")",
+            "use `revocation: off`, or `driver: cheri` in every compartment");
+        return;
+      }
+    }
+    for (const CompartmentEntry& entry : entries_) {
+      const CompartmentConfig& c = entry.config;
+      if (!entry.revocation_where || c.revocation == RevocationPolicy::Off || !entry.driver ||
+          c.backend == Backend::Cheri) {
+        continue;
+      }
+      add(*entry.revocation_where,
+          label(entry) + " sets `revocation: " + std::string(to_string(c.revocation)) +
+              "`, which revokes capabilities: only the cheri driver has them (its driver is " + *entry.driver + ")",
+          "use `revocation: off` in " + label(entry) + ", or `driver: cheri`");
+    }
+  }
+
   const std::vector<KnownLibrary>& known_;
   const LibraryCheck check_;
   std::vector<std::string> known_names_;
@@ -701,6 +784,7 @@ class Reader {
   std::optional<Sharing> image_sharing_;  // the top-level `sharing:`, when written and valid
   std::optional<SourceLocation> image_sharing_where_;
   std::optional<SourceLocation> overlap_size_where_;
+  std::optional<SourceLocation> image_revocation_where_;
 };
 
 }  // namespace
@@ -712,6 +796,15 @@ std::string_view to_string(Backend backend) {
     case Backend::Mprotect: return "mprotect";
     case Backend::Process: return "process";
     case Backend::Cheri: return "cheri";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(RevocationPolicy policy) {
+  switch (policy) {
+    case RevocationPolicy::Off: return "off";
+    case RevocationPolicy::Sweep: return "sweep";
+    case RevocationPolicy::LoadFilter: return "load-filter";
   }
   return "unknown";
 }

@@ -376,7 +376,7 @@ TEST(CompartmentErrors, UnknownKeySuggestsTheLikelyOneAndListsAll) {
   EXPECT_EQ(e.where.column, 5);
   EXPECT_TRUE(contains(e.message, "unknown key 'defualt' in compartment 'app'")) << e.describe();
   EXPECT_TRUE(contains(e.message, "did you mean 'default'")) << e.describe();
-  EXPECT_TRUE(contains(e.fix, "heap, stack, sharing, restart, page-substrate")) << e.describe();
+  EXPECT_TRUE(contains(e.fix, "heap, stack, sharing, restart, page-substrate, revocation")) << e.describe();
 }
 
 TEST(CompartmentErrors, UnlikeKeyGetsNoSuggestion) {
@@ -488,6 +488,86 @@ TEST(CompartmentErrors, PageSubstrateTakesItsWords) {
 )");
   EXPECT_EQ(e.where.line, 5);
   EXPECT_TRUE(contains(e.fix, "none, mprotect, intel-pku")) << e.describe();
+}
+
+// --- Revocation: off, sweep, load-filter -----------------------------------------------
+
+TEST(Revocation, IsOffUnlessAsked) {
+  auto config = parse(R"(compartments:
+  - name: app
+    mechanism: { driver: cheri }
+    default: true
+)");
+  ASSERT_TRUE(config) << describe_all(config.error());
+  EXPECT_EQ(config->revocation, RevocationPolicy::Off);
+  EXPECT_EQ(config->compartments[0].revocation, RevocationPolicy::Off);
+  EXPECT_DOUBLE_EQ(config->compartments[0].quarantine_fraction, 0.25);
+}
+
+TEST(Revocation, TheImageSetsTheDefaultAndACompartmentItsOwn) {
+  auto config = parse(R"(revocation: sweep
+revocation-quarantine: 10%
+compartments:
+  - name: app
+    mechanism: { driver: cheri }
+    default: true
+  - name: fs
+    mechanism: { driver: cheri }
+    revocation: load-filter
+    revocation-quarantine: 0.5
+)");
+  ASSERT_TRUE(config) << describe_all(config.error());
+  EXPECT_EQ(config->revocation, RevocationPolicy::Sweep);
+  EXPECT_DOUBLE_EQ(config->quarantine_fraction, 0.1);
+  EXPECT_EQ(config->compartments[0].revocation, RevocationPolicy::Sweep);
+  EXPECT_DOUBLE_EQ(config->compartments[0].quarantine_fraction, 0.1);
+  EXPECT_EQ(config->compartments[1].revocation, RevocationPolicy::LoadFilter);
+  EXPECT_DOUBLE_EQ(config->compartments[1].quarantine_fraction, 0.5);
+}
+
+TEST(Revocation, TakesItsWords) {
+  const ConfigError e = only_error(R"(compartments:
+  - name: app
+    mechanism: { driver: cheri }
+    default: true
+    revocation: sweeping
+)");
+  EXPECT_EQ(e.where.line, 5);
+  EXPECT_TRUE(contains(e.message, "'sweeping'")) << e.describe();
+  EXPECT_TRUE(contains(e.fix, "off, sweep, load-filter")) << e.describe();
+}
+
+TEST(Revocation, OnlyWithCheri) {
+  const ConfigError e = only_error(R"(compartments:
+  - name: app
+    mechanism: { driver: mprotect }
+    default: true
+    revocation: sweep
+)");
+  EXPECT_EQ(e.where.line, 5);
+  EXPECT_TRUE(contains(e.message, "only the cheri driver")) << e.describe();
+  EXPECT_TRUE(contains(e.fix, "revocation: off")) << e.describe();
+  const ConfigError image = only_error(R"(revocation: load-filter
+compartments:
+  - name: app
+    mechanism: { driver: process }
+    default: true
+)");
+  EXPECT_EQ(image.where.line, 1);
+  EXPECT_TRUE(contains(image.message, "only the cheri driver")) << image.describe();
+}
+
+TEST(Revocation, TheQuarantineIsAShareOfTheHeap) {
+  for (const char* bad : {"0", "1.5", "150%", "quarter", "-0.1"}) {
+    const ConfigError e = only_error(std::string(R"(compartments:
+  - name: app
+    mechanism: { driver: cheri }
+    default: true
+    revocation-quarantine: )") + bad + "\n");
+    EXPECT_EQ(e.where.line, 5) << bad;
+    EXPECT_TRUE(contains(e.message, "not a share of the heap")) << e.describe();
+    EXPECT_TRUE(contains(e.fix, "25%")) << e.describe();
+  }
 }
 
 // --- Sharing: capabilities, copy, overlap ---------------------------------------------

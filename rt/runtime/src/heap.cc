@@ -2,7 +2,12 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
+
+#include "flexcap/cap/revocation.hh"
 
 #include "flexcap/rt/runtime.hh"
 
@@ -12,7 +17,10 @@ namespace flexcap::rt {
 // neighbours can be merged. 16 bytes, so payloads stay granule-aligned.
 struct Heap::Block {
   std::size_t size;  // payload bytes
-  Block* next_free;  // only meaningful while free; a used block has next_free == this
+  // Free: the next free block (16-aligned, or null). Live: the length asked for, above the
+  // mark kLive. In quarantine: the revocation epoch of its free, above the mark
+  // kQuarantined (the next quarantined block is then the payload's first word).
+  Block* next_free;
 };
 static_assert(sizeof(void*) == 8 && 2 * sizeof(std::size_t) == 16);
 
@@ -26,22 +34,62 @@ constexpr std::size_t round_up(std::size_t n) { return (n + kAlign - 1) & ~(kAli
 constexpr std::size_t kQuickSizes = 64;
 constexpr std::size_t kQuickLargest = kQuickSizes * kAlign;
 // The region starts with the allocator's state: the head of the free list, its lock,
-// then the heads of the quick lists.
-constexpr std::size_t kStateBytes = 2 * sizeof(void*) + kQuickSizes * sizeof(void*);
+// the heads of the quick lists, then the quarantine's head and its bytes, and the bytes of
+// the blocks in use (headers included).
+constexpr std::size_t kQuarantineOffset = 2 * sizeof(void*) + kQuickSizes * sizeof(void*);
+constexpr std::size_t kLiveOffset = kQuarantineOffset + 2 * sizeof(void*);
+constexpr std::size_t kStateBytes = kLiveOffset + 2 * sizeof(void*);
+// The quarantine a sweep waits for, at least: a small heap would otherwise sweep every
+// few frees, each sweep walking every region's tags.
+constexpr std::uint64_t kMinQuarantineBytes = 256 << 10;
 static_assert(kStateBytes % kAlign == 0);
+
+constexpr std::uintptr_t kMarkBits = 0xf;  // links are 16-aligned: marks live in the low bits
+constexpr std::uintptr_t kLive = 0x9;
+constexpr std::uintptr_t kQuarantined = 0x5;
+std::uintptr_t word_of(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
+template <class B>
+bool marked(const B* b, std::uintptr_t mark) {
+  return (word_of(b->next_free) & kMarkBits) == mark;
+}
+template <class B>
+void set_mark(B* b, std::uint64_t value, std::uintptr_t mark) {
+  b->next_free = reinterpret_cast<B*>((static_cast<std::uintptr_t>(value) << 4) | mark);
+}
+template <class B>
+std::uint64_t marked_value(const B* b) {
+  return word_of(b->next_free) >> 4;
+}
+std::string hex(std::uint64_t v) { return "0x" + cap::to_hex(v); }
 }  // namespace
 
 // All of the allocator's state is inside the region, so processes that share the region
 // (the process backend's shared region) share one allocator.
-Heap::Heap(std::byte* begin, std::size_t bytes) : begin_(begin), size_(bytes) {
+Heap::Heap(std::byte* begin, std::size_t bytes, cap::TaggedMemory* memory)
+    : begin_(begin), size_(bytes), memory_(memory) {
   std::memset(begin, 0, kStateBytes);
   auto* first = reinterpret_cast<Block*>(begin + kStateBytes);
   first->size = bytes - kStateBytes - sizeof(Block);
   first->next_free = nullptr;
   head() = first;
+  // The shadows start clear in fresh memory; Compartment::reset clears them when a heap is
+  // made again over used memory.
 }
 
+void Heap::set_revocation(cap::Revoker* revoker, double quarantine_fraction) {
+  revoker_ = memory_ != nullptr ? revoker : nullptr;  // painting needs the shadow
+  quarantine_fraction_ = quarantine_fraction;
+}
+
+namespace {
+std::uint64_t& live_bytes_at(std::byte* begin) { return *reinterpret_cast<std::uint64_t*>(begin + kLiveOffset); }
+}  // namespace
+
 Heap::Block*& Heap::head() const { return *reinterpret_cast<Block**>(begin_); }
+Heap::Block*& Heap::quarantine() const { return *reinterpret_cast<Block**>(begin_ + kQuarantineOffset); }
+std::uint64_t& Heap::quarantine_bytes() const {
+  return *reinterpret_cast<std::uint64_t*>(begin_ + kQuarantineOffset + sizeof(void*));
+}
 
 // A compartment's threads share its heap (Redis's background threads free what its main
 // thread allocated), and processes share the shared region's: a spin lock in the region,
@@ -67,30 +115,42 @@ Heap::Block*& Heap::quick(std::size_t size) const {
 void* Heap::allocate(std::size_t bytes, std::size_t alignment) {
   const std::size_t need = round_up(bytes == 0 ? 1 : bytes);
   const Lock lock(*this);
-  if (alignment <= kAlign && need <= kQuickLargest) {
-    if (Block*& list = quick(need); list != nullptr) {
-      Block* b = list;
-      list = b->next_free;
-      b->next_free = b;  // marks it used
-      return b + 1;
+  const auto handed_out = [&](Block* b) {
+    set_mark(b, bytes, kLive);
+    live_bytes_at(begin_) += b->size + sizeof(Block);
+    if (memory_ != nullptr) memory_->mark_allocation_start(reinterpret_cast<std::uint64_t>(b + 1), true);
+    return static_cast<void*>(b + 1);
+  };
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (alignment <= kAlign && need <= kQuickLargest) {
+      if (Block*& list = quick(need); list != nullptr) {
+        Block* b = list;
+        list = b->next_free;
+        return handed_out(b);
+      }
     }
-  }
-  if (void* p = allocate_from_list(need, alignment)) return p;
-  // Small freed blocks may add up to what is asked: merge them back and look again.
-  bool merged = false;
-  for (std::size_t size = kAlign; size <= kQuickLargest; size += kAlign) {
-    for (Block* b = std::exchange(quick(size), nullptr); b != nullptr;) {
-      Block* next = b->next_free;
-      b->next_free = b;
-      release_to_list(b);
-      b = next;
-      merged = true;
+    if (void* p = allocate_from_list(need, alignment, bytes)) return p;
+    // Small freed blocks may add up to what is asked: merge them back and look again.
+    bool merged = false;
+    for (std::size_t size = kAlign; size <= kQuickLargest; size += kAlign) {
+      for (Block* b = std::exchange(quick(size), nullptr); b != nullptr;) {
+        Block* next = b->next_free;
+        release_to_list(b);
+        b = next;
+        merged = true;
+      }
     }
+    if (merged) {
+      if (void* p = allocate_from_list(need, alignment, bytes)) return p;
+    }
+    // Memory in quarantine comes back after a sweep: sweep rather than fail.
+    if (revoker_ == nullptr || quarantine() == nullptr) break;
+    revoke_locked();
   }
-  return merged ? allocate_from_list(need, alignment) : nullptr;
+  return nullptr;
 }
 
-void* Heap::allocate_from_list(std::size_t need, std::size_t alignment) {
+void* Heap::allocate_from_list(std::size_t need, std::size_t alignment, std::size_t requested) {
   alignment = std::max(alignment, kAlign);
   const auto align_up = [alignment](std::byte* p) {
     return reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(p) + alignment - 1) & ~(alignment - 1));
@@ -124,7 +184,9 @@ void* Heap::allocate_from_list(std::size_t need, std::size_t alignment) {
     } else {
       *link = b->next_free;
     }
-    b->next_free = b;  // marks it used
+    set_mark(b, requested, kLive);
+    live_bytes_at(begin_) += b->size + sizeof(Block);
+    if (memory_ != nullptr) memory_->mark_allocation_start(reinterpret_cast<std::uint64_t>(b + 1), true);
     return b + 1;
   }
   return nullptr;
@@ -134,7 +196,35 @@ void Heap::free(void* p) {
   if (p == nullptr) return;
   Block* b = static_cast<Block*>(p) - 1;
   const Lock lock(*this);
-  if (b->next_free != b) return;  // not a live block of this heap: ignore rather than corrupt
+  // Not a live block of this heap: ignore rather than corrupt. (free_capability() says why.)
+  if (!marked(b, kLive)) return;
+  if (memory_ != nullptr && !memory_->allocation_starts(reinterpret_cast<std::uint64_t>(p))) return;
+  free_locked(b);
+}
+
+void Heap::free_locked(Block* b) {
+  const auto payload = reinterpret_cast<std::uint64_t>(b + 1);
+  live_bytes_at(begin_) -= b->size + sizeof(Block);
+  if (memory_ != nullptr) {
+    memory_->mark_allocation_start(payload, false);
+    memory_->clear_tags(payload, b->size);  // the next owner gets no capability of the last one's
+  }
+  if (revoker_ == nullptr) {
+    release(b);
+    return;
+  }
+  // Quarantine: painted until a sweep that began after this free has revoked every
+  // capability based in it.
+  memory_->paint(payload, b->size);
+  set_mark(b, revoker_->epoch(), kQuarantined);
+  *reinterpret_cast<Block**>(b + 1) = quarantine();
+  quarantine() = b;
+  quarantine_bytes() += b->size + sizeof(Block);
+  const auto share = static_cast<std::uint64_t>(quarantine_fraction_ * static_cast<double>(live_bytes_at(begin_)));
+  if (quarantine_bytes() >= std::max(share, kMinQuarantineBytes)) revoke_locked();
+}
+
+void Heap::release(Block* b) {
   if (b->size <= kQuickLargest) {
     Block*& list = quick(b->size);
     b->next_free = list;
@@ -142,6 +232,114 @@ void Heap::free(void* p) {
     return;
   }
   release_to_list(b);
+}
+
+void Heap::revoke_locked() {
+  revoker_->sweep();
+  ++sweeps_;
+  reuse_cleared_locked();
+}
+
+// Every quarantined block that a whole sweep has cleared goes back to the free lists.
+void Heap::reuse_cleared_locked() {
+  const std::uint64_t now = revoker_->epoch();
+  std::vector<Block*> large;
+  Block** link = &quarantine();
+  while (*link != nullptr) {
+    Block* b = *link;
+    Block* const next = *reinterpret_cast<Block**>(b + 1);
+    if (!cap::Revoker::epoch_clears(now, marked_value(b))) {  // freed while another sweep ran
+      link = reinterpret_cast<Block**>(b + 1);
+      continue;
+    }
+    *link = next;
+    quarantine_bytes() -= b->size + sizeof(Block);
+    memory_->unpaint(reinterpret_cast<std::uint64_t>(b + 1), b->size);
+    if (b->size <= kQuickLargest) {
+      release(b);
+    } else {
+      large.push_back(b);
+    }
+  }
+  if (large.empty()) return;
+  // Many large blocks at once: inserted one by one, each would walk the address-ordered
+  // list (quadratic in a cleared quarantine); sorted, they merge with it in one pass,
+  // joining neighbours.
+  std::sort(large.begin(), large.end());
+  auto end_of = [](Block* x) { return reinterpret_cast<std::byte*>(x + 1) + x->size; };
+  Block* merged = nullptr;
+  Block** tail = &merged;
+  Block* last = nullptr;
+  const auto append = [&](Block* b) {
+    if (last != nullptr && end_of(last) == reinterpret_cast<std::byte*>(b)) {
+      last->size += sizeof(Block) + b->size;
+      return;
+    }
+    b->next_free = nullptr;
+    *tail = b;
+    tail = &b->next_free;
+    last = b;
+  };
+  Block* list = head();
+  std::size_t i = 0;
+  while (list != nullptr || i < large.size()) {
+    if (list != nullptr && (i == large.size() || list < large[i])) {
+      Block* const next = list->next_free;
+      append(list);
+      list = next;
+    } else {
+      append(large[i++]);
+    }
+  }
+  head() = merged;
+}
+
+void Heap::revoke_now() {
+  const Lock lock(*this);
+  if (revoker_ != nullptr) revoke_locked();
+}
+
+void Heap::reuse_cleared() {
+  const Lock lock(*this);
+  if (revoker_ != nullptr) reuse_cleared_locked();
+}
+
+std::size_t Heap::quarantined_bytes() const {
+  const Lock lock(*this);
+  return quarantine_bytes();
+}
+
+std::optional<std::string> Heap::free_capability(const cap::Capability& c) {
+  const std::string what = "free of " + c.to_string();
+  if (!c.tag()) return what + ": the capability is untagged (revoked, or never a valid capability)";
+  if (c.is_sealed()) return what + ": the capability is sealed, and a sealed capability cannot be used to free";
+  if (c.permissions() == cap::Permissions{}) return what + ": the capability is revoked (its permissions are cleared)";
+  const cap::Bounds bounds = c.bounds();
+  const std::uint64_t base = bounds.base;
+  const auto begin = reinterpret_cast<std::uint64_t>(begin_);
+  if (memory_ == nullptr || base < begin + kStateBytes + sizeof(Block) || base >= begin + size_) {
+    return what + ": its base " + hex(base) + " is not in this heap";
+  }
+  const Lock lock(*this);
+  if (!memory_->allocation_starts(base)) {
+    if (memory_->painted(base)) return what + ": double free (the block at " + hex(base) + " is already in quarantine)";
+    if (const auto start = memory_->allocation_start_at_or_below(base)) {
+      const Block* owner = reinterpret_cast<const Block*>(*start) - 1;
+      if (base < *start + owner->size) {
+        return what + ": an interior pointer (" + hex(base) + " lies inside the block at " + hex(*start) +
+               "); free the capability the allocator returned";
+      }
+    }
+    return what + ": no live block starts at " + hex(base) + " (a double free, or not a block of this heap)";
+  }
+  Block* b = reinterpret_cast<Block*>(base) - 1;
+  const std::uint64_t length = marked_value(b);
+  if (!marked(b, kLive) || bounds.top != cap::Uint128(base) + length) {
+    return what + ": its bounds were changed (the block at " + hex(base) + " is " + std::to_string(length) +
+           " bytes); free the capability the allocator returned";
+  }
+  free_locked(b);
+  return std::nullopt;
 }
 
 // Inserts a used block in the address-ordered free list and merges it with its free

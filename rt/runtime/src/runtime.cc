@@ -78,7 +78,17 @@ Compartment::Compartment(int index, const CompartmentSpec& spec)
 // The heap: from the end of the globals to the end of the region.
 Heap Compartment::heap_after_globals() const {
   std::byte* const begin = globals_.data() + globals_.size();
-  return Heap(begin, static_cast<std::size_t>(reinterpret_cast<std::byte*>(memory_.base()) + memory_.size() - begin));
+  return Heap(begin, static_cast<std::size_t>(reinterpret_cast<std::byte*>(memory_.base()) + memory_.size() - begin),
+              const_cast<cap::TaggedMemory*>(&memory_));
+}
+
+void Compartment::set_revocation(cap::Revoker& revoker, RevocationPolicy policy, double quarantine_fraction) {
+  revoker_ = &revoker;
+  revocation_ = policy;
+  quarantine_fraction_ = quarantine_fraction;
+  // Swept whatever its own policy: it may keep capabilities to other heaps' blocks.
+  revoker.add_memory(memory_, policy == RevocationPolicy::LoadFilter);
+  heap_.set_revocation(policy == RevocationPolicy::Off ? nullptr : &revoker, quarantine_fraction);
 }
 
 void Compartment::mark_failed(const GateError& error) {
@@ -93,10 +103,20 @@ void Compartment::reset() {
   std::byte* const from = globals_.data();
   const std::size_t bytes =
       static_cast<std::size_t>(reinterpret_cast<std::byte*>(memory_.base()) + memory_.size() - from);
+  if (revocation_ != RevocationPolicy::Off) {
+    // Its heap is reissued to the new start: no capability to the old one may survive
+    // elsewhere (the region's base, the DDC's, is not painted).
+    const auto heap_begin = reinterpret_cast<std::uint64_t>(globals_.data() + globals_.size());
+    memory_.paint(heap_begin, memory_.base() + memory_.size() - heap_begin);
+    revoker_->sweep();
+  }
+  cap::forget_held_in(reinterpret_cast<std::uint64_t>(from), bytes);  // wiped, not destroyed
   std::memset(from, 0, bytes);
   memory_.clear_tags(reinterpret_cast<std::uint64_t>(from), bytes);
   cc::initialize_hybrid_globals(globals_);  // the hybrid libraries' globals, as at start
+  memory_.clear_shadows(reinterpret_cast<std::uint64_t>(from), bytes);
   heap_ = heap_after_globals();
+  heap_.set_revocation(revocation_ == RevocationPolicy::Off ? nullptr : revoker_, quarantine_fraction_);
   std::fill(state_slots_.begin(), state_slots_.end(), nullptr);
   internal::close_descriptors_of(index_);  // its host descriptors go with it (descriptors.hh)
   failed_ = false;
@@ -113,7 +133,37 @@ Runtime::Runtime(const ImageSpec& spec)
   for (std::size_t i = 0; i < spec.compartments.size(); ++i) {
     compartments_.push_back(std::make_unique<Compartment>(static_cast<int>(i), spec.compartments[i]));
   }
-  shared_heap_ = Heap(reinterpret_cast<std::byte*>(shared_.base()), shared_.size());
+  shared_heap_ = Heap(reinterpret_cast<std::byte*>(shared_.base()), shared_.size(), &shared_);
+  start_revocation();
+}
+
+namespace {
+// The capabilities the gates hold: each active frame's grants (the memory arguments the
+// callee was handed, which it may pass on). This thread's frames: the sweep runs on the
+// thread that frees (docs/revocation.md says what that leaves out).
+class GateFrameRoots final : public cap::RootSet {
+ public:
+  std::string_view name() const override { return "gate frames"; }
+  void for_each(const std::function<void(cap::Capability&)>& visit) override {
+    for (GateFrame* f = Runtime::innermost_frame(); f != nullptr; f = f->outer) {
+      for (std::size_t i = 0; i < f->grant_count; ++i) visit(f->grants.item[i]);
+    }
+  }
+};
+}  // namespace
+
+// Revocation is set up only where the configuration asks for it: an image without it
+// sweeps nothing and pays nothing beyond the allocation-start bits.
+void Runtime::start_revocation() {
+  bool any = spec_.revocation != RevocationPolicy::Off;
+  for (const CompartmentSpec& c : spec_.compartments) any = any || c.revocation != RevocationPolicy::Off;
+  if (!any) return;
+  revoker_.add_memory(shared_, spec_.revocation == RevocationPolicy::LoadFilter);
+  shared_heap_.set_revocation(spec_.revocation == RevocationPolicy::Off ? nullptr : &revoker_,
+                              spec_.quarantine_fraction);
+  for (auto& c : compartments_) c->set_revocation(revoker_, c->spec().revocation, c->spec().quarantine_fraction);
+  gate_roots_ = std::make_unique<GateFrameRoots>();
+  revoker_.add_roots(*gate_roots_);
 }
 
 namespace {
@@ -210,7 +260,22 @@ cap::Cap<std::byte> shared_alloc(std::size_t bytes) {
 }
 
 void shared_free(const cap::Cap<std::byte>& block) {
-  Runtime::get().shared_heap().free(reinterpret_cast<void*>(block.capability().base()));
+  if (auto refused = Runtime::get().shared_heap().free_capability(block.capability())) {
+    throw CompartmentFault{block.capability().address(), *refused};
+  }
+}
+
+cap::SweepStats revoke() {
+  Runtime& rt = Runtime::get();
+  std::vector<Heap*> heaps;
+  if (rt.shared_heap().revocable()) heaps.push_back(&rt.shared_heap());
+  for (int i = 0; i < rt.compartment_count(); ++i) {
+    if (rt.compartment(i).heap().revocable()) heaps.push_back(&rt.compartment(i).heap());
+  }
+  if (heaps.empty()) return {};
+  const cap::SweepStats stats = rt.revoker().sweep();
+  for (Heap* heap : heaps) heap->reuse_cleared();
+  return stats;
 }
 
 cap::Cap<std::byte> private_alloc(std::size_t bytes) {

@@ -3,6 +3,8 @@
 #include "flexcap/lib/attack_attacker.hh"
 
 #include <array>
+#include <span>
+#include <string>
 
 #include "flexcap/lib/attack_victim.hh"
 #include "flexcap/rt/call.hh"
@@ -108,6 +110,60 @@ std::int32_t Exports::use_after_free_impl() {
   const bool corrupted = rt::check(reused.load(0)) == std::byte{0x99};
   rt::shared_free(reused);
   return corrupted ? kGotThrough : kStopped;
+}
+
+// --- Temporal safety -----------------------------------------------------------------
+
+// Hand the victim a shared buffer, which it keeps three ways (in its memory, sealed in its
+// memory, in a local), free it, and have the victim use each copy. Any use that goes
+// through is a use after free; each must fault.
+std::int32_t Exports::use_after_free_shared_impl() {
+  std::string faults;
+  for (std::int32_t which : {0, 1, 2}) {
+    cap::Cap<std::byte> buffer = rt::shared_alloc(64);
+    raise_if_error(rt::call<victim::Exports::keep_copies>(cap::Cap<std::uint8_t>(buffer.capability(), buffer.memory())));
+    rt::shared_free(buffer);
+    auto used = rt::call<victim::Exports::use_copy>(which, std::uint8_t{0x99});
+    if (used) return kGotThrough;
+    static constexpr const char* kHow[] = {"in memory", "sealed in memory", "in a local"};
+    faults += std::string(faults.empty() ? "" : "; ") + kHow[which] + ": " + used.error().cause;
+  }
+  throw rt::CompartmentFault{0, "every use of the freed buffer faulted (" + faults + ")"};
+}
+
+// Use after reallocation, in two steps around the harness (attack_main.cc), which stands
+// for a third compartment: the victim keeps a buffer the attacker then frees; the harness
+// gets the same memory back (after a revocation, where there is one) and fills it; then
+// the victim writes through its stale capability.
+std::int32_t Exports::hand_over_and_free_impl() {
+  cap::Cap<std::byte> buffer = rt::shared_alloc(64);
+  raise_if_error(rt::call<victim::Exports::keep>(cap::Cap<std::uint8_t>(buffer.capability(), buffer.memory())));
+  rt::shared_free(buffer);
+  return static_cast<std::int32_t>(buffer.capability().base() & 0x7fffffff);
+}
+
+std::int32_t Exports::reach_reallocated_impl() {
+  raise_if_error(rt::call<victim::Exports::write_kept>(std::uint8_t{0x99}));
+  return kGotThrough;  // the harness checks that its data changed
+}
+
+// Free a buffer twice: an allocator that takes it twice hands the same memory to two owners.
+std::int32_t Exports::double_free_impl() {
+  cap::Cap<std::byte> buffer = rt::shared_alloc(64);
+  rt::shared_free(buffer);
+  rt::shared_free(buffer);
+  return kGotThrough;
+}
+
+// Free the middle of a buffer, with a block header forged in front of it (its size, and
+// the mark of a live block): an allocator that trusts headers in the memory it hands out
+// would take the slice as a block and later hand it out again, overlapping the buffer.
+std::int32_t Exports::free_interior_pointer_impl() {
+  cap::Cap<std::byte> buffer = rt::shared_alloc(256);
+  const std::uint64_t header[2] = {64, (std::uint64_t{64} << 4) | 0x9};
+  rt::check(buffer.copy_in(16, std::as_bytes(std::span(header))));
+  rt::shared_free(rt::check(buffer.slice(32, 64)));
+  return kGotThrough;
 }
 
 // Present the switcher with a sealed entry for the victim that no one granted: the

@@ -6,6 +6,7 @@
 // tagged_memory.hh memory with a tag per 16-byte granule
 // cap_ref.hh      Cap<T>, the typed checked reference that ported code uses
 // conformance.hh  the evaluator for the Morello reference vectors
+// revocation.hh   revocation of capabilities to freed memory: shadow, sweep, load filter
 #pragma once
 
 #include "flexcap/cap/access.hh"
@@ -14,4 +15,5 @@
 #include "flexcap/cap/conformance.hh"
 #include "flexcap/cap/fault.hh"
 #include "flexcap/cap/permissions.hh"
+#include "flexcap/cap/revocation.hh"
 #include "flexcap/cap/tagged_memory.hh"

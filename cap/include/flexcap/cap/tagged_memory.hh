@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "flexcap/cap/access.hh"
@@ -24,6 +25,8 @@
 #include "flexcap/support/expected.hh"
 
 namespace flexcap::cap {
+
+class Revoker;
 
 class TaggedMemory {
  public:
@@ -92,6 +95,47 @@ class TaggedMemory {
   Expected<void, CapabilityFault> store_bytes(const Capability& authority, std::uint64_t address,
                                               std::span<const std::byte> in);
 
+  // --- Shadow bits for revocation (flexcap/cap/revocation.hh) ---------------------------
+  // Beside the tags, two more bitmaps of one bit per granule, which no capability reaches
+  // (CheriBSD's kernel keeps its revocation bitmap where user code cannot write it):
+  // - the revocation shadow: set while the granule's memory is in quarantine, freed and
+  //   not yet reusable; the revoker revokes every capability whose base is painted;
+  // - allocation starts: set where a live allocation of the region's heap begins, so
+  //   that a free of anything else (an interior pointer, a forged header) is refused.
+  void paint(std::uint64_t address, std::uint64_t size) { set_bits(shadow_, address, size, true); }
+  void unpaint(std::uint64_t address, std::uint64_t size) { set_bits(shadow_, address, size, false); }
+  bool painted(std::uint64_t address) const { return bit(shadow_, address); }
+  std::size_t painted_granules() const;
+  // Inline: the heap marks every allocation and free (SQLite compiled hybrid: millions).
+  void mark_allocation_start(std::uint64_t address, bool live) {
+    if (starts_ == nullptr || !contains(address, 1)) return;
+    const std::uint64_t granule = (address - base_) / kGranuleBytes;
+    const std::uint64_t bit = std::uint64_t{1} << (granule % 64);
+    std::uint64_t& word = starts_[granule / 64];
+    word = live ? (word | bit) : (word & ~bit);
+  }
+  bool allocation_starts(std::uint64_t address) const {
+    if (starts_ == nullptr || !contains(address, 1)) return false;
+    const std::uint64_t granule = (address - base_) / kGranuleBytes;
+    return (starts_[granule / 64] >> (granule % 64)) & 1;
+  }
+  // The nearest allocation start at or below `address`, if any (what a refused free of an
+  // interior pointer names).
+  std::optional<std::uint64_t> allocation_start_at_or_below(std::uint64_t address) const;
+  // Forgets both shadows over a range (a heap made afresh over it).
+  void clear_shadows(std::uint64_t address, std::uint64_t size) {
+    set_bits(shadow_, address, size, false);
+    set_bits(starts_, address, size, false);
+  }
+  // The load filter (CHERIoT's): while set, a capability loaded from this memory whose
+  // base is painted in a region `filter` sweeps arrives untagged.
+  void set_load_filter(const Revoker* filter) { filter_ = filter; }
+  const Revoker* load_filter() const { return filter_; }
+  // The tag bitmap, for the sweep: bit i of word w is granule 64 * w + i.
+  std::span<std::uint64_t> tag_words() { return {tags_, tag_words_}; }
+  // Whether a tag was ever set in this memory (a sweep skips memory that never held one).
+  bool ever_tagged() const { return tags_ != nullptr && tags_[tag_words_] != 0; }
+
   // The region's bytes with no check at all: what unported C code sees. Writing here
   // does NOT clear tags, which is exactly why raw code must be confined by another
   // mechanism (docs/capability-model.md).
@@ -107,8 +151,17 @@ class TaggedMemory {
   void* mapping_ = nullptr;
   std::size_t mapping_size_ = 0;
   void clear_tags_slow(std::uint64_t address, std::uint64_t size);  // any range, clipped to the region
+  // Sets or clears the bits of every granule [address, address + size) touches (clipped
+  // to the region; a size of 0 touches the granule at address).
+  void set_bits(std::uint64_t* bitmap, std::uint64_t address, std::uint64_t size, bool value);
+  bool bit(const std::uint64_t* bitmap, std::uint64_t address) const;
+  void place_bitmaps(std::byte* at);
+  static std::uint64_t bitmap_bytes(std::uint64_t size);
   std::uint64_t* tags_ = nullptr;  // bit i: granule i; mapped like the memory itself
   std::size_t tag_words_ = 0;
+  std::uint64_t* shadow_ = nullptr;  // the revocation shadow, same layout, same mapping
+  std::uint64_t* starts_ = nullptr;  // allocation starts, same layout, same mapping
+  const Revoker* filter_ = nullptr;
 };
 
 }  // namespace flexcap::cap

@@ -54,6 +54,20 @@ enum class RestartPolicy {
   OnFault,  // the next call into it re-initializes its libraries first
 };
 
+// Temporal safety (`revocation:`, docs/revocation.md): what a free does to capabilities
+// that still point at the freed memory. Capabilities only: the cheri driver.
+enum class RevocationPolicy {
+  Off,         // freed memory is reused at once; a kept capability reaches whoever gets it next
+  Sweep,       // freed memory waits in quarantine until a sweep has revoked every capability to it
+  LoadFilter,  // the same, and a capability to quarantined memory arrives untagged when loaded
+};
+
+std::string_view to_string(RevocationPolicy policy);  // "off", "sweep", "load-filter"
+
+// The share of a heap its quarantine may hold before a sweep runs, unless
+// `revocation-quarantine:` says otherwise (CheriBSD's default).
+inline constexpr double kDefaultQuarantineFraction = 0.25;
+
 // For cheri: what confines unported code's raw pointer accesses.
 enum class PageSubstrate { None, Mprotect, IntelPku };
 
@@ -72,6 +86,8 @@ struct CompartmentConfig {
   Sharing sharing = Sharing::Capability;
   RestartPolicy restart = RestartPolicy::Never;
   PageSubstrate page_substrate = PageSubstrate::None;  // cheri only
+  RevocationPolicy revocation = RevocationPolicy::Off;  // for its heap and the capabilities loaded from its memory
+  double quarantine_fraction = kDefaultQuarantineFraction;
   SourceLocation where;
   SourceLocation driver_where;  // its `driver:` value, where an unrunnable backend is reported
 };
@@ -93,6 +109,10 @@ struct Config {
   std::vector<std::string> notes;               // e.g. "driver vmept runs as process"
   // `overlap-size:`: the bytes of each shared region between neighbours (overlap only).
   std::uint64_t overlap_bytes = kDefaultOverlapBytes;
+  // The top-level `revocation:` and `revocation-quarantine:`: the shared region's heap, and
+  // every compartment that does not set its own.
+  RevocationPolicy revocation = RevocationPolicy::Off;
+  double quarantine_fraction = kDefaultQuarantineFraction;
 
   // The image's backend: all compartments share one mechanism.
   Backend backend() const { return compartments.empty() ? Backend::Fcall : compartments.front().backend; }

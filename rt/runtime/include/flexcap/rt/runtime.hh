@@ -20,12 +20,14 @@
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "flexcap/cap/cap.hh"
+#include "flexcap/cap/revocation.hh"
 #include "flexcap/rt/config.hh"
 #include "flexcap/rt/gate_error.hh"
 #include "flexcap/support/expected.hh"
@@ -58,6 +60,10 @@ struct CompartmentSpec {
   // executable's whole text.
   std::byte* code_begin = nullptr;
   std::byte* code_end = nullptr;
+  // `revocation:` (docs/revocation.md): what its heap's frees do, and whether capabilities
+  // loaded from its memory pass the load filter.
+  RevocationPolicy revocation = RevocationPolicy::Off;
+  double quarantine_fraction = kDefaultQuarantineFraction;
 };
 
 // Which compartment each micro-library of the image was placed in.
@@ -73,20 +79,43 @@ struct ImageSpec {
   std::span<const LibrarySpec> libraries;
   int default_compartment;
   std::uint64_t shared_bytes = 16ull << 20;
+  // The top-level `revocation:`: the shared region's heap and its load filter.
+  RevocationPolicy revocation = RevocationPolicy::Off;
+  double quarantine_fraction = kDefaultQuarantineFraction;
 };
 
 // A first-fit free-list allocator over a compartment's region. All its bookkeeping lives
 // inside the region, so it is protected like the rest of the compartment's memory, and
-// shared where the region is shared.
+// shared where the region is shared. Given the region's tagged memory, it also keeps the
+// allocation starts beside the tags (where nothing can forge them), so that a free of
+// anything but a live block's start is refused, and clears the tags of what is freed.
+//
+// With revocation (docs/revocation.md) a freed block is not reused at once: it is painted
+// in the memory's revocation shadow and waits in quarantine. When the quarantine holds
+// `quarantine_fraction` of the bytes in use (at least 256 KiB), or an allocation finds no
+// room, the revoker sweeps, and every block freed before the sweep began returns to the
+// free lists.
 class Heap {
  public:
   Heap() = default;
-  Heap(std::byte* begin, std::size_t bytes);
+  Heap(std::byte* begin, std::size_t bytes, cap::TaggedMemory* memory = nullptr);
+  void set_revocation(cap::Revoker* revoker, double quarantine_fraction);
   // Aligned to `alignment` (a power of two; at least 16, the capability granule);
   // nullptr when the heap has no such block.
   void* allocate(std::size_t bytes, std::size_t alignment = 16);
   void free(void* p);
-  std::size_t bytes_in_use() const;
+  // The free of a capability to a block allocate() returned (`bytes` long): refused, with
+  // the reason and nothing freed, unless it is tagged, unsealed, not revoked, and bounds
+  // exactly a live block. Needs the tagged memory.
+  std::optional<std::string> free_capability(const cap::Capability& block);
+  // A sweep now, and every block in quarantine that it clears back in the free lists.
+  void revoke_now();
+  // Only the second half: what sweeps so far have cleared (after the revoker swept).
+  void reuse_cleared();
+  bool revocable() const { return revoker_ != nullptr; }
+  std::size_t bytes_in_use() const;  // quarantined blocks count as in use
+  std::size_t quarantined_bytes() const;
+  std::uint64_t sweeps() const { return sweeps_; }
   // The usable size of a block allocate() returned (at least what was asked).
   static std::size_t size_of(const void* p);
 
@@ -95,10 +124,20 @@ class Heap {
   class Lock;
   Block*& head() const;
   Block*& quick(std::size_t size) const;
-  void* allocate_from_list(std::size_t need, std::size_t alignment);
+  Block*& quarantine() const;
+  std::uint64_t& quarantine_bytes() const;
+  void* allocate_from_list(std::size_t need, std::size_t alignment, std::size_t requested);
   void release_to_list(Block* b);
+  void release(Block* b);      // to its quick list or the address-ordered list
+  void free_locked(Block* b);  // the lock held
+  void revoke_locked();        // the lock held
+  void reuse_cleared_locked();
   std::byte* begin_ = nullptr;
   std::size_t size_ = 0;
+  cap::TaggedMemory* memory_ = nullptr;
+  cap::Revoker* revoker_ = nullptr;
+  double quarantine_fraction_ = 0;  // of the bytes in use, as CheriBSD's allocator counts it
+  std::uint64_t sweeps_ = 0;  // started by this heap (this process's view)
 };
 
 class Compartment {
@@ -126,6 +165,11 @@ class Compartment {
   // Forgets every library state and clears the memory: the compartment starts over.
   void reset();
 
+  // Quarantine and revocation for its heap, and the load filter for its memory (set by
+  // the runtime from the configuration; kept across restarts).
+  void set_revocation(cap::Revoker& revoker, RevocationPolicy policy, double quarantine_fraction);
+  RevocationPolicy revocation() const { return revocation_; }
+
   std::vector<void*>& state_slots() { return state_slots_; }
   bool owns(std::uint64_t address, std::uint64_t size) const { return memory_.contains(address, size); }
 
@@ -140,6 +184,9 @@ class Compartment {
   std::span<std::byte> stack_;
   std::byte* stack_cursor_ = nullptr;
   Heap heap_;
+  cap::Revoker* revoker_ = nullptr;
+  RevocationPolicy revocation_ = RevocationPolicy::Off;
+  double quarantine_fraction_ = kDefaultQuarantineFraction;
   bool failed_ = false;
   GateError failure_;
   std::vector<void*> state_slots_;
@@ -206,6 +253,9 @@ class Runtime {
   Compartment& compartment(int index) { return *compartments_[static_cast<std::size_t>(index)]; }
   cap::TaggedMemory& shared() { return shared_; }
   Heap& shared_heap() { return shared_heap_; }
+  // Revokes capabilities to freed memory in every region and in the runtime's roots
+  // (docs/revocation.md). Sweeps only where some heap has revocation.
+  cap::Revoker& revoker() { return revoker_; }
   // Which compartment owns [address, address + size): its index, -2 for the shared
   // region, -3 for an overlap region of two neighbours (`sharing: overlap`), -1 for
   // memory outside every region.
@@ -229,7 +279,10 @@ class Runtime {
 
  private:
   explicit Runtime(const ImageSpec& spec);
+  void start_revocation();
   ImageSpec spec_;
+  cap::Revoker revoker_;  // before the regions it sweeps, so that it outlives them
+  std::unique_ptr<cap::RootSet> gate_roots_;
   std::vector<std::unique_ptr<Compartment>> compartments_;
   cap::TaggedMemory shared_;
   Heap shared_heap_;
@@ -264,7 +317,17 @@ inline std::uint64_t gate_crossings() { return *internal::g_gate_crossings; }
 // otherwise padded to the next representable length (RRLEN) at an address aligned for
 // it (RRMASK), so that no capability to a block ever reaches beyond the block.
 cap::Cap<std::byte> shared_alloc(std::size_t bytes);
+// Frees a block shared_alloc() returned. Refused (the running compartment faults, with the
+// cause, and nothing is freed) for a capability that is untagged, sealed or revoked, that
+// does not start at a live block (an interior pointer, a double free) or whose bounds were
+// shrunk: a free takes back exactly what the allocator handed out. With revocation the
+// block waits in quarantine until a sweep has revoked every capability to it.
 void shared_free(const cap::Cap<std::byte>& block);
+
+// Runs a revocation now: a sweep of every region and root, after which every heap's
+// quarantine is reused (CheriBSD's forced revocation; flexcap attack and tests use it to
+// see freed memory reissued). Does nothing where no heap has revocation.
+cap::SweepStats revoke();
 
 // The running compartment's own memory, as a capability-checked reference to `bytes`
 // fresh bytes of its heap (bounded as shared_alloc's are). Faults the compartment when

@@ -20,6 +20,11 @@ class Exports {
   static std::int32_t confused_deputy_impl();
   static std::int32_t use_after_free_impl();
   static std::int32_t forged_sealed_entry_impl();
+  static std::int32_t use_after_free_shared_impl();
+  static std::int32_t hand_over_and_free_impl();
+  static std::int32_t reach_reallocated_impl();
+  static std::int32_t double_free_impl();
+  static std::int32_t free_interior_pointer_impl();
   static std::int32_t raw_read_other_impl();
   static std::int32_t raw_write_other_impl();
   static std::int32_t raw_off_by_one_leaves_ddc_impl();
@@ -37,6 +42,12 @@ class Exports {
   FLEXCAP_EXPORT(confused_deputy, confused_deputy_impl);
   FLEXCAP_EXPORT(use_after_free, use_after_free_impl);
   FLEXCAP_EXPORT(forged_sealed_entry, forged_sealed_entry_impl);
+  // Temporal safety (docs/revocation.md).
+  FLEXCAP_EXPORT(use_after_free_shared, use_after_free_shared_impl);
+  FLEXCAP_EXPORT(hand_over_and_free, hand_over_and_free_impl);  // use-after-reallocation, before the reissue
+  FLEXCAP_EXPORT(reach_reallocated, reach_reallocated_impl);    // and after it
+  FLEXCAP_EXPORT(double_free, double_free_impl);
+  FLEXCAP_EXPORT(free_interior_pointer, free_interior_pointer_impl);
   // The same attacks from unported C, compiled hybrid (src/raw.c).
   FLEXCAP_EXPORT(raw_read_other, raw_read_other_impl);
   FLEXCAP_EXPORT(raw_write_other, raw_write_other_impl);

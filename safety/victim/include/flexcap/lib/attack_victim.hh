@@ -20,6 +20,8 @@ class Exports {
   static void fill_impl(cap::Cap<std::uint8_t> buffer, std::uint8_t value);
   static void keep_impl(cap::Cap<std::uint8_t> buffer);
   static void write_kept_impl(std::uint8_t value);
+  static void keep_copies_impl(cap::Cap<std::uint8_t> buffer);
+  static void use_copy_impl(std::int32_t which, std::uint8_t value);
   static std::uint64_t unexported_helper_impl();
   static std::uint64_t code_address_impl();
 
@@ -29,6 +31,10 @@ class Exports {
   FLEXCAP_EXPORT(fill, fill_impl);              // writes the buffer it is handed: a deputy
   FLEXCAP_EXPORT(keep, keep_impl);              // keeps a capability to the buffer for later
   FLEXCAP_EXPORT(write_kept, write_kept_impl);  // writes through the kept capability
+  // Keeps the buffer three ways: in its memory, sealed in its memory, and as a local
+  // (a Held<T>); use_copy writes through one of them (0, 1, 2).
+  FLEXCAP_EXPORT(keep_copies, keep_copies_impl);
+  FLEXCAP_EXPORT(use_copy, use_copy_impl);
   FLEXCAP_EXPORT(code_address, code_address_impl);  // leaks where a function of its own is
   // Exported by the library but called by no other compartment: no import grants it.
   FLEXCAP_EXPORT(unexported_helper, unexported_helper_impl);

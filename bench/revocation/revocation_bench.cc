@@ -1,0 +1,197 @@
+// What temporal safety costs (flexcap bench revocation; docs/revocation.md). One JSON
+// object per line, each a row {"case","value","unit","baseline","ratio"} whose baseline
+// is measured in this process:
+// - the sweep's throughput over tag-sparse and tag-dense memory, against memcpy of the
+//   same bytes, and its pause per MiB;
+// - a shared-buffer churn (allocate, hand capabilities around, free), with each
+//   revocation policy, against the same churn without revocation;
+// - the memory revocation costs: the shadow bitmaps and the quarantine's peak, against
+//   the heap.
+//
+//   revocation_bench [--rounds N] [--quick]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "flexcap/cap/revocation.hh"
+#include "flexcap/rt/runtime.hh"
+
+namespace {
+
+using flexcap::cap::Capability;
+using flexcap::cap::Revoker;
+using flexcap::cap::TaggedMemory;
+using flexcap::rt::Heap;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+void row(const std::string& name, double value, const char* unit, double baseline, double ratio) {
+  std::printf("{\"case\": \"%s\", \"value\": %.6g, \"unit\": \"%s\", \"baseline\": %.6g, \"ratio\": %.6g}\n",
+              name.c_str(), value, unit, baseline, ratio);
+  std::fflush(stdout);
+}
+
+// --- The sweep --------------------------------------------------------------------------
+
+// `every` granules, one holds a capability; a tenth of those point at a freed (painted)
+// block, which the sweep revokes. Each round stores them again.
+struct SweepCase {
+  const char* name;
+  std::uint64_t every;
+};
+
+void sweep_rows(std::uint64_t bytes, int rounds) {
+  TaggedMemory memory(bytes);
+  Revoker revoker;
+  revoker.add_memory(memory);
+  std::vector<std::byte> copy(memory.size());
+  const Capability root = memory.root();
+  const Capability freed = root.set_value(memory.base()).set_bounds_exact(4096);
+  const Capability live = root.set_value(memory.base() + 4096).set_bounds_exact(4096);
+  memory.paint(freed.base(), 4096);
+  const double mib = static_cast<double>(memory.size()) / (1 << 20);
+
+  // Both buffers touched first: the baseline is the copy, not the first-touch faults.
+  std::memset(copy.data(), 1, copy.size());
+  std::memcpy(copy.data(), reinterpret_cast<const void*>(memory.base()), memory.size());
+  std::vector<double> memcpy_times;
+  for (int r = 0; r < rounds; ++r) {
+    const auto start = Clock::now();
+    std::memcpy(copy.data(), reinterpret_cast<const void*>(memory.base()), memory.size());
+    memcpy_times.push_back(seconds_since(start));
+  }
+  const double memcpy_seconds = median(memcpy_times);
+  const double memcpy_gbs = static_cast<double>(memory.size()) / memcpy_seconds / 1e9;
+
+  for (const SweepCase& c : {SweepCase{"sparse", 256}, SweepCase{"dense", 1}}) {
+    std::vector<double> times;
+    std::uint64_t revoked = 0;
+    for (int r = 0; r < rounds; ++r) {
+      for (std::uint64_t g = 0, n = 0; g < memory.size() / 16; g += c.every, ++n) {
+        (void)memory.store_capability(root, memory.base() + g * 16, n % 10 == 0 ? freed : live);
+      }
+      const flexcap::cap::SweepStats stats = revoker.sweep();
+      times.push_back(stats.seconds);
+      revoked = stats.revoked_in_memory;
+    }
+    if (revoked == 0) std::fprintf(stderr, "revocation_bench: the %s sweep revoked nothing\n", c.name);
+    const double seconds = median(times);
+    const double gbs = static_cast<double>(memory.size()) / seconds / 1e9;
+    row(std::string("sweep-") + c.name, gbs, "GB/s", memcpy_gbs, gbs / memcpy_gbs);
+    row(std::string("pause-per-mib-") + c.name, seconds * 1e3 / mib, "ms/MiB", memcpy_seconds * 1e3 / mib,
+        seconds / memcpy_seconds);
+  }
+}
+
+// --- The churn --------------------------------------------------------------------------
+
+// A program that keeps `live` shared buffers, each holding capabilities to others in its
+// first granules (as a list or a tree would), and replaces one at random per step: a
+// free, an allocation, and capability stores. Returns its seconds, the sweeps it caused,
+// and the quarantine's peak.
+struct Churn {
+  double seconds = 0;
+  std::uint64_t sweeps = 0;
+  std::uint64_t peak_quarantine = 0;
+  std::uint64_t heap_bytes = 0;
+};
+
+enum class Policy { Off, Sweep, LoadFilter };
+
+Churn churn(Policy policy, std::uint64_t heap_bytes, int steps, double fraction) {
+  TaggedMemory memory(heap_bytes);
+  Revoker revoker;
+  Heap heap(reinterpret_cast<std::byte*>(memory.base()), memory.size(), &memory);
+  if (policy != Policy::Off) {
+    revoker.add_memory(memory, policy == Policy::LoadFilter);
+    heap.set_revocation(&revoker, fraction);
+  }
+  std::mt19937_64 random(42);
+  const Capability root = memory.root();
+  const auto allocate = [&]() -> Capability {
+    const std::uint64_t bytes = 64 + random() % 4032;
+    const std::uint64_t length = flexcap::cap::representable_length(bytes);
+    void* p = heap.allocate(length, 16);
+    if (p == nullptr) return Capability();
+    return root.set_value(reinterpret_cast<std::uint64_t>(p)).set_bounds_exact(length);
+  };
+  std::vector<Capability> live;
+  for (int i = 0; i < 1024; ++i) live.push_back(allocate());
+  Churn result;
+  result.heap_bytes = memory.size();
+  const auto start = Clock::now();
+  for (int step = 0; step < steps; ++step) {
+    Capability& victim = live[random() % live.size()];
+    if (victim.tag()) (void)heap.free_capability(victim);
+    victim = allocate();
+    if (!victim.tag()) continue;
+    for (std::uint64_t slot = 0; slot < 4; ++slot) {  // pointers to other live buffers
+      const Capability& other = live[random() % live.size()];
+      (void)memory.store_capability(victim, victim.base() + slot * 16, other);
+    }
+    // ... and reads some back, through the load filter where there is one.
+    (void)memory.load_capability(victim, victim.base());
+    if (step % 64 == 0) result.peak_quarantine = std::max<std::uint64_t>(result.peak_quarantine, heap.quarantined_bytes());
+  }
+  result.seconds = seconds_since(start);
+  result.sweeps = heap.sweeps();
+  return result;
+}
+
+void churn_rows(std::uint64_t heap_bytes, int steps, int rounds) {
+  std::vector<double> off, sweep, filter;
+  Churn last_sweep, last_filter;
+  for (int r = 0; r < rounds; ++r) {  // interleaved
+    off.push_back(churn(Policy::Off, heap_bytes, steps, 0.25).seconds);
+    last_sweep = churn(Policy::Sweep, heap_bytes, steps, 0.25);
+    sweep.push_back(last_sweep.seconds);
+    last_filter = churn(Policy::LoadFilter, heap_bytes, steps, 0.25);
+    filter.push_back(last_filter.seconds);
+  }
+  const double base = median(off);
+  const double per_step = 1e9 / steps;
+  row("churn-sweep", median(sweep) * per_step, "ns/step", base * per_step, median(sweep) / base);
+  row("churn-load-filter", median(filter) * per_step, "ns/step", base * per_step, median(filter) / base);
+  row("churn-sweeps", static_cast<double>(last_sweep.sweeps), "sweeps", static_cast<double>(steps), 0);
+  // What revocation adds to memory: the shadow (one bit per granule, as the tags) and the
+  // quarantine at its peak, against the heap.
+  const double heap_mib = static_cast<double>(last_sweep.heap_bytes) / (1 << 20);
+  const double shadow_mib = heap_mib / 128;
+  row("memory-shadow", shadow_mib, "MiB", heap_mib, shadow_mib / heap_mib);
+  const double quarantine_mib = static_cast<double>(last_sweep.peak_quarantine) / (1 << 20);
+  row("memory-quarantine-peak", quarantine_mib, "MiB", heap_mib, quarantine_mib / heap_mib);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rounds = 5;
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--rounds" && i + 1 < argc) {
+      rounds = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--quick") {
+      quick = true;
+    } else {
+      std::fprintf(stderr, "usage: revocation_bench [--rounds N] [--quick]\n");
+      return 2;
+    }
+  }
+  if (quick) rounds = 1;
+  sweep_rows(quick ? (8ull << 20) : (256ull << 20), rounds);
+  churn_rows(16ull << 20, quick ? 2000 : 200000, rounds);
+  return 0;
+}
