@@ -41,5 +41,5 @@ PY
 # Running the image: the application's own output (the attack verdicts), one per line.
 "$flexcap" run "$source/examples/attacks/fcalls.yaml" >"$tmp/run.out" 2>"$tmp/err" ||
   fail "run failed: $(tail -5 "$tmp/err")"
-[[ $(grep -c '"outcome"' "$tmp/run.out") == 15 ]] || fail "expected 15 verdicts: $(cat "$tmp/run.out")"
+[[ $(grep -c '"outcome"' "$tmp/run.out") == 19 ]] || fail "expected 19 verdicts: $(cat "$tmp/run.out")"
 echo "build, run, audit: ok"
