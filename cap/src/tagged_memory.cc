@@ -150,21 +150,9 @@ void TaggedMemory::set_bits(std::uint64_t* bitmap, std::uint64_t address, std::u
   }
 }
 
+// Whole words at a time where possible (set_bits): bulk writes are common and tags are rare.
 void TaggedMemory::clear_tags_slow(std::uint64_t address, std::uint64_t size) {
-  if (size == 0) return;
-  const std::uint64_t begin = std::max(address, base_);
-  const std::uint64_t end = std::min(address + size, base_ + size_);
-  if (begin >= end) return;
-  std::uint64_t first = (begin - base_) / kGranuleBytes;
-  const std::uint64_t last = (end - 1 - base_) / kGranuleBytes;
-  // Whole words at a time where possible: bulk writes are common and tags are rare.
-  while (first <= last) {
-    const std::uint64_t bit = first % 64;
-    const std::uint64_t span = std::min<std::uint64_t>(64 - bit, last - first + 1);
-    const std::uint64_t mask = span == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << span) - 1) << bit;
-    tags_[first / 64] &= ~mask;
-    first += span;
-  }
+  if (size != 0) set_bits(tags_, address, size, false);
 }
 
 Expected<void, CapabilityFault> TaggedMemory::check_mapped(const Capability& authority, Access access,
