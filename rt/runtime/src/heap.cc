@@ -366,14 +366,10 @@ void Heap::release_to_list(Block* b) {
 
 std::size_t Heap::size_of(const void* p) { return (static_cast<const Block*>(p) - 1)->size; }
 
+// Blocks handed out and blocks in quarantine, headers included: the heap counts both.
 std::size_t Heap::bytes_in_use() const {
   const Lock lock(*this);
-  std::size_t free_bytes = 0;
-  for (Block* b = head(); b != nullptr; b = b->next_free) free_bytes += b->size + sizeof(Block);
-  for (std::size_t size = kAlign; size <= kQuickLargest; size += kAlign) {
-    for (Block* b = quick(size); b != nullptr; b = b->next_free) free_bytes += b->size + sizeof(Block);
-  }
-  return size_ - kStateBytes - free_bytes;
+  return live_bytes_at(begin_) + quarantine_bytes();
 }
 
 }  // namespace flexcap::rt
