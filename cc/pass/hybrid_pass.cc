@@ -37,6 +37,7 @@
 #include "llvm/ADT/MapVector.h"
 #include "llvm/IR/ConstantRange.h"
 #include "llvm/IR/DataLayout.h"
+#include "llvm/IR/Dominators.h"
 #include "llvm/IR/Function.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/InstIterator.h"
@@ -77,6 +78,9 @@ cl::opt<std::string> GlobalsSection(
 cl::opt<bool> StackExemption("flexcap-hybrid-stack-exemption",
                              cl::desc("Exempt accesses that provably stay inside the current stack frame"),
                              cl::init(true));
+cl::opt<bool> DominatedChecks("flexcap-hybrid-drop-dominated",
+                                cl::desc("Drop checks that dominating checks of the same pointer already proved"),
+                                cl::init(true));
 cl::opt<bool> GlobalExemption("flexcap-hybrid-global-exemption",
                               cl::desc("Exempt accesses that provably stay inside one of the module's own globals, "
                                        "which --library places in its compartment's region"),
@@ -141,6 +145,7 @@ struct Counts {
   std::uint64_t exempted_stack = 0;    // inside a local of the current frame
   std::uint64_t exempted_globals = 0;  // inside one of the module's globals, placed in the region
   std::uint64_t merged = 0;                 // loads covered by the check of an earlier load from the same base
+  std::uint64_t dominated = 0;              // accesses whose range checks that always run before them proved
   std::uint64_t globals = 0;                // moved into the compartment's region
   std::uint64_t library_functions = 0;      // C library functions whose calls go to a checking wrapper
   std::uint64_t thread_local_accesses = 0;  // through %fs, or errno's address: not checked
@@ -582,10 +587,11 @@ class Instrumenter {
   }
 
   // Loads from one base pointer at constant offsets, in one basic block with nothing
-  // between them that writes memory or has another effect, need one check between them:
-  // the range they cover. Faulting at the first of them instead of a later one changes
-  // nothing anyone can see, since nothing happened in between. (Stores are not merged:
-  // an earlier store would then not happen when a later one faults.)
+  // between them that writes memory, has another effect or may fault (another checked
+  // access), need one check between them: the range they cover. Faulting at the first of
+  // them instead of a later one changes nothing anyone can see, since nothing happened in
+  // between. (Stores are not merged: an earlier store would then not happen when a later
+  // one faults.)
   void collectFunction(Function& F, SmallVectorImpl<Operand>& Operands) {
     for (BasicBlock& BB : F) {
       DenseMap<Value*, std::size_t> Open;  // base pointer -> index of the operand that checks for it
@@ -604,10 +610,16 @@ class Instrumenter {
             Operands.pop_back();
             ++Total.merged;
           } else {
+            // A load of its own check: later loads from the other bases stay behind it.
             Operands.back().Members = {{Load->getPointerOperand(), Size}};
+            Open.clear();
             Open[Base] = Operands.size() - 1;
           }
-        } else if (I.mayWriteToMemory() || I.mayHaveSideEffects() || isa<CallBase>(I)) {
+        } else if (Operands.size() != Before || I.mayWriteToMemory() || I.mayHaveSideEffects() ||
+                   isa<CallBase>(I) || (!isa<LoadInst>(I) && !isSafeToSpeculativelyExecute(&I))) {
+          // Anything that may fault in between ends the groups: an access checked on its
+          // own (a load from another pointer may fault first, and must), a division that
+          // traps. Faulting at an earlier load for a later one would skip that fault.
           Open.clear();
         }
       }
@@ -628,9 +640,80 @@ class Instrumenter {
     return static_cast<std::uint64_t>(High - Low) <= kMaxConstantSize;
   }
 
+  // A check is redundant where checks that always run before it (they dominate it), on
+  // the same base pointer and window, already proved its whole range inside the window.
+  // Exact, since such a check could never fail: the window is constant within an
+  // activation (see above); an SSA value is the same wherever its definition dominates,
+  // so the dominating checks saw the same pointer; and the window is contiguous, so when
+  // [p + a, p + b) and [p + c, p + d) passed, so does every range between them. (Unlike
+  // merging, this needs no care about what happens in between.)
+  void dropDominated(Function& F, SmallVectorImpl<Operand>& Operands) {
+    struct Span {
+      Value* Base = nullptr;
+      std::int64_t Low = 0, High = 0;
+    };
+    auto SpanOf = [&](const Operand& Op) -> Optional<Span> {
+      if (Op.Dynamic != nullptr || Op.Enabled != nullptr ||
+          (Op.Kind != kLoad && Op.Kind != kStore && Op.Kind != kLoadStore)) {
+        return None;
+      }
+      SmallVector<std::pair<Value*, std::uint64_t>, 2> Accesses(Op.Members.begin(), Op.Members.end());
+      if (Accesses.empty()) Accesses.push_back({Op.Pointer, Op.ConstantSize});
+      Span S{nullptr, INT64_MAX, INT64_MIN};
+      for (const auto& [Pointer, Size] : Accesses) {
+        std::int64_t Offset = 0;
+        Value* Base = GetPointerBaseWithConstantOffset(Pointer, Offset, DL);
+        if (S.Base != nullptr && Base != S.Base) return None;
+        S.Base = Base;
+        S.Low = std::min(S.Low, Offset);
+        S.High = std::max(S.High, Offset + static_cast<std::int64_t>(Size));
+      }
+      return S;
+    };
+    SmallVector<Optional<Span>, 64> Spans;
+    DenseMap<Value*, SmallVector<std::size_t, 4>> ByBase;
+    for (std::size_t I = 0; I < Operands.size(); ++I) {
+      Spans.push_back(SpanOf(Operands[I]));
+      if (Spans.back()) ByBase[Spans.back()->Base].push_back(I);
+    }
+    DominatorTree DT(F);
+    SmallVector<bool, 64> Drop(Operands.size(), false);
+    for (auto& [Base, Group] : ByBase) {
+      if (Group.size() < 2) continue;
+      for (std::size_t I : Group) {
+        bool Covered = true;
+        for (unsigned Window : windowsOf(Operands[I].Kind)) {
+          std::int64_t Low = INT64_MAX, High = INT64_MIN;
+          for (std::size_t J : Group) {
+            const auto Windows = windowsOf(Operands[J].Kind);
+            if (J == I || Operands[J].Before == Operands[I].Before || !is_contained(Windows, Window) ||
+                !DT.dominates(Operands[J].Before, Operands[I].Before)) {
+              continue;
+            }
+            Low = std::min(Low, Spans[J]->Low);
+            High = std::max(High, Spans[J]->High);
+          }
+          if (Low > Spans[I]->Low || High < Spans[I]->High) Covered = false;
+        }
+        Drop[I] = Covered;
+      }
+    }
+    std::size_t Kept = 0;
+    for (std::size_t I = 0; I < Operands.size(); ++I) {
+      if (Drop[I]) {
+        Total.dominated += std::max<std::size_t>(1, Operands[I].Members.size());
+        continue;
+      }
+      if (Kept != I) Operands[Kept] = std::move(Operands[I]);
+      ++Kept;
+    }
+    Operands.erase(Operands.begin() + Kept, Operands.end());
+  }
+
   void instrument(Function& F) {
     SmallVector<Operand, 64> Operands;
     collectFunction(F, Operands);
+    if (DominatedChecks) dropDominated(F, Operands);
     if (Operands.empty()) return;
     // A merged check's size is the range its loads cover: its `length - size` is needed.
     for (Operand& Op : Operands) {
@@ -804,7 +887,7 @@ void report(const Module& M, const Counts& C) {
   std::ofstream Out(ReportPath, std::ios::app);
   Out << "{\"file\": \"" << M.getSourceFileName() << "\", \"instrumented\": " << C.checked()
       << ", \"exempted\": " << C.exempted_stack + C.exempted_globals << ", \"exempted_stack\": " << C.exempted_stack
-      << ", \"exempted_globals\": " << C.exempted_globals << ", \"merged\": " << C.merged << ", \"loads\": " << C.loads
+      << ", \"exempted_globals\": " << C.exempted_globals << ", \"merged\": " << C.merged << ", \"dominated\": " << C.dominated << ", \"loads\": " << C.loads
       << ", \"stores\": " << C.stores << ", \"atomics\": " << C.atomics << ", \"intrinsics\": " << C.intrinsics
       << ", \"byval\": " << C.byval << ", \"masked\": " << C.masked << ", \"indirect_calls\": " << C.indirect_calls
       << ", \"direct_calls\": " << C.direct_calls

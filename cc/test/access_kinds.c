@@ -82,6 +82,17 @@ int format_number(char* to, size_t n, const char* format, int value) { return sn
 /* Two loads from one base: one check covers both (merged); a fault still names the
  * load that is out of bounds. */
 long two_words(const long* p) { return p[0] + p[1]; }
+/* A load from another pointer between them: it may fault first, so no merging across it. */
+long words_around(const long* p, const long* q) { return p[0] + q[0] + p[1]; }
+
+/* Checks that always run first prove a later access's range: p[0] and p[8] bound p[4]
+ * (the window is contiguous), so its check is dropped. p[12], read only when `far`,
+ * does not run before the last read and proves nothing about it. */
+int dominated(volatile int* p, int far) {
+  int sum = p[0] + p[8];
+  if (far) sum += p[12];
+  return sum + p[4] + p[10];
+}
 
 /* memcmp compared with zero: LLVM's library-call simplification turns it into bcmp. */
 int same_bytes(const void* a, const void* b, size_t n) { return memcmp(a, b, n) == 0; }

@@ -55,6 +55,8 @@ std::size_t string_length(const char*);
 const void* find_byte(const void*, int, std::size_t);
 int format_number(char*, std::size_t, const char*, int);
 long two_words(const long*);
+long words_around(const long*, const long*);
+int dominated(volatile int*, int);
 int same_bytes(const void*, const void*, std::size_t);
 int file_status(int, struct stat*);
 }
@@ -274,6 +276,21 @@ TEST_F(HybridAccess, MergedChecksStillFaultAtTheLoadOutOfBounds) {
   EXPECT_EQ(run([&] { (void)two_words(second_outside); }), expected(cap::Access::Load, top(), 8));
   auto* first_outside = reinterpret_cast<const long*>(base_ - 8);
   EXPECT_EQ(run([&] { (void)two_words(first_outside); }), expected(cap::Access::Load, first_outside, 8));
+  // Between the two loads of p, a load of q: when both q and p[1] are outside, Morello
+  // faults at q, which comes first.
+  auto* q_outside = reinterpret_cast<const long*>(top() + 64);
+  EXPECT_EQ(run([&] { (void)words_around(second_outside, q_outside); }), expected(cap::Access::Load, q_outside, 8));
+}
+
+TEST_F(HybridAccess, ChecksProvedByEarlierOnesAreDroppedOnlyWhereTheyCouldNotFail) {
+  // p[4], between p[0] and p[8] which were checked before it, needs no check of its own;
+  // p[10] does, whether or not p[12] (only read when asked) ran.
+  auto* all_inside = reinterpret_cast<volatile int*>(top() - 13 * sizeof(int));
+  EXPECT_EQ(run([&] { (void)dominated(all_inside, 1); }), "");
+  auto* tenth_outside = reinterpret_cast<volatile int*>(top() - 10 * sizeof(int));
+  EXPECT_EQ(run([&] { (void)dominated(tenth_outside, 0); }), expected(cap::Access::Load, top(), 4));
+  EXPECT_EQ(run([&] { (void)dominated(tenth_outside, 1); }),
+            expected(cap::Access::Load, top() + 2 * sizeof(int), 4));
 }
 
 TEST_F(HybridAccess, UnconfinedCodeRunsAnywhere) {

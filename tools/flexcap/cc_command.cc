@@ -149,6 +149,7 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
   bool subobject_bounds = false;  // purecap: pointers to structure members narrowed to the member
   bool stack_exemption = true;
   bool global_exemption = true;
+  bool drop_dominated = true;
   std::string library;  // the micro-library this code belongs to, when built into an image
   std::string prebuilt;  // link PREBUILT.<abi>.o instead of compiling (see prebuilt_object)
   std::string expected_abi;  // what the build was configured for (--abi-of must agree)
@@ -176,6 +177,8 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
       stack_exemption = false;
     } else if (a == "--no-global-exemption") {
       global_exemption = false;
+    } else if (a == "--keep-dominated-checks") {
+      drop_dominated = false;
     } else if (a == "--library" && first + 1 < args.size()) {
       library = args[++first];
     } else if (a == "--expect-abi" && first + 1 < args.size()) {
@@ -185,7 +188,7 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     } else if (a == "--help") {
       err << "usage: flexcap cc [--abi hybrid|purecap|plain | --abi-of CONFIG] [--library NAME] [--count-checks] "
              "[--subobject-bounds] [--no-stack-exemption] [--no-global-exemption] "
-             "CLANG-ARGS...\n"
+             "[--keep-dominated-checks] CLANG-ARGS...\n"
              "  --abi hybrid          check every access against the compartment's DDC/PCC (the default)\n"
              "  --abi purecap         every pointer a capability with Morello's bounds, checked at every use\n"
              "  --abi plain           no checks (with --library, the globals are still placed)\n"
@@ -201,7 +204,9 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
              "                        SQLite), its globals moved into --library's section\n"
              "  --no-stack-exemption  check accesses that provably stay in the stack frame too\n"
              "  --no-global-exemption check accesses that provably stay inside one of the module's own\n"
-             "                        globals too (with --library they lie in the compartment's region)\n";
+             "                        globals too (with --library they lie in the compartment's region)\n"
+             "  --keep-dominated-checks\n"
+             "                        keep the checks that checks always run before them already proved\n";
       return 0;
     } else {
       break;
@@ -266,6 +271,7 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     }
     if (!stack_exemption) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-stack-exemption=false"});
     if (!global_exemption) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-global-exemption=false"});
+    if (!drop_dominated) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-drop-dominated=false"});
   }
   command.insert(command.end(), args.begin() + static_cast<std::ptrdiff_t>(first), args.end());
   std::vector<char*> argv;
