@@ -43,6 +43,7 @@ std::string_view revocation_enum(rt::RevocationPolicy policy) {
     case rt::RevocationPolicy::Off: return "Off";
     case rt::RevocationPolicy::Sweep: return "Sweep";
     case rt::RevocationPolicy::LoadFilter: return "LoadFilter";
+    case rt::RevocationPolicy::Pages: return "Pages";
   }
   return "Off";
 }

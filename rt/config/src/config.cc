@@ -45,7 +45,8 @@ constexpr std::string_view kMechanismKeys[] = {"driver", "noisolstack"};
 constexpr std::string_view kTopLevelKeys[] = {"compartments", "libraries", "sharing", "overlap-size", "revocation",
                                               "revocation-quarantine"};
 const std::vector<std::pair<std::string, RevocationPolicy>> kRevocationWords = {
-    {"off", RevocationPolicy::Off}, {"sweep", RevocationPolicy::Sweep}, {"load-filter", RevocationPolicy::LoadFilter}};
+    {"off", RevocationPolicy::Off}, {"sweep", RevocationPolicy::Sweep}, {"load-filter", RevocationPolicy::LoadFilter},
+    {"pages", RevocationPolicy::Pages}};
 
 // `sharing:`'s words. `capability`, FlexCap's first spelling, stays a synonym of
 // `capabilities` (PLOS'23's name for the approach); it is accepted but not advertised.
@@ -399,7 +400,9 @@ class Reader {
     std::optional<SourceLocation> page_substrate_where;
     bool has_mechanism = false;
     if (image_sharing_) c.sharing = *image_sharing_;
-    c.revocation = config_.revocation;
+    // `revocation: pages` is the shared heap's alone: a compartment's own heap is reachable
+    // by no other compartment on a page backend.
+    c.revocation = config_.revocation == RevocationPolicy::Pages ? RevocationPolicy::Off : config_.revocation;
     c.quarantine_fraction = config_.quarantine_fraction;
     each_entry(node, owner, [&](const YAML::Node& key, const YAML::Node& value, const std::string& name) {
       if (name == "name") {
@@ -744,25 +747,52 @@ class Reader {
     return share;
   }
 
-  // Revocation revokes capabilities: a page backend has none to revoke (docs/revocation.md).
+  // Sweep and load-filter revoke capabilities: a page backend has none to revoke. Pages
+  // revokes page access, which only the page backends of one address space can take from
+  // every compartment at once (docs/revocation.md).
   void check_revocation() {
-    if (config_.revocation != RevocationPolicy::Off && image_revocation_where_) {
+    if (config_.revocation == RevocationPolicy::Pages && image_revocation_where_) {
+      for (const CompartmentEntry& entry : entries_) {
+        if (!entry.driver || entry.config.backend == Backend::Mprotect || entry.config.backend == Backend::IntelPku) {
+          continue;
+        }
+        const std::string why =
+            entry.config.backend == Backend::Cheri     ? "the cheri driver revokes capabilities instead"
+            : entry.config.backend == Backend::Process ? "each process of the process driver has page tables of its "
+                                                         "own, which a free in one cannot change in the others"
+                                                       : "the fcalls driver protects no pages";
+        add(*image_revocation_where_,
+            "`revocation: pages` protects freed pages of the shared heap, which needs the mprotect or intel-pku "
+            "driver (" + label(entry) + "'s driver is " + *entry.driver + ": " + why + ")",
+            entry.config.backend == Backend::Cheri ? "use `revocation: sweep` or `revocation: load-filter` with cheri"
+                                                   : "use `revocation: off`, or `driver: mprotect` in every compartment");
+        return;
+      }
+    } else if (config_.revocation != RevocationPolicy::Off && image_revocation_where_) {
       for (const CompartmentEntry& entry : entries_) {
         if (!entry.driver || entry.config.backend == Backend::Cheri) continue;
+        const bool paged = entry.config.backend == Backend::Mprotect || entry.config.backend == Backend::IntelPku;
         add(*image_revocation_where_,
             "`revocation: " + std::string(to_string(config_.revocation)) +
                 "` revokes capabilities, which only the cheri driver has (" + label(entry) + "'s driver is " +
                 *entry.driver + ")",
-            "use `revocation: off`, or `driver: cheri` in every compartment");
+            paged ? "use `revocation: pages` (freed shared pages made inaccessible), `revocation: off`, or "
+                    "`driver: cheri` in every compartment"
+                  : "use `revocation: off`, or `driver: cheri` in every compartment");
         return;
       }
     }
     for (const CompartmentEntry& entry : entries_) {
       const CompartmentConfig& c = entry.config;
-      if (!entry.revocation_where || c.revocation == RevocationPolicy::Off || !entry.driver ||
-          c.backend == Backend::Cheri) {
+      if (!entry.revocation_where || c.revocation == RevocationPolicy::Off) continue;
+      if (c.revocation == RevocationPolicy::Pages) {
+        add(*entry.revocation_where,
+            label(entry) + " sets `revocation: pages`, which applies to the shared heap only (no other "
+                           "compartment reaches this one's heap on a page backend)",
+            "write `revocation: pages` at the top level of the configuration");
         continue;
       }
+      if (!entry.driver || c.backend == Backend::Cheri) continue;
       add(*entry.revocation_where,
           label(entry) + " sets `revocation: " + std::string(to_string(c.revocation)) +
               "`, which revokes capabilities: only the cheri driver has them (its driver is " + *entry.driver + ")",
@@ -805,6 +835,7 @@ std::string_view to_string(RevocationPolicy policy) {
     case RevocationPolicy::Off: return "off";
     case RevocationPolicy::Sweep: return "sweep";
     case RevocationPolicy::LoadFilter: return "load-filter";
+    case RevocationPolicy::Pages: return "pages";
   }
   return "unknown";
 }

@@ -557,6 +557,56 @@ compartments:
   EXPECT_TRUE(contains(image.message, "only the cheri driver")) << image.describe();
 }
 
+TEST(Revocation, PagesOnThePageBackendsOfOneAddressSpace) {
+  // The shared heap's freed pages, on mprotect and intel-pku; compartments keep theirs off.
+  for (const char* driver : {"mprotect", "intel-pku"}) {
+    auto config = parse(std::string(R"(revocation: pages
+revocation-quarantine: 10%
+compartments:
+  - name: app
+    mechanism: { driver: )") + driver + R"( }
+    default: true
+)");
+    ASSERT_TRUE(config) << driver;
+    EXPECT_EQ(config->revocation, RevocationPolicy::Pages);
+    EXPECT_DOUBLE_EQ(config->quarantine_fraction, 0.10);
+    EXPECT_EQ(config->compartments[0].revocation, RevocationPolicy::Off);
+  }
+  const ConfigError cheri = only_error(R"(revocation: pages
+compartments:
+  - name: app
+    mechanism: { driver: cheri }
+    default: true
+)");
+  EXPECT_EQ(cheri.where.line, 1);
+  EXPECT_TRUE(contains(cheri.message, "revokes capabilities instead")) << cheri.describe();
+  EXPECT_TRUE(contains(cheri.fix, "revocation: sweep")) << cheri.describe();
+  const ConfigError process = only_error(R"(revocation: pages
+compartments:
+  - name: app
+    mechanism: { driver: process }
+    default: true
+)");
+  EXPECT_TRUE(contains(process.message, "page tables of its own")) << process.describe();
+  // A compartment's own heap is reached by no other compartment on a page backend.
+  const ConfigError own = only_error(R"(compartments:
+  - name: app
+    mechanism: { driver: mprotect }
+    default: true
+    revocation: pages
+)");
+  EXPECT_EQ(own.where.line, 5);
+  EXPECT_TRUE(contains(own.fix, "top level")) << own.describe();
+  // Capability revocation on a page backend points at the page form.
+  const ConfigError sweep = only_error(R"(revocation: sweep
+compartments:
+  - name: app
+    mechanism: { driver: mprotect }
+    default: true
+)");
+  EXPECT_TRUE(contains(sweep.fix, "revocation: pages")) << sweep.describe();
+}
+
 TEST(Revocation, TheQuarantineIsAShareOfTheHeap) {
   for (const char* bad : {"0", "1.5", "150%", "quarter", "-0.1"}) {
     const ConfigError e = only_error(std::string(R"(compartments:

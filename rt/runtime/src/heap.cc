@@ -1,8 +1,12 @@
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +48,11 @@ constexpr std::size_t kStateBytes = kLiveOffset + 2 * sizeof(void*);
 constexpr std::uint64_t kMinQuarantineBytes = 256 << 10;
 static_assert(kStateBytes % kAlign == 0);
 
+// `revocation: pages`: the page the protections work in.
+constexpr std::uint64_t kPage = 4096;
+constexpr std::uint64_t page_up(std::uint64_t a) { return (a + kPage - 1) & ~(kPage - 1); }
+constexpr std::uint64_t page_down(std::uint64_t a) { return a & ~(kPage - 1); }
+
 constexpr std::uintptr_t kMarkBits = 0xf;  // links are 16-aligned: marks live in the low bits
 constexpr std::uintptr_t kLive = 0x9;
 constexpr std::uintptr_t kQuarantined = 0x5;
@@ -61,6 +70,40 @@ std::uint64_t marked_value(const B* b) {
   return word_of(b->next_free) >> 4;
 }
 std::string hex(std::uint64_t v) { return "0x" + cap::to_hex(v); }
+// Many blocks past the quick lists at once: inserted one by one, each would walk the
+// address-ordered list (quadratic in a cleared quarantine); sorted, they merge with it in
+// one pass, joining neighbours. (A template: the block type is the heap's own.)
+template <class B>
+void merge_into_list(B*& head, std::vector<B*>& large) {
+  if (large.empty()) return;
+  std::sort(large.begin(), large.end());
+  auto end_of = [](B* x) { return reinterpret_cast<std::byte*>(x + 1) + x->size; };
+  B* merged = nullptr;
+  B** tail = &merged;
+  B* last = nullptr;
+  const auto append = [&](B* b) {
+    if (last != nullptr && end_of(last) == reinterpret_cast<std::byte*>(b)) {
+      last->size += sizeof(B) + b->size;
+      return;
+    }
+    b->next_free = nullptr;
+    *tail = b;
+    tail = &b->next_free;
+    last = b;
+  };
+  B* list = head;
+  std::size_t i = 0;
+  while (list != nullptr || i < large.size()) {
+    if (list != nullptr && (i == large.size() || list < large[i])) {
+      B* const next = list->next_free;
+      append(list);
+      list = next;
+    } else {
+      append(large[i++]);
+    }
+  }
+  head = merged;
+}
 }  // namespace
 
 // All of the allocator's state is inside the region, so processes that share the region
@@ -78,6 +121,12 @@ Heap::Heap(std::byte* begin, std::size_t bytes, cap::TaggedMemory* memory)
 
 void Heap::set_revocation(cap::Revoker* revoker, double quarantine_fraction) {
   revoker_ = memory_ != nullptr ? revoker : nullptr;  // painting needs the shadow
+  quarantine_fraction_ = quarantine_fraction;
+}
+
+void Heap::set_page_revocation(double quarantine_fraction) {
+  // The region's own alignment: whole pages of it can be protected.
+  page_revocation_ = memory_ != nullptr && reinterpret_cast<std::uintptr_t>(begin_) % kPage == 0;
   quarantine_fraction_ = quarantine_fraction;
 }
 
@@ -113,7 +162,12 @@ Heap::Block*& Heap::quick(std::size_t size) const {
 }
 
 void* Heap::allocate(std::size_t bytes, std::size_t alignment) {
-  const std::size_t need = round_up(bytes == 0 ? 1 : bytes);
+  std::size_t need = round_up(bytes == 0 ? 1 : bytes);
+  if (page_revocation_ && need >= kPage) {
+    // Whole pages, so that its free can take all of it away.
+    need = page_up(need);
+    alignment = std::max<std::size_t>(alignment, kPage);
+  }
   const Lock lock(*this);
   const auto handed_out = [&](Block* b) {
     set_mark(b, bytes, kLive);
@@ -143,9 +197,16 @@ void* Heap::allocate(std::size_t bytes, std::size_t alignment) {
     if (merged) {
       if (void* p = allocate_from_list(need, alignment, bytes)) return p;
     }
-    // Memory in quarantine comes back after a sweep: sweep rather than fail.
-    if (revoker_ == nullptr || quarantine() == nullptr) break;
-    revoke_locked();
+    // Memory in quarantine comes back after a sweep (or an epoch of page protection):
+    // end it rather than fail.
+    if (quarantine() == nullptr) break;
+    if (page_revocation_) {
+      end_page_epoch_locked();
+    } else if (revoker_ != nullptr) {
+      revoke_locked();
+    } else {
+      break;
+    }
   }
   return nullptr;
 }
@@ -209,6 +270,27 @@ void Heap::free_locked(Block* b) {
     memory_->mark_allocation_start(payload, false);
     memory_->clear_tags(payload, b->size);  // the next owner gets no capability of the last one's
   }
+  if (page_revocation_) {
+    // Its whole pages inaccessible, for every compartment, until an epoch ends. What lies
+    // below a page is reused at once (docs/revocation.md says what that leaves open).
+    const std::uint64_t first = page_up(payload);
+    const std::uint64_t last = page_down(payload + b->size);
+    if (first >= last) {
+      release(b);
+      return;
+    }
+    memory_->paint(payload, b->size);  // a second free of it is a double free
+    set_mark(b, page_epochs_, kQuarantined);
+    *reinterpret_cast<Block**>(b + 1) = quarantine();  // (before the page goes)
+    quarantine() = b;
+    quarantine_bytes() += b->size + sizeof(Block);
+    if (mprotect(reinterpret_cast<void*>(first), last - first, PROT_NONE) != 0) {
+      throw std::runtime_error("flexcap heap: mprotect of freed pages failed: " + std::string(std::strerror(errno)));
+    }
+    const auto share = static_cast<std::uint64_t>(quarantine_fraction_ * static_cast<double>(live_bytes_at(begin_)));
+    if (quarantine_bytes() >= std::max(share, kMinQuarantineBytes)) end_page_epoch_locked();
+    return;
+  }
   if (revoker_ == nullptr) {
     release(b);
     return;
@@ -261,42 +343,36 @@ void Heap::reuse_cleared_locked() {
       large.push_back(b);
     }
   }
-  if (large.empty()) return;
-  // Many large blocks at once: inserted one by one, each would walk the address-ordered
-  // list (quadratic in a cleared quarantine); sorted, they merge with it in one pass,
-  // joining neighbours.
-  std::sort(large.begin(), large.end());
-  auto end_of = [](Block* x) { return reinterpret_cast<std::byte*>(x + 1) + x->size; };
-  Block* merged = nullptr;
-  Block** tail = &merged;
-  Block* last = nullptr;
-  const auto append = [&](Block* b) {
-    if (last != nullptr && end_of(last) == reinterpret_cast<std::byte*>(b)) {
-      last->size += sizeof(Block) + b->size;
-      return;
-    }
-    b->next_free = nullptr;
-    *tail = b;
-    tail = &b->next_free;
-    last = b;
-  };
-  Block* list = head();
-  std::size_t i = 0;
-  while (list != nullptr || i < large.size()) {
-    if (list != nullptr && (i == large.size() || list < large[i])) {
-      Block* const next = list->next_free;
-      append(list);
-      list = next;
-    } else {
-      append(large[i++]);
-    }
-  }
-  head() = merged;
+  merge_into_list(head(), large);
 }
 
 void Heap::revoke_now() {
   const Lock lock(*this);
   if (revoker_ != nullptr) revoke_locked();
+}
+
+// Every quarantined block's pages mapped again, and the blocks back in the free lists.
+void Heap::end_page_epoch_locked() {
+  std::vector<Block*> large;
+  for (Block* b = std::exchange(quarantine(), nullptr); b != nullptr;) {
+    const auto payload = reinterpret_cast<std::uint64_t>(b + 1);
+    const std::uint64_t first = page_up(payload);
+    if (mprotect(reinterpret_cast<void*>(first), page_down(payload + b->size) - first, PROT_READ | PROT_WRITE) != 0) {
+      throw std::runtime_error("flexcap heap: mprotect of reused pages failed: " + std::string(std::strerror(errno)));
+    }
+    Block* const next = *reinterpret_cast<Block**>(b + 1);
+    memory_->unpaint(payload, b->size);
+    large.push_back(b);  // (a page or more: none for the quick lists)
+    b = next;
+  }
+  merge_into_list(head(), large);
+  quarantine_bytes() = 0;
+  ++page_epochs_;
+}
+
+void Heap::end_page_epoch() {
+  const Lock lock(*this);
+  if (page_revocation_) end_page_epoch_locked();
 }
 
 void Heap::reuse_cleared() {

@@ -155,6 +155,11 @@ class GateFrameRoots final : public cap::RootSet {
 // Revocation is set up only where the configuration asks for it: an image without it
 // sweeps nothing and pays nothing beyond the allocation-start bits.
 void Runtime::start_revocation() {
+  if (spec_.revocation == RevocationPolicy::Pages) {
+    // Page backends: the shared heap's freed pages (the configuration allows nothing else).
+    shared_heap_.set_page_revocation(spec_.quarantine_fraction);
+    return;
+  }
   bool any = spec_.revocation != RevocationPolicy::Off;
   for (const CompartmentSpec& c : spec_.compartments) any = any || c.revocation != RevocationPolicy::Off;
   if (!any) return;
@@ -217,7 +222,12 @@ int Runtime::owner_of(std::uint64_t address, std::uint64_t size) const {
 
 std::string Runtime::describe_owner(std::uint64_t address) const {
   const int owner = owner_of(address);
-  if (owner == -2) return "the shared region";
+  if (owner == -2) {
+    if (shared_heap_.page_revocation() && shared_.painted(address)) {
+      return "the shared region, in a block freed and not yet reused (revocation: pages): a use after free";
+    }
+    return "the shared region";
+  }
   if (owner == -3) {
     const auto below = static_cast<std::size_t>(overlap_below(compartments_, address));
     return "the overlap region of compartments '" + std::string(compartments_[below]->name()) + "' and '" +
@@ -267,6 +277,7 @@ void shared_free(const cap::Cap<std::byte>& block) {
 
 cap::SweepStats revoke() {
   Runtime& rt = Runtime::get();
+  rt.shared_heap().end_page_epoch();  // revocation: pages (a no-op otherwise)
   std::vector<Heap*> heaps;
   if (rt.shared_heap().revocable()) heaps.push_back(&rt.shared_heap());
   for (int i = 0; i < rt.compartment_count(); ++i) {

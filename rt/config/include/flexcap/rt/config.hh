@@ -55,14 +55,17 @@ enum class RestartPolicy {
 };
 
 // Temporal safety (`revocation:`, docs/revocation.md): what a free does to capabilities
-// that still point at the freed memory. Capabilities only: the cheri driver.
+// (or, on a page backend, pointers) that still point at the freed memory. Sweep and
+// LoadFilter: the cheri driver's capabilities. Pages: the shared heap on the page
+// backends that share one address space (mprotect, intel-pku).
 enum class RevocationPolicy {
   Off,         // freed memory is reused at once; a kept capability reaches whoever gets it next
   Sweep,       // freed memory waits in quarantine until a sweep has revoked every capability to it
   LoadFilter,  // the same, and a capability to quarantined memory arrives untagged when loaded
+  Pages,       // a freed shared block's whole pages are inaccessible until reused after an epoch
 };
 
-std::string_view to_string(RevocationPolicy policy);  // "off", "sweep", "load-filter"
+std::string_view to_string(RevocationPolicy policy);  // "off", "sweep", "load-filter", "pages"
 
 // The share of a heap its quarantine may hold before a sweep runs, unless
 // `revocation-quarantine:` says otherwise (CheriBSD's default).

@@ -116,6 +116,14 @@ class Heap {
   std::size_t bytes_in_use() const;  // quarantined blocks count as in use
   std::size_t quarantined_bytes() const;
   std::uint64_t sweeps() const { return sweeps_; }
+  // Page backends (`revocation: pages`, docs/revocation.md): a freed block's whole pages
+  // are mapped inaccessible, to every compartment at once, until its quarantine fills and
+  // an epoch ends; then they are mapped again and reused. Blocks of a page or more are
+  // page-aligned and padded to whole pages; a smaller block is reused at once.
+  void set_page_revocation(double quarantine_fraction);
+  bool page_revocation() const { return page_revocation_; }
+  void end_page_epoch();  // maps the quarantined pages again and reuses them
+  std::uint64_t page_epochs() const { return page_epochs_; }
   // The usable size of a block allocate() returned (at least what was asked).
   static std::size_t size_of(const void* p);
 
@@ -132,12 +140,15 @@ class Heap {
   void free_locked(Block* b);  // the lock held
   void revoke_locked();        // the lock held
   void reuse_cleared_locked();
+  void end_page_epoch_locked();
   std::byte* begin_ = nullptr;
   std::size_t size_ = 0;
   cap::TaggedMemory* memory_ = nullptr;
   cap::Revoker* revoker_ = nullptr;
   double quarantine_fraction_ = 0;  // of the bytes in use, as CheriBSD's allocator counts it
   std::uint64_t sweeps_ = 0;  // started by this heap (this process's view)
+  bool page_revocation_ = false;
+  std::uint64_t page_epochs_ = 0;
 };
 
 class Compartment {
