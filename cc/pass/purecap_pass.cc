@@ -23,6 +23,7 @@
 #include "llvm/Analysis/ValueTracking.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/DebugInfoMetadata.h"
+#include "llvm/IR/Dominators.h"
 #include "llvm/IR/GetElementPtrTypeIterator.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/InstIterator.h"
@@ -61,6 +62,10 @@ cl::opt<bool> SubObjectBounds("flexcap-purecap-subobject-bounds",
                               cl::desc("Narrow a pointer to a structure's member to that member where it is made "
                                        "(CHERI LLVM's -cheri-bounds=subobject-safe; off by default, as there)"),
                               cl::init(false));
+cl::opt<bool> PurecapDropDominated("flexcap-purecap-drop-dominated",
+                                   cl::desc("Drop checks that dominating checks of the same pointer and bounds "
+                                            "already proved"),
+                                   cl::init(true));
 cl::opt<std::string> PurecapReport("flexcap-purecap-report", cl::desc("Append what the purecap pass did to this file"),
                                    cl::init(""));
 
@@ -75,6 +80,7 @@ constexpr const char* kWrapped[] = {"malloc_usable_size",
                                     "strstr", "strdup",  "puts",    "printf", "snprintf",      "vsnprintf"};
 
 struct Counts {
+  std::uint64_t dominated = 0;  // proved by checks that always run before them (not in `checked`)
   std::uint64_t checked = 0, exempted = 0, pointer_loads = 0, pointer_stores = 0, integer_casts = 0, calls = 0;
   std::uint64_t indirect_calls = 0;
   std::uint64_t subobject_bounds = 0;  // pointers to members narrowed (sub-object bounds on)
@@ -336,6 +342,8 @@ class Instrumenter {
       Ddc = {Base, B.CreateAdd(Base, Length)};
     }
     // Phase 1: the bounds of every pointer the function uses, and what to do where.
+    // (Phase 1 adds instructions but no blocks: the dominator tree stays true.)
+    DT.recalculate(F);
     SmallVector<Instruction*, 64> Work;
     for (Instruction& I : instructions(F)) Work.push_back(&I);
     for (Instruction* I : Work) plan(*I);
@@ -721,9 +729,13 @@ class Instrumenter {
       return;
     }
     if (auto* G = dyn_cast<GlobalVariable>(getUnderlyingObject(P)); G != nullptr && G->isThreadLocal()) return;
+    const Bounds Bs = boundsOf(P);
+    if (Dynamic == nullptr && Kind != kExecute && PurecapDropDominated && provedBefore(Before, P, Size, Bs)) {
+      ++Total.dominated;
+      return;
+    }
     ++Total.checked;
     if (PurecapAblate == "checks") return;
-    const Bounds Bs = boundsOf(P);
     // Accesses at constant offsets from one pointer in one block (a structure's fields)
     // share one check of their hull; each is checked on its own only where the hull fails,
     // so a fault is still raised by exactly the access that faults, where it is.
@@ -764,6 +776,28 @@ class Instrumenter {
       Instruction* Then = SplitBlockAndInsertIfThen(Bad, At, /*Unreachable=*/true, Unlikely);
       IRBuilder<>(Then).CreateCall(Fault, {Address, Bytes, ConstantInt::get(I32, Kind), Bs.Base, Bs.Top});
     });
+  }
+
+  // Whether checks that always run before `Before` (they dominate it), of pointers at
+  // constant offsets from the same root with the same bounds, already proved
+  // [P, P + Size) inside them: the hull of two ranges that passed lies inside bounds that
+  // are one contiguous range, and SSA values (the root, its bounds) are the same wherever
+  // their definitions dominate. Such a check could never fail, so dropping it changes no
+  // fault. Records this access's range for later ones otherwise.
+  bool provedBefore(Instruction* Before, Value* P, std::uint64_t Size, const Bounds& Bs) {
+    std::int64_t Offset = 0;
+    Value* Root = GetPointerBaseWithConstantOffset(P, Offset, DL);
+    const std::int64_t Lo = Offset, Hi = Offset + static_cast<std::int64_t>(Size);
+    auto& Earlier = Proved[Root];
+    std::int64_t Low = INT64_MAX, High = INT64_MIN;
+    for (const ProvedRange& R : Earlier) {
+      if (R.Base != Bs.Base || R.Top != Bs.Top || R.At == Before || !DT.dominates(R.At, Before)) continue;
+      Low = std::min(Low, R.Lo);
+      High = std::max(High, R.Hi);
+    }
+    if (Low <= Lo && Hi <= High) return true;
+    Earlier.push_back({Before, Lo, Hi, Bs.Base, Bs.Top});
+    return false;
   }
 
   // Whether [Address, Address + Bytes) leaves [Base, Top), safe against wrap-around.
@@ -1037,6 +1071,14 @@ class Instrumenter {
   };
   SmallVector<HullGroup, 16> Groups;
   std::map<std::pair<BasicBlock*, Value*>, int> GroupOf;
+  struct ProvedRange {
+    Instruction* At;
+    std::int64_t Lo, Hi;  // [offset, offset + size) from the root, checked before At
+    Value* Base;
+    Value* Top;
+  };
+  DenseMap<Value*, SmallVector<ProvedRange, 4>> Proved;  // provedBefore(), by root pointer
+  DominatorTree DT;
   SmallVector<std::function<void()>, 64> Actions;
 };
 
@@ -1133,7 +1175,7 @@ struct PurecapPass : PassInfoMixin<PurecapPass> {
     if (!PurecapReport.empty()) {
       std::ofstream Out(PurecapReport, std::ios::app);
       Out << "{\"file\": \"" << M.getSourceFileName() << "\", \"abi\": \"purecap\", \"checked\": " << C.checked
-          << ", \"exempted\": " << C.exempted << ", \"pointer_loads\": " << C.pointer_loads
+          << ", \"exempted\": " << C.exempted << ", \"dominated\": " << C.dominated << ", \"pointer_loads\": " << C.pointer_loads
           << ", \"pointer_stores\": " << C.pointer_stores << ", \"calls\": " << C.calls
           << ", \"indirect_calls_checked\": " << C.indirect_calls << ", \"subobject_bounds\": " << C.subobject_bounds
           << ", \"casts_from_integer\": " << C.integer_casts << ", \"global_pointers\": " << C.global_pointers << ", \"library_functions_wrapped\": " << C.wrapped

@@ -38,6 +38,7 @@ int call_through(int);
 int fields_store();
 int vector_fill(std::size_t);
 int vector_pointers_at(std::size_t);
+int dominated(volatile int*, int);
 extern long* g_small;
 extern char g_buffer[32];
 }
@@ -118,6 +119,29 @@ TEST(PurecapFidelity, HeapOverflowByOneFaults) {
   EXPECT_EQ(fault_of([&] { (void)read_through(a, 99); }), "");
   EXPECT_EQ(fault_of([&] { (void)read_through(a, 100); }),
             expected_load_fault(a.base, 100, reinterpret_cast<std::uint64_t>(a.p) + 100));
+}
+
+TEST(PurecapFidelity, ChecksProvedByEarlierOnesAreDroppedOnlyWhereTheyCouldNotFail) {
+  const auto call = [](const Allocation& a, int far) {
+    flexcap_purecap_arguments[0] = {reinterpret_cast<std::uint64_t>(a.p), a.base, a.top};
+    return dominated(reinterpret_cast<volatile int*>(a.p), far);
+  };
+  const auto fault_at = [](const Allocation& a, std::uint64_t offset) {
+    const cap::Capability c = cap::Capability::root()
+                                  .restrict_permissions(cap::Permissions::data())
+                                  .set_value(a.base)
+                                  .set_bounds(a.top - a.base)
+                                  .capability.set_value(a.base + offset);
+    auto r = cap::check_access(c, cap::Access::Load, a.base + offset, 4);
+    return r ? std::string() : r.error().describe();
+  };
+  const Allocation all = allocation(52);
+  EXPECT_EQ(fault_of([&] { (void)call(all, 1); }), "");
+  // 40 bytes: p[10] is the first int past the end, whether or not p[12] was read first.
+  const Allocation short_one = allocation(40);
+  ASSERT_EQ(short_one.top - short_one.base, 40u);
+  EXPECT_EQ(fault_of([&] { (void)call(short_one, 0); }), fault_at(short_one, 40));
+  EXPECT_EQ(fault_of([&] { (void)call(short_one, 1); }), fault_at(short_one, 48));
 }
 
 TEST(PurecapFidelity, ThePaddingOfALargeAllocationDoesNotFault) {

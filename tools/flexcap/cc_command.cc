@@ -271,7 +271,10 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     }
     if (!stack_exemption) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-stack-exemption=false"});
     if (!global_exemption) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-global-exemption=false"});
-    if (!drop_dominated) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-drop-dominated=false"});
+    if (!drop_dominated) {
+      command.insert(command.end(), {"-mllvm", abi == "purecap" ? "-flexcap-purecap-drop-dominated=false"
+                                                                : "-flexcap-hybrid-drop-dominated=false"});
+    }
   }
   command.insert(command.end(), args.begin() + static_cast<std::ptrdiff_t>(first), args.end());
   std::vector<char*> argv;
