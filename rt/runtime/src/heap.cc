@@ -52,6 +52,12 @@ static_assert(kStateBytes % kAlign == 0);
 constexpr std::uint64_t kPage = 4096;
 constexpr std::uint64_t page_up(std::uint64_t a) { return (a + kPage - 1) & ~(kPage - 1); }
 constexpr std::uint64_t page_down(std::uint64_t a) { return a & ~(kPage - 1); }
+// Only an invalid range can make this fail: a bug in the heap, not the program.
+void protect_pages(std::uint64_t first, std::uint64_t last, int protection) {
+  if (mprotect(reinterpret_cast<void*>(first), last - first, protection) != 0) {
+    throw std::runtime_error("flexcap heap: mprotect of quarantined pages failed: " + std::string(std::strerror(errno)));
+  }
+}
 
 constexpr std::uintptr_t kMarkBits = 0xf;  // links are 16-aligned: marks live in the low bits
 constexpr std::uintptr_t kLive = 0x9;
@@ -270,40 +276,31 @@ void Heap::free_locked(Block* b) {
     memory_->mark_allocation_start(payload, false);
     memory_->clear_tags(payload, b->size);  // the next owner gets no capability of the last one's
   }
-  if (page_revocation_) {
-    // Its whole pages inaccessible, for every compartment, until an epoch ends. What lies
-    // below a page is reused at once (docs/revocation.md says what that leaves open).
-    const std::uint64_t first = page_up(payload);
-    const std::uint64_t last = page_down(payload + b->size);
-    if (first >= last) {
-      release(b);
-      return;
-    }
-    memory_->paint(payload, b->size);  // a second free of it is a double free
-    set_mark(b, page_epochs_, kQuarantined);
-    *reinterpret_cast<Block**>(b + 1) = quarantine();  // (before the page goes)
-    quarantine() = b;
-    quarantine_bytes() += b->size + sizeof(Block);
-    if (mprotect(reinterpret_cast<void*>(first), last - first, PROT_NONE) != 0) {
-      throw std::runtime_error("flexcap heap: mprotect of freed pages failed: " + std::string(std::strerror(errno)));
-    }
-    const auto share = static_cast<std::uint64_t>(quarantine_fraction_ * static_cast<double>(live_bytes_at(begin_)));
-    if (quarantine_bytes() >= std::max(share, kMinQuarantineBytes)) end_page_epoch_locked();
-    return;
-  }
-  if (revoker_ == nullptr) {
+  // With `revocation: pages`, only a block with whole pages of its own can be taken away
+  // (docs/revocation.md says what lies below a page leaves open).
+  const std::uint64_t first = page_up(payload);
+  const std::uint64_t last = page_down(payload + b->size);
+  const bool pages = page_revocation_ && first < last;
+  if (!pages && revoker_ == nullptr) {
     release(b);
     return;
   }
-  // Quarantine: painted until a sweep that began after this free has revoked every
-  // capability based in it.
+  // Quarantine: painted (a second free of it is a double free) until a sweep that began
+  // after this free has revoked every capability based in it, or, for pages, until the
+  // epoch ends. The link is written before the page goes.
   memory_->paint(payload, b->size);
-  set_mark(b, revoker_->epoch(), kQuarantined);
+  set_mark(b, pages ? page_epochs_ : revoker_->epoch(), kQuarantined);
   *reinterpret_cast<Block**>(b + 1) = quarantine();
   quarantine() = b;
   quarantine_bytes() += b->size + sizeof(Block);
+  if (pages) protect_pages(first, last, PROT_NONE);
   const auto share = static_cast<std::uint64_t>(quarantine_fraction_ * static_cast<double>(live_bytes_at(begin_)));
-  if (quarantine_bytes() >= std::max(share, kMinQuarantineBytes)) revoke_locked();
+  if (quarantine_bytes() < std::max(share, kMinQuarantineBytes)) return;
+  if (pages) {
+    end_page_epoch_locked();
+  } else {
+    revoke_locked();
+  }
 }
 
 void Heap::release(Block* b) {
@@ -356,10 +353,7 @@ void Heap::end_page_epoch_locked() {
   std::vector<Block*> large;
   for (Block* b = std::exchange(quarantine(), nullptr); b != nullptr;) {
     const auto payload = reinterpret_cast<std::uint64_t>(b + 1);
-    const std::uint64_t first = page_up(payload);
-    if (mprotect(reinterpret_cast<void*>(first), page_down(payload + b->size) - first, PROT_READ | PROT_WRITE) != 0) {
-      throw std::runtime_error("flexcap heap: mprotect of reused pages failed: " + std::string(std::strerror(errno)));
-    }
+    protect_pages(page_up(payload), page_down(payload + b->size), PROT_READ | PROT_WRITE);
     Block* const next = *reinterpret_cast<Block**>(b + 1);
     memory_->unpaint(payload, b->size);
     large.push_back(b);  // (a page or more: none for the quick lists)
