@@ -8,11 +8,16 @@
 // taken from that compartment's heap (64 KiB, one per signal), runs the handler, and
 // puts back what it interrupted.
 //
+// Code that is not hybrid (no hybrid state installed) on a page backend gets the same
+// for its compartment's page protections: on mprotect and intel-pku the handler runs
+// with its compartment's region mapped, as after a gate into it
+// (rt::run_signal_handler_in), on the thread's stack. Elsewhere, outside every
+// compartment, sigaction is the C library's.
+//
 // SIGSEGV, SIGBUS, SIGFPE and SIGILL stay FlexCap's (rt::application_sigaction: the
-// program's handler runs for faults outside every gate). Where no compartment confines
-// the caller (no hybrid state installed), sigaction is the C library's. Not supported: a
-// handler that calls another compartment through a gate, and one signal delivered to two
-// threads at once (they would share its stack).
+// program's handler runs for faults outside every gate). Not supported: a handler that
+// calls another compartment through a gate, and one signal delivered to two threads at
+// once (they would share its stack).
 #include <pthread.h>
 #include <signal.h>
 
@@ -23,6 +28,7 @@
 #include "flexcap/cc/hybrid_runtime.hh"
 #include "flexcap/rt/backends.hh"
 #include "flexcap/rt/runtime.hh"
+#include "flexcap/rt/signal_entry.hh"
 #include "flexcap/rt/stack.hh"
 #include "libc_checks.hh"
 
@@ -36,7 +42,7 @@ constexpr std::size_t kSignalStack = 64u << 10;
 struct Handler {
   struct sigaction action {};  // the program's
   int compartment = 0;
-  const flexcap::cc::HybridState* state = nullptr;
+  const flexcap::cc::HybridState* state = nullptr;  // null: not hybrid code (a page backend's)
   std::byte* stack = nullptr;
 };
 Handler g_handlers[NSIG];  // written with the signal blocked; read by the trampoline
@@ -59,6 +65,11 @@ void deliver(void* p) {
 
 void trampoline(int signal, siginfo_t* info, void* context) {
   const Handler& h = g_handlers[signal];
+  if (h.state == nullptr) {  // a page backend: its protections, on this stack
+    Delivery d{&h, signal, info, context};
+    flexcap::rt::run_signal_handler_in(h.compartment, deliver, &d);
+    return;
+  }
   const flexcap::cc::HybridState* interrupted = flexcap::cc::installed_hybrid_state();
   const bool started = Runtime::started();
   const int current = started ? Runtime::current() : 0;
@@ -79,6 +90,14 @@ bool runs_code(const struct sigaction& a) {
   return a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN;
 }
 
+// Whether plain code installing a handler on this backend needs the trampoline: a page
+// backend's compartment may be closed when its signal arrives.
+bool page_backend_compartment() {
+  if (!Runtime::started()) return false;
+  const flexcap::rt::Backend b = Runtime::get().spec().backend;
+  return b == flexcap::rt::Backend::Mprotect || b == flexcap::rt::Backend::IntelPku;
+}
+
 // What the kernel's previous action means to the program: `program`, its own handler,
 // where the trampoline stood for it.
 struct sigaction as_the_program_sees(const struct sigaction& kernel, const struct sigaction& program) {
@@ -95,7 +114,9 @@ int flexcap_hybrid_sigaction(int signal, const struct sigaction* action, struct 
   if (previous != nullptr) check_write(previous, sizeof(*previous));
   if (flexcap::rt::application_sigaction(signal, action, previous)) return 0;
   const flexcap::cc::HybridState* state = flexcap::cc::installed_hybrid_state();
-  if (state == nullptr || signal <= 0 || signal >= NSIG) return sigaction(signal, action, previous);
+  if ((state == nullptr && !page_backend_compartment()) || signal <= 0 || signal >= NSIG) {
+    return sigaction(signal, action, previous);
+  }
   Handler& h = g_handlers[signal];
   struct sigaction kernel {};
   if (action == nullptr || !runs_code(*action)) {  // asking, SIG_DFL or SIG_IGN: nothing to run as hybrid code
@@ -103,19 +124,21 @@ int flexcap_hybrid_sigaction(int signal, const struct sigaction* action, struct 
     if (r == 0 && previous != nullptr) *previous = as_the_program_sees(kernel, h.action);
     return r;
   }
-  check(reinterpret_cast<const void*>(action->sa_handler), 1, FLEXCAP_HYBRID_EXECUTE);  // its code, as the PCC allows
+  if (state != nullptr) {
+    check(reinterpret_cast<const void*>(action->sa_handler), 1, FLEXCAP_HYBRID_EXECUTE);  // its code, as the PCC allows
+  }
   sigset_t only{};
   sigset_t mask{};
   sigemptyset(&only);
   sigaddset(&only, signal);
   pthread_sigmask(SIG_BLOCK, &only, &mask);
   const int compartment = Runtime::started() ? Runtime::current() : 0;
-  if (h.stack == nullptr || h.compartment != compartment) {
+  if (state != nullptr && (h.stack == nullptr || h.compartment != compartment)) {
     // (A stack taken from another compartment's heap stays there: that compartment
     // installed a handler for this signal before, which is rare.)
     h.stack = static_cast<std::byte*>(allocate(kSignalStack, 64));
   }
-  if (h.stack == nullptr) {
+  if (state != nullptr && h.stack == nullptr) {
     pthread_sigmask(SIG_SETMASK, &mask, nullptr);
     errno = ENOMEM;
     return -1;

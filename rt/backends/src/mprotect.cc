@@ -1,4 +1,6 @@
 #include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -9,6 +11,7 @@
 #include <stdexcept>
 
 #include "flexcap/rt/backends.hh"
+#include "flexcap/rt/signal_entry.hh"
 
 namespace flexcap::rt {
 namespace {
@@ -90,6 +93,12 @@ ArgumentPolicy MprotectBackend::check_argument(Runtime& rt, const GateFrame& fra
 
 void MprotectBackend::switch_to(Runtime& rt, int from, int to) {
   if (from == to) return;
+  // A signal handler switches too (run_signal_handler_in): none may run half-way through.
+  // (The faults are left open: a switch makes none, and a blocked one would kill.)
+  sigset_t asynchronous, before;
+  sigfillset(&asynchronous);
+  for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP}) sigdelset(&asynchronous, fault);
+  pthread_sigmask(SIG_BLOCK, &asynchronous, &before);
   g_mapped.store(-1, std::memory_order_release);
   protect(rt.compartment(to), PROT_READ | PROT_WRITE);
   protect(rt.compartment(from), PROT_NONE);
@@ -97,6 +106,42 @@ void MprotectBackend::switch_to(Runtime& rt, int from, int to) {
   g_mapped.store(to, std::memory_order_release);
   g_switches.fetch_add(1, std::memory_order_acq_rel);
   if (g_waiting.load(std::memory_order_acquire) != 0) futex(&g_mapped, FUTEX_WAKE_PRIVATE, INT32_MAX);
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+}
+
+void run_signal_handler_in(int compartment, void (*body)(void*), void* argument) {
+  if (!Runtime::started()) {
+    body(argument);
+    return;
+  }
+  Runtime& rt = Runtime::get();
+  const int interrupted = Runtime::current();
+  switch (rt.spec().backend) {
+    case Backend::Mprotect: {
+      // What is mapped is the process's, not this thread's: another thread may be
+      // switching (this one cannot be: its switches block signals).
+      int mapped = g_mapped.load(std::memory_order_acquire);
+      while (mapped < 0) {
+        __builtin_ia32_pause();
+        mapped = g_mapped.load(std::memory_order_acquire);
+      }
+      if (mapped != compartment) MprotectBackend::switch_to(rt, mapped, compartment);
+      Runtime::set_current(compartment);
+      body(argument);
+      if (mapped != compartment) MprotectBackend::switch_to(rt, compartment, mapped);
+      break;
+    }
+    case Backend::IntelPku:
+      IntelPkuBackend::switch_to(rt, interrupted, compartment);
+      body(argument);
+      IntelPkuBackend::switch_to(rt, compartment, interrupted);
+      break;
+    default:
+      Runtime::set_current(compartment);
+      body(argument);
+      break;
+  }
+  Runtime::set_current(interrupted);
 }
 
 }  // namespace flexcap::rt
