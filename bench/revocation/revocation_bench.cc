@@ -9,6 +9,9 @@
 //   the heap.
 //
 //   revocation_bench [--rounds N] [--quick]
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -16,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -111,11 +115,60 @@ struct Churn {
 
 enum class Policy { Off, Sweep, LoadFilter, Pages };
 
+// A second process that shares the heap's region, as a compartment of the process
+// backend does: each step the churn crosses to it (a pipe there and back, two context
+// switches as a gate's are), and it catches up with the page protections the churn
+// changed and reads the buffer just allocated, as a callee handed it would.
+class Peer {
+ public:
+  explicit Peer(Heap& heap) {
+    if (pipe(to_peer_) != 0 || pipe(from_peer_) != 0) throw std::runtime_error("pipe");
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork");
+    if (pid_ == 0) {
+      close(to_peer_[1]);
+      close(from_peer_[0]);
+      std::uint64_t address = 0;
+      while (read(to_peer_[0], &address, sizeof(address)) == sizeof(address)) {
+        heap.catch_up_page_protections();
+        volatile std::uint64_t word = *reinterpret_cast<const volatile std::uint64_t*>(address);
+        (void)word;
+        const char done = 1;
+        if (write(from_peer_[1], &done, 1) != 1) break;
+      }
+      _exit(0);
+    }
+    close(to_peer_[0]);
+    close(from_peer_[1]);
+  }
+  ~Peer() {
+    close(to_peer_[1]);  // the peer reads the end and exits
+    waitpid(pid_, nullptr, 0);
+    close(from_peer_[0]);
+  }
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
+  void cross(std::uint64_t address) {
+    char done = 0;
+    if (write(to_peer_[1], &address, sizeof(address)) != sizeof(address) || read(from_peer_[0], &done, 1) != 1) {
+      std::fprintf(stderr, "revocation_bench: the peer process died reading a live buffer at 0x%llx\n",
+                   static_cast<unsigned long long>(address));
+      std::exit(1);
+    }
+  }
+
+ private:
+  int to_peer_[2] = {-1, -1}, from_peer_[2] = {-1, -1};
+  pid_t pid_ = -1;
+};
+
 // Buffers of `smallest` to `smallest + spread` bytes: 64 B to 4 KiB for the capability
-// cases; 4 to 64 KiB for `revocation: pages`, which protects whole pages only.
+// cases; 4 to 64 KiB for `revocation: pages`, which protects whole pages only. With
+// `with_peer`, a second process shares the heap (Peer).
 Churn churn(Policy policy, std::uint64_t heap_bytes, int steps, double fraction, std::uint64_t smallest = 64,
-            std::uint64_t spread = 4032) {
-  TaggedMemory memory(heap_bytes);
+            std::uint64_t spread = 4032, bool with_peer = false) {
+  TaggedMemory memory(heap_bytes,
+                      with_peer ? TaggedMemory::Mapping::SharedBetweenProcesses : TaggedMemory::Mapping::Private);
   Revoker revoker;
   Heap heap(reinterpret_cast<std::byte*>(memory.base()), memory.size(), &memory);
   if (policy == Policy::Pages) {
@@ -124,6 +177,8 @@ Churn churn(Policy policy, std::uint64_t heap_bytes, int steps, double fraction,
     revoker.add_memory(memory, policy == Policy::LoadFilter);
     heap.set_revocation(&revoker, fraction);
   }
+  std::optional<Peer> peer;
+  if (with_peer) peer.emplace(heap);
   std::mt19937_64 random(42);
   const Capability root = memory.root();
   const auto allocate = [&]() -> Capability {
@@ -149,6 +204,7 @@ Churn churn(Policy policy, std::uint64_t heap_bytes, int steps, double fraction,
     }
     // ... and reads some back, through the load filter where there is one.
     (void)memory.load_capability(victim, victim.base());
+    if (peer) peer->cross(victim.base());
     if (step % 64 == 0) result.peak_quarantine = std::max<std::uint64_t>(result.peak_quarantine, heap.quarantined_bytes());
   }
   result.seconds = seconds_since(start);
@@ -184,18 +240,28 @@ void churn_rows(std::uint64_t heap_bytes, int steps, int rounds) {
 // The page backends' form (`revocation: pages`): buffers of 4 to 64 KiB, whose whole
 // pages each free makes inaccessible (an mprotect) until the epoch ends (another per
 // block), against the same program with revocation off.
+//
+// On the process backend each process has page tables of its own: the one that frees
+// protects the pages in its own, and the others replay the change at their next gate
+// crossing. churn-pages-process is the same churn crossing to a second process at every
+// step, against the same crossings with revocation off.
 void page_rows(std::uint64_t heap_bytes, int steps, int rounds) {
-  std::vector<double> off, pages;
+  std::vector<double> off, pages, off_peer, pages_peer;
   Churn last;
   for (int r = 0; r < rounds; ++r) {
     off.push_back(churn(Policy::Off, heap_bytes, steps, 0.25, 4096, 61440).seconds);
     last = churn(Policy::Pages, heap_bytes, steps, 0.25, 4096, 61440);
     pages.push_back(last.seconds);
+    off_peer.push_back(churn(Policy::Off, heap_bytes, steps, 0.25, 4096, 61440, true).seconds);
+    pages_peer.push_back(churn(Policy::Pages, heap_bytes, steps, 0.25, 4096, 61440, true).seconds);
   }
   const double base = median(off);
   const double per_step = 1e9 / steps;
   row("churn-pages", median(pages) * per_step, "ns/step", base * per_step, median(pages) / base);
   row("churn-pages-epochs", static_cast<double>(last.epochs), "epochs", static_cast<double>(steps), 0);
+  const double base_peer = median(off_peer);
+  row("churn-pages-process", median(pages_peer) * per_step, "ns/step", base_peer * per_step,
+      median(pages_peer) / base_peer);
   const double heap_mib = static_cast<double>(last.heap_bytes) / (1 << 20);
   const double quarantine_mib = static_cast<double>(last.peak_quarantine) / (1 << 20);
   row("memory-pages-quarantine-peak", quarantine_mib, "MiB", heap_mib, quarantine_mib / heap_mib);

@@ -9,7 +9,7 @@ import json, sys
 rows = {r["case"]: r for r in json.loads(sys.argv[1])["results"]}
 expected = ["sweep-sparse", "pause-per-mib-sparse", "sweep-dense", "pause-per-mib-dense", "churn-sweep",
             "churn-load-filter", "churn-sweeps", "memory-shadow", "memory-quarantine-peak",
-            "churn-pages", "churn-pages-epochs", "memory-pages-quarantine-peak"]
+            "churn-pages", "churn-pages-epochs", "churn-pages-process", "memory-pages-quarantine-peak"]
 assert sorted(rows) == sorted(expected), sorted(rows)
 for name, r in rows.items():
     assert set(r) == {"case", "value", "unit", "baseline", "ratio"}, r

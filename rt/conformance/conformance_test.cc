@@ -4,6 +4,9 @@
 // one does and why.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <numeric>
 
 #include "flexcap/lib/conformance_a.hh"
@@ -117,6 +120,82 @@ TEST(Gate, RefusesForgedCapabilities) {
     EXPECT_EQ(r.error().kind, rt::GateErrorKind::Fault);
   }
   rt::shared_free(block);
+}
+
+// --- revocation: pages (examples/conformance/<driver>-pages.yaml) --------------------
+
+bool page_revocation() { return rt::Runtime::get().shared_heap().page_revocation(); }
+
+std::uint64_t base_of(const cap::Cap<std::byte>& block) { return block.capability().base(); }
+
+// Whether this process may read the byte at `address`: a write from it into a pipe
+// fails with EFAULT, instead of a signal, where the page is not mapped readable here.
+bool readable_here(std::uint64_t address) {
+  int pipe_ends[2];
+  if (pipe(pipe_ends) != 0) return false;
+  const ssize_t n = write(pipe_ends[1], reinterpret_cast<const void*>(address), 1);
+  const int error = errno;
+  close(pipe_ends[0]);
+  close(pipe_ends[1]);
+  EXPECT_TRUE(n == 1 || error == EFAULT) << "write: " << error;
+  return n == 1;
+}
+
+void expect_use_after_free(const Expected<rt::Tainted<std::uint64_t>, rt::GateError>& r, std::uint64_t address) {
+  ASSERT_FALSE(r) << "b reached a freed shared page at 0x" << std::hex << address;
+  EXPECT_EQ(r.error().kind, rt::GateErrorKind::Fault);
+  EXPECT_EQ(r.error().compartment, "b");
+  EXPECT_EQ(r.error().address, address);
+  EXPECT_NE(r.error().cause.find("a use after free"), std::string::npos) << r.error().describe();
+}
+
+// A free in one compartment takes the block's pages from every other, whichever process
+// runs it (on process, at its next gate crossing, before its code runs), until the epoch
+// ends; then the same address is handed out again and usable everywhere.
+TEST(PageRevocation, AFreedSharedPageIsGoneForEveryCompartmentUntilItsEpochEnds) {
+  if (!page_revocation()) GTEST_SKIP() << "this image has no revocation: pages";
+  rt::revoke();
+  cap::Cap<std::byte> block = rt::shared_alloc(2 * 4096);
+  const std::uint64_t address = base_of(block);
+  ASSERT_TRUE(rt::call<b::Exports::store>(address + 8, std::uint64_t{5}));
+  EXPECT_EQ(value(rt::call<b::Exports::load>(address + 8)), 5u);
+  rt::shared_free(block);
+  expect_use_after_free(rt::call<b::Exports::load>(address + 8), address + 8);
+  EXPECT_FALSE(readable_here(address + 4096));
+
+  rt::revoke();  // the epoch ends here, in the image's compartment
+  cap::Cap<std::byte> again = rt::shared_alloc(2 * 4096);
+  ASSERT_EQ(base_of(again), address) << "the same pages are handed out again";
+  ASSERT_TRUE(rt::call<b::Exports::store>(address + 4096, std::uint64_t{7})) << "and b may use them";
+  EXPECT_EQ(rt::hybrid_load<std::uint64_t>(address + 4096), 7u);
+
+  // Freed by b: gone here too once the call returns.
+  ASSERT_TRUE(rt::call<b::Exports::release>(cap::Cap<std::uint8_t>(again.capability(), again.memory())));
+  EXPECT_FALSE(readable_here(address));
+  EXPECT_FALSE(readable_here(address + 4096));
+  rt::revoke();
+  EXPECT_TRUE(readable_here(address));
+}
+
+// More frees than the page log keeps between two of b's crossings: b remakes its
+// protections from the quarantine itself.
+TEST(PageRevocation, ACompartmentFarBehindStillSeesEveryFreedPageGone) {
+  if (!page_revocation()) GTEST_SKIP() << "this image has no revocation: pages";
+  rt::revoke();
+  ASSERT_TRUE(rt::call<b::Exports::empty>());  // b has seen everything so far
+  cap::Cap<std::byte> live = rt::shared_alloc(4096);
+  std::uint64_t freed = 0;
+  for (int i = 0; i < 300; ++i) {  // several epochs end on the way (at 256 KiB of quarantine)
+    cap::Cap<std::byte> block = rt::shared_alloc(4096);
+    freed = base_of(block);
+    rt::shared_free(block);
+  }
+  ASSERT_GT(rt::Runtime::get().shared_heap().quarantined_bytes(), 0u) << "the last block freed waits in quarantine";
+  expect_use_after_free(rt::call<b::Exports::load>(freed), freed);
+  ASSERT_TRUE(rt::call<b::Exports::store>(base_of(live), std::uint64_t{9})) << "a live block stays usable";
+  EXPECT_EQ(rt::hybrid_load<std::uint64_t>(base_of(live)), 9u);
+  rt::shared_free(live);
+  rt::revoke();
 }
 
 // --- isolation and faults: these run last, since they fail compartment b ------------

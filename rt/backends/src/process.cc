@@ -149,6 +149,9 @@ void copy_cause(Mailbox& box, const std::string& cause) {
 void serve_request(Runtime& rt) {
   const int self = Runtime::current();
   Mailbox& box = *g_control->mailboxes[static_cast<std::size_t>(self)];
+  // Shared pages that other processes freed (or an epoch gave back) while this one
+  // waited change here too before the callee runs (revocation: pages).
+  rt.shared_heap().catch_up_page_protections();
   // Copy the request out first: serving it may make calls whose replies reuse the box.
   const std::int32_t from = box.from;
   const std::uint32_t entry_id = box.entry;
@@ -338,6 +341,7 @@ void ProcessBackend::remote_call(Runtime& rt, GateFrame& frame, std::uint32_t en
     }
     std::memcpy(out, mine.payload, mine.bytes);
     mine.full.store(0, std::memory_order_release);
+    rt.shared_heap().catch_up_page_protections();  // what the callee freed is gone here too
     return;
   }
 }

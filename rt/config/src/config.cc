@@ -748,22 +748,21 @@ class Reader {
   }
 
   // Sweep and load-filter revoke capabilities: a page backend has none to revoke. Pages
-  // revokes page access, which only the page backends of one address space can take from
-  // every compartment at once (docs/revocation.md).
+  // revokes page access, which the page backends can take from every compartment: at
+  // once in one address space, at each process's next gate crossing on process
+  // (docs/revocation.md).
   void check_revocation() {
     if (config_.revocation == RevocationPolicy::Pages && image_revocation_where_) {
       for (const CompartmentEntry& entry : entries_) {
-        if (!entry.driver || entry.config.backend == Backend::Mprotect || entry.config.backend == Backend::IntelPku) {
+        if (!entry.driver || entry.config.backend == Backend::Mprotect || entry.config.backend == Backend::IntelPku ||
+            entry.config.backend == Backend::Process) {
           continue;
         }
-        const std::string why =
-            entry.config.backend == Backend::Cheri     ? "the cheri driver revokes capabilities instead"
-            : entry.config.backend == Backend::Process ? "each process of the process driver has page tables of its "
-                                                         "own, which a free in one cannot change in the others"
-                                                       : "the fcalls driver protects no pages";
+        const std::string why = entry.config.backend == Backend::Cheri ? "the cheri driver revokes capabilities instead"
+                                                                        : "the fcalls driver protects no pages";
         add(*image_revocation_where_,
-            "`revocation: pages` protects freed pages of the shared heap, which needs the mprotect or intel-pku "
-            "driver (" + label(entry) + "'s driver is " + *entry.driver + ": " + why + ")",
+            "`revocation: pages` protects freed pages of the shared heap, which needs the mprotect, process or "
+            "intel-pku driver (" + label(entry) + "'s driver is " + *entry.driver + ": " + why + ")",
             entry.config.backend == Backend::Cheri ? "use `revocation: sweep` or `revocation: load-filter` with cheri"
                                                    : "use `revocation: off`, or `driver: mprotect` in every compartment");
         return;
@@ -771,7 +770,8 @@ class Reader {
     } else if (config_.revocation != RevocationPolicy::Off && image_revocation_where_) {
       for (const CompartmentEntry& entry : entries_) {
         if (!entry.driver || entry.config.backend == Backend::Cheri) continue;
-        const bool paged = entry.config.backend == Backend::Mprotect || entry.config.backend == Backend::IntelPku;
+        const bool paged = entry.config.backend == Backend::Mprotect || entry.config.backend == Backend::IntelPku ||
+                           entry.config.backend == Backend::Process;
         add(*image_revocation_where_,
             "`revocation: " + std::string(to_string(config_.revocation)) +
                 "` revokes capabilities, which only the cheri driver has (" + label(entry) + "'s driver is " +

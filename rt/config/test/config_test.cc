@@ -557,9 +557,10 @@ compartments:
   EXPECT_TRUE(contains(image.message, "only the cheri driver")) << image.describe();
 }
 
-TEST(Revocation, PagesOnThePageBackendsOfOneAddressSpace) {
-  // The shared heap's freed pages, on mprotect and intel-pku; compartments keep theirs off.
-  for (const char* driver : {"mprotect", "intel-pku"}) {
+TEST(Revocation, PagesOnThePageBackends) {
+  // The shared heap's freed pages, on mprotect, process and intel-pku; compartments keep
+  // theirs off.
+  for (const char* driver : {"mprotect", "process", "intel-pku"}) {
     auto config = parse(std::string(R"(revocation: pages
 revocation-quarantine: 10%
 compartments:
@@ -581,13 +582,13 @@ compartments:
   EXPECT_EQ(cheri.where.line, 1);
   EXPECT_TRUE(contains(cheri.message, "revokes capabilities instead")) << cheri.describe();
   EXPECT_TRUE(contains(cheri.fix, "revocation: sweep")) << cheri.describe();
-  const ConfigError process = only_error(R"(revocation: pages
+  const ConfigError fcalls = only_error(R"(revocation: pages
 compartments:
   - name: app
-    mechanism: { driver: process }
+    mechanism: { driver: fcalls }
     default: true
 )");
-  EXPECT_TRUE(contains(process.message, "page tables of its own")) << process.describe();
+  EXPECT_TRUE(contains(fcalls.message, "protects no pages")) << fcalls.describe();
   // A compartment's own heap is reached by no other compartment on a page backend.
   const ConfigError own = only_error(R"(compartments:
   - name: app
@@ -598,13 +599,15 @@ compartments:
   EXPECT_EQ(own.where.line, 5);
   EXPECT_TRUE(contains(own.fix, "top level")) << own.describe();
   // Capability revocation on a page backend points at the page form.
-  const ConfigError sweep = only_error(R"(revocation: sweep
+  for (const char* driver : {"mprotect", "process"}) {
+    const ConfigError sweep = only_error(std::string(R"(revocation: sweep
 compartments:
   - name: app
-    mechanism: { driver: mprotect }
+    mechanism: { driver: )") + driver + R"( }
     default: true
 )");
-  EXPECT_TRUE(contains(sweep.fix, "revocation: pages")) << sweep.describe();
+    EXPECT_TRUE(contains(sweep.fix, "revocation: pages")) << driver << ": " << sweep.describe();
+  }
 }
 
 TEST(Revocation, TheQuarantineIsAShareOfTheHeap) {
@@ -1031,7 +1034,9 @@ TEST_P(ConformanceExample, PlacesTheThreeLibrariesInThreeCompartments) {
 INSTANTIATE_TEST_SUITE_P(Examples, ConformanceExample,
                          ::testing::Values(std::pair{"fcalls", Backend::Fcall},
                                            std::pair{"mprotect", Backend::Mprotect},
-                                           std::pair{"process", Backend::Process}, std::pair{"cheri", Backend::Cheri},
+                                           std::pair{"process", Backend::Process},
+                                           std::pair{"process-pages", Backend::Process},
+                                           std::pair{"cheri", Backend::Cheri},
                                            std::pair{"intel-pku", Backend::IntelPku}),
                          [](const auto& test) {
                            std::string name = test.param.first;

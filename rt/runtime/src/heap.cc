@@ -38,10 +38,11 @@ constexpr std::size_t round_up(std::size_t n) { return (n + kAlign - 1) & ~(kAli
 constexpr std::size_t kQuickSizes = 64;
 constexpr std::size_t kQuickLargest = kQuickSizes * kAlign;
 // The region starts with the allocator's state: the head of the free list, its lock,
-// the heads of the quick lists, then the quarantine's head and its bytes, and the bytes of
-// the blocks in use (headers included).
+// the heads of the quick lists, then the quarantine's head and its bytes, the bytes of
+// the blocks in use (headers included), and where the page log is (revocation: pages).
 constexpr std::size_t kQuarantineOffset = 2 * sizeof(void*) + kQuickSizes * sizeof(void*);
 constexpr std::size_t kLiveOffset = kQuarantineOffset + 2 * sizeof(void*);
+constexpr std::size_t kPageLogOffset = kLiveOffset + sizeof(void*);
 constexpr std::size_t kStateBytes = kLiveOffset + 2 * sizeof(void*);
 // The quarantine a sweep waits for, at least: a small heap would otherwise sweep every
 // few frees, each sweep walking every region's tags.
@@ -125,27 +126,6 @@ Heap::Heap(std::byte* begin, std::size_t bytes, cap::TaggedMemory* memory)
   // made again over used memory.
 }
 
-void Heap::set_revocation(cap::Revoker* revoker, double quarantine_fraction) {
-  revoker_ = memory_ != nullptr ? revoker : nullptr;  // painting needs the shadow
-  quarantine_fraction_ = quarantine_fraction;
-}
-
-void Heap::set_page_revocation(double quarantine_fraction) {
-  // The region's own alignment: whole pages of it can be protected.
-  page_revocation_ = memory_ != nullptr && reinterpret_cast<std::uintptr_t>(begin_) % kPage == 0;
-  quarantine_fraction_ = quarantine_fraction;
-}
-
-namespace {
-std::uint64_t& live_bytes_at(std::byte* begin) { return *reinterpret_cast<std::uint64_t*>(begin + kLiveOffset); }
-}  // namespace
-
-Heap::Block*& Heap::head() const { return *reinterpret_cast<Block**>(begin_); }
-Heap::Block*& Heap::quarantine() const { return *reinterpret_cast<Block**>(begin_ + kQuarantineOffset); }
-std::uint64_t& Heap::quarantine_bytes() const {
-  return *reinterpret_cast<std::uint64_t*>(begin_ + kQuarantineOffset + sizeof(void*));
-}
-
 // A compartment's threads share its heap (Redis's background threads free what its main
 // thread allocated), and processes share the shared region's: a spin lock in the region,
 // held for a few list operations, uncontended almost always.
@@ -163,6 +143,106 @@ class Heap::Lock {
  private:
   std::atomic_ref<std::uint64_t> word_;
 };
+void Heap::set_revocation(cap::Revoker* revoker, double quarantine_fraction) {
+  revoker_ = memory_ != nullptr ? revoker : nullptr;  // painting needs the shadow
+  quarantine_fraction_ = quarantine_fraction;
+}
+
+// The page protections each change made, in order, for the processes that share the
+// region to replay (catch_up_locked). It lives in a block of the region, where they all
+// see it; the ring keeps the last kChanges, and a process further behind remakes its
+// protections from the quarantine itself.
+struct Heap::PageLog {
+  static constexpr std::size_t kChanges = 128;
+  struct Change {
+    std::uint64_t first, last;  // pages [first, last) made inaccessible; first == 0: an epoch ended, all mapped again
+  };
+  std::uint64_t changes;  // made since the heap began
+  std::uint64_t epochs;
+  Change ring[kChanges];
+};
+
+Heap::PageLog* Heap::page_log() const { return *reinterpret_cast<PageLog**>(begin_ + kPageLogOffset); }
+
+void Heap::set_page_revocation(double quarantine_fraction) {
+  // The region's own alignment: whole pages of it can be protected.
+  page_revocation_ = memory_ != nullptr && reinterpret_cast<std::uintptr_t>(begin_) % kPage == 0;
+  quarantine_fraction_ = quarantine_fraction;
+  if (!page_revocation_ || page_log() != nullptr) return;
+  void* log = allocate(sizeof(PageLog), kAlign);
+  if (log == nullptr) throw std::runtime_error("flexcap heap: no room for the page log of revocation: pages");
+  std::memset(log, 0, sizeof(PageLog));
+  const Lock lock(*this);
+  *reinterpret_cast<PageLog**>(begin_ + kPageLogOffset) = static_cast<PageLog*>(log);
+}
+
+std::uint64_t Heap::page_epochs() const {
+  if (!page_revocation_) return 0;
+  const Lock lock(*this);
+  return page_log()->epochs;
+}
+
+// Called with the lock held, after this process changed its own page tables.
+void Heap::log_page_change(std::uint64_t first, std::uint64_t last) {
+  PageLog& log = *page_log();
+  const std::uint64_t n = log.changes;
+  log.ring[n % PageLog::kChanges] = {first, last};
+  std::atomic_ref(log.changes).store(n + 1, std::memory_order_release);
+  if (page_changes_applied_ == n) {
+    page_changes_applied_ = n + 1;  // this process's page tables already show it
+  } else {
+    catch_up_locked();  // behind: replays the others' changes (and this one again: the same protections)
+  }
+}
+
+void Heap::catch_up_locked() {
+  PageLog* log = page_log();
+  if (log == nullptr || page_changes_applied_ == log->changes) return;
+  const auto begin = reinterpret_cast<std::uint64_t>(begin_);
+  const std::uint64_t end = page_down(begin + size_);
+  if (log->changes - page_changes_applied_ > PageLog::kChanges) {
+    // Too far behind for the ring: what is inaccessible now is exactly the quarantine.
+    protect_pages(begin, end, PROT_READ | PROT_WRITE);
+    for (Block* b = quarantine(); b != nullptr;) {
+      Block* const next = *reinterpret_cast<Block**>(b + 1);  // read before its page goes
+      const auto payload = reinterpret_cast<std::uint64_t>(b + 1);
+      if (page_up(payload) < page_down(payload + b->size)) {
+        protect_pages(page_up(payload), page_down(payload + b->size), PROT_NONE);
+      }
+      b = next;
+    }
+  } else {
+    for (std::uint64_t i = page_changes_applied_; i < log->changes; ++i) {
+      const PageLog::Change& c = log->ring[i % PageLog::kChanges];
+      if (c.first == 0) {
+        protect_pages(begin, end, PROT_READ | PROT_WRITE);
+      } else {
+        protect_pages(c.first, c.last, PROT_NONE);
+      }
+    }
+  }
+  page_changes_applied_ = log->changes;
+}
+
+void Heap::catch_up_page_protections() {
+  if (!page_revocation_) return;
+  // Set before the processes began, and never moved: readable without the lock.
+  PageLog* log = page_log();
+  if (log == nullptr || std::atomic_ref(log->changes).load(std::memory_order_acquire) == page_changes_applied_) return;
+  const Lock lock(*this);
+  catch_up_locked();
+}
+
+namespace {
+std::uint64_t& live_bytes_at(std::byte* begin) { return *reinterpret_cast<std::uint64_t*>(begin + kLiveOffset); }
+}  // namespace
+
+Heap::Block*& Heap::head() const { return *reinterpret_cast<Block**>(begin_); }
+Heap::Block*& Heap::quarantine() const { return *reinterpret_cast<Block**>(begin_ + kQuarantineOffset); }
+std::uint64_t& Heap::quarantine_bytes() const {
+  return *reinterpret_cast<std::uint64_t*>(begin_ + kQuarantineOffset + sizeof(void*));
+}
+
 Heap::Block*& Heap::quick(std::size_t size) const {
   return reinterpret_cast<Block**>(begin_ + 2 * sizeof(void*))[size / kAlign - 1];
 }
@@ -175,6 +255,7 @@ void* Heap::allocate(std::size_t bytes, std::size_t alignment) {
     alignment = std::max<std::size_t>(alignment, kPage);
   }
   const Lock lock(*this);
+  if (page_revocation_) catch_up_locked();  // a block another process's epoch gave back is mapped here too
   const auto handed_out = [&](Block* b) {
     set_mark(b, bytes, kLive);
     live_bytes_at(begin_) += b->size + sizeof(Block);
@@ -289,11 +370,14 @@ void Heap::free_locked(Block* b) {
   // after this free has revoked every capability based in it, or, for pages, until the
   // epoch ends. The link is written before the page goes.
   memory_->paint(payload, b->size);
-  set_mark(b, pages ? page_epochs_ : revoker_->epoch(), kQuarantined);
+  set_mark(b, pages ? page_log()->epochs : revoker_->epoch(), kQuarantined);
   *reinterpret_cast<Block**>(b + 1) = quarantine();
   quarantine() = b;
   quarantine_bytes() += b->size + sizeof(Block);
-  if (pages) protect_pages(first, last, PROT_NONE);
+  if (pages) {
+    protect_pages(first, last, PROT_NONE);
+    log_page_change(first, last);
+  }
   const auto share = static_cast<std::uint64_t>(quarantine_fraction_ * static_cast<double>(live_bytes_at(begin_)));
   if (quarantine_bytes() < std::max(share, kMinQuarantineBytes)) return;
   if (pages) {
@@ -361,7 +445,8 @@ void Heap::end_page_epoch_locked() {
   }
   merge_into_list(head(), large);
   quarantine_bytes() = 0;
-  ++page_epochs_;
+  ++page_log()->epochs;
+  log_page_change(0, 0);
 }
 
 void Heap::end_page_epoch() {

@@ -44,6 +44,10 @@ std::int64_t Exports::callback_impl(std::int64_t x) {
   return r->unsafe_unverified() + 1;
 }
 
+void Exports::release_impl(cap::Cap<std::uint8_t> block) {
+  rt::shared_free(cap::Cap<std::byte>(block.capability(), block.memory()));
+}
+
 std::int32_t Exports::divide_impl(std::int32_t a, std::int32_t b) { return b == 0 ? -1 : a / b; }
 
 std::uint64_t Exports::load_impl(std::uint64_t address) { return rt::hybrid_load<std::uint64_t>(address); }

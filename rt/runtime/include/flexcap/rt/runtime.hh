@@ -123,7 +123,11 @@ class Heap {
   void set_page_revocation(double quarantine_fraction);
   bool page_revocation() const { return page_revocation_; }
   void end_page_epoch();  // maps the quarantined pages again and reuses them
-  std::uint64_t page_epochs() const { return page_epochs_; }
+  std::uint64_t page_epochs() const;
+  // Processes that share the region (the process backend) each have page tables of their
+  // own: a free or an epoch in one is logged in the region, and each applies what the
+  // others logged when a gate crossing reaches it, before compartment code runs there.
+  void catch_up_page_protections();
   // The usable size of a block allocate() returned (at least what was asked).
   static std::size_t size_of(const void* p);
 
@@ -141,6 +145,10 @@ class Heap {
   void revoke_locked();        // the lock held
   void reuse_cleared_locked();
   void end_page_epoch_locked();
+  struct PageLog;
+  PageLog* page_log() const;  // in the region: null without page revocation
+  void log_page_change(std::uint64_t first, std::uint64_t last);
+  void catch_up_locked();
   std::byte* begin_ = nullptr;
   std::size_t size_ = 0;
   cap::TaggedMemory* memory_ = nullptr;
@@ -148,7 +156,7 @@ class Heap {
   double quarantine_fraction_ = 0;  // of the bytes in use, as CheriBSD's allocator counts it
   std::uint64_t sweeps_ = 0;  // started by this heap (this process's view)
   bool page_revocation_ = false;
-  std::uint64_t page_epochs_ = 0;
+  std::uint64_t page_changes_applied_ = 0;  // how much of the page log this process's page tables show
 };
 
 class Compartment {

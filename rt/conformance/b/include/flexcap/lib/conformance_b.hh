@@ -25,6 +25,7 @@ class Exports {
   static std::int64_t remembers_impl();
   static void empty_impl();
   static void die_impl();
+  static void release_impl(cap::Cap<std::uint8_t> block);
 
  public:
   FLEXCAP_EXPORT(add, add_impl);            // four scalars in, one out
@@ -41,6 +42,7 @@ class Exports {
   FLEXCAP_EXPORT(remembers, remembers_impl);  // how many times remember ran: a second state object
   FLEXCAP_EXPORT(empty, empty_impl);  // nothing at all (gate cost)
   FLEXCAP_EXPORT(die, die_impl);      // kills its own process: called only on the process backend
+  FLEXCAP_EXPORT(release, release_impl);  // frees a shared block it was handed (rt::shared_free)
 };
 
 }  // namespace flexcap::lib::conformance_b
