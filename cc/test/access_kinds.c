@@ -78,6 +78,8 @@ int frame_only(int i) {
 size_t string_length(const char* s) { return strlen(s); }
 const void* find_byte(const void* s, int c, size_t n) { return memchr(s, c, n); }
 int format_number(char* to, size_t n, const char* format, int value) { return snprintf(to, n, format, value); }
+int compare_strings(const char* a, const char* b) { return strcmp(a, b); }
+int compare_prefix(const char* a, const char* b, size_t n) { return strncmp(a, b, n); }
 
 /* Two loads from one base: one check covers both (merged); a fault still names the
  * load that is out of bounds. */

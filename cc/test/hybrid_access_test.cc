@@ -54,6 +54,8 @@ int frame_only(int);
 std::size_t string_length(const char*);
 const void* find_byte(const void*, int, std::size_t);
 int format_number(char*, std::size_t, const char*, int);
+int compare_strings(const char*, const char*);
+int compare_prefix(const char*, const char*, std::size_t);
 long two_words(const long*);
 long words_around(const long*, const long*);
 int dominated(volatile int*, int);
@@ -267,6 +269,33 @@ TEST_F(HybridAccess, CallsIntoTheCLibraryAreCheckedFirst) {
   static const char outside_format[] = "%d";
   EXPECT_EQ(run([&] { (void)format_number(buffer, 16, outside_format, 42); }),
             expected(cap::Access::Load, outside_format, 1));  // at its first byte
+}
+
+TEST_F(HybridAccess, StringComparisonsCheckOnlyTheBytesTheyRead) {
+  // strcmp reads both strings up to their first difference: an unterminated buffer that
+  // ends with the DDC compares with a string that differs before its end without a
+  // fault, and faults at the first byte past the DDC against one equal up to there.
+  char* tail = reinterpret_cast<char*>(top() - 8);
+  std::memcpy(tail, "abcdefgh", 8);  // no NUL before the DDC ends
+  char* other = reinterpret_cast<char*>(top() - 64);
+  std::memcpy(other, "abcx", 5);
+  int r = 0;
+  EXPECT_EQ(run([&] { r = compare_strings(other, tail); }), "");
+  EXPECT_GT(r, 0) << "'x' sorts after 'd'";
+  std::memcpy(other, "abcdefghi", 10);
+  EXPECT_EQ(run([&] { (void)compare_strings(other, tail); }), expected(cap::Access::Load, top(), 1));
+  // strncmp reads n bytes at most.
+  EXPECT_EQ(run([&] { r = compare_prefix(other, tail, 8); }), "");
+  EXPECT_EQ(r, 0);
+  EXPECT_EQ(run([&] { (void)compare_prefix(other, tail, 9); }), expected(cap::Access::Load, top(), 1));
+  // Two strings that end inside the DDC compare as the C library compares them.
+  char* same = reinterpret_cast<char*>(top() - 32);
+  std::memcpy(same, "abcdefghi", 10);
+  EXPECT_EQ(run([&] { r = compare_strings(other, same); }), "");
+  EXPECT_EQ(r, 0);
+  // A string outside the DDC faults at its first byte.
+  static const char outside[] = "abc";
+  EXPECT_EQ(run([&] { (void)compare_strings(outside, other); }), expected(cap::Access::Load, outside, 1));
 }
 
 TEST_F(HybridAccess, MergedChecksStillFaultAtTheLoadOutOfBounds) {

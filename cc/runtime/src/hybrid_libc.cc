@@ -95,6 +95,22 @@ std::size_t checked_strnlen(const char* s, std::size_t max) {
 }
 void check_string(const char* s) { check_read(s, checked_strlen(s) + 1); }
 
+// strcmp, strncmp (and the case-insensitive two) read both strings byte by byte, a[i] then b[i], up to the first
+// difference, the end of the strings, or n: those bytes are what a strcmp compiled hybrid
+// would load, so only they are checked ("x" against an unterminated buffer at the DDC's
+// end differs at the first byte and does not fault). Compared inside the DDC first; two
+// strings still equal where a window ends fault at the next byte, as that loop would.
+int checked_compare(const char* a, const char* b, std::size_t n, int (*compare)(const char*, const char*, std::size_t)) {
+  const std::uint64_t in_a = readable_from(a);
+  const std::uint64_t in_b = readable_from(b);
+  const std::uint64_t window = std::min<std::uint64_t>({n, in_a, in_b});
+  const int r = compare(a, b, window);
+  if (r != 0 || window == n || strnlen(a, window) < window) return r;
+  const char* next = in_a == window ? a + window : b + window;
+  flexcap_hybrid_slow_check(reinterpret_cast<std::uint64_t>(next), 1, FLEXCAP_HYBRID_LOAD);
+  return compare(a, b, n);  // the model allowed it after all (a DDC shorter than a window)
+}
+
 // --- allocation -------------------------------------------------------------------------
 
 // The heap of the compartment running now; none before the image starts (static
@@ -233,15 +249,9 @@ void* flexcap_hybrid_memchr(const void* s, int c, std::size_t n) {
 
 std::size_t flexcap_hybrid_strlen(const char* s) { return checked_strlen(s); }
 std::size_t flexcap_hybrid_strnlen(const char* s, std::size_t max) { return checked_strnlen(s, max); }
-int flexcap_hybrid_strcmp(const char* a, const char* b) {
-  check_string(a);
-  check_string(b);
-  return std::strcmp(a, b);
-}
+int flexcap_hybrid_strcmp(const char* a, const char* b) { return checked_compare(a, b, SIZE_MAX, std::strncmp); }
 int flexcap_hybrid_strncmp(const char* a, const char* b, std::size_t n) {
-  check_read(a, std::min(n, checked_strnlen(a, n) + 1));
-  check_read(b, std::min(n, checked_strnlen(b, n) + 1));
-  return std::strncmp(a, b, n);
+  return checked_compare(a, b, n, std::strncmp);
 }
 char* flexcap_hybrid_strcpy(char* to, const char* from) {
   const std::size_t n = checked_strlen(from) + 1;

@@ -164,15 +164,9 @@ char* flexcap_hybrid_strerror(int error) { return const_cast<char*>(in_compartme
 
 const char* flexcap_hybrid_gai_strerror(int error) { return in_compartment(gai_strerror(error)); }
 
-int flexcap_hybrid_strcasecmp(const char* a, const char* b) {
-  check_string(a);
-  check_string(b);
-  return strcasecmp(a, b);
-}
+int flexcap_hybrid_strcasecmp(const char* a, const char* b) { return checked_compare(a, b, SIZE_MAX, strncasecmp); }
 int flexcap_hybrid_strncasecmp(const char* a, const char* b, std::size_t n) {
-  check_read(a, std::min(n, checked_strnlen(a, n) + 1));
-  check_read(b, std::min(n, checked_strnlen(b, n) + 1));
-  return strncasecmp(a, b, n);
+  return checked_compare(a, b, n, strncasecmp);
 }
 char* flexcap_hybrid_strncat(char* to, const char* from, std::size_t n) {
   const std::size_t have = checked_strlen(to);

@@ -28,6 +28,9 @@ void check_write(void* p, std::uint64_t bytes);
 std::size_t checked_strlen(const char* s);
 std::size_t checked_strnlen(const char* s, std::size_t max);
 void check_string(const char* s);
+// strcmp-like `compare` of at most n bytes, checking only the bytes it reads (both
+// strings up to the first difference or their end): hybrid_libc.cc.
+int checked_compare(const char* a, const char* b, std::size_t n, int (*compare)(const char*, const char*, std::size_t));
 
 // The running compartment's heap (nullptr before the image starts); whether `p` is a
 // block of it (faults if it is another compartment's); an allocation from it.
