@@ -78,6 +78,7 @@ int bench_hybrid(bool json, int rounds, int size, std::ostream& out, std::ostrea
     unsigned long long checks = 0;
   };
   std::vector<Result> results;
+  const PinnedToOneCpu pinned;  // both variants on one CPU: the ratio is the checks', not the CPUs'
   for (const Workload& w : workloads) {
     std::vector<double> plain, hybrid;
     for (int round = 0; round < rounds; ++round) {

@@ -1,6 +1,7 @@
 #include "image_commands.hh"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +30,23 @@ std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
   return out + "'";
+}
+
+PinnedToOneCpu::PinnedToOneCpu() {
+  cpu_set_t before;
+  if (sched_getaffinity(0, sizeof(before), &before) != 0) return;
+  const int cpu = sched_getcpu();
+  if (cpu < 0) return;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  if (sched_setaffinity(0, sizeof(one), &one) != 0) return;
+  before_.assign(reinterpret_cast<unsigned char*>(&before), reinterpret_cast<unsigned char*>(&before) + sizeof(before));
+  cpu_ = cpu;
+}
+
+PinnedToOneCpu::~PinnedToOneCpu() {
+  if (cpu_ >= 0) sched_setaffinity(0, before_.size(), reinterpret_cast<const cpu_set_t*>(before_.data()));
 }
 
 std::vector<std::string> output_lines(const std::string& command, int* exit_status) {

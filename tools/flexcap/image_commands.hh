@@ -21,6 +21,24 @@ std::string shell_quote(const std::string& s);
 // an exit (could not start, or was killed).
 std::vector<std::string> output_lines(const std::string& command, int* exit_status);
 
+// While it lives, this process and what it starts run on one CPU only, the one it runs
+// on now: a benchmark whose rounds land on different CPUs of a VM measures the CPUs
+// (on the project's 2-vCPU VM one ran SQLite 1.5x slower than the other for hours). For
+// the benchmarks whose variants each run in one process; not for the process backend,
+// whose compartments spin on other CPUs.
+class PinnedToOneCpu {
+ public:
+  PinnedToOneCpu();
+  ~PinnedToOneCpu();
+  PinnedToOneCpu(const PinnedToOneCpu&) = delete;
+  PinnedToOneCpu& operator=(const PinnedToOneCpu&) = delete;
+  int cpu() const { return cpu_; }  // -1 where pinning failed (the runs then float)
+
+ private:
+  int cpu_ = -1;
+  std::vector<unsigned char> before_;  // the affinity mask to put back
+};
+
 // The value of "key" in one line of JSON the images print (a string or a number, as
 // written): enough for their flat, one-object lines, not a JSON parser.
 std::string json_field(const std::string& line, const std::string& key);

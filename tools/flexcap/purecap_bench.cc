@@ -86,6 +86,7 @@ struct Memory {
 // speedtest1 plain and purecap, interleaved; false (and why, in *missing) where the build
 // has none (the sanitized build makes no purecap SQLite).
 bool speedtest1(int rounds, Row& row, Memory& memory, std::string* missing, std::ostream& err) {
+  const PinnedToOneCpu pinned;  // both binaries on one CPU (image_commands.hh)
   const std::string dir = FLEXCAP_SQLITE_PURECAP_DIR;
   const std::string plain = dir + "/speedtest1-plain", purecap = dir + "/speedtest1", count = dir + "/speedtest1-count";
   if (dir.empty() || !std::filesystem::exists(plain) || !std::filesystem::exists(purecap)) {

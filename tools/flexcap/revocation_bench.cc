@@ -48,6 +48,7 @@ bool sqlite_rows(int rounds, std::vector<std::string>& rows, std::ostream& err) 
     binaries.push_back(binary);
   }
   std::vector<std::vector<double>> seconds(configs.size());
+  const PinnedToOneCpu pinned;  // every image on one CPU (image_commands.hh)
   for (int round = 0; round < rounds; ++round) {  // interleaved
     for (std::size_t i = 0; i < configs.size(); ++i) {
       int status = 0;
