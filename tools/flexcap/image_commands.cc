@@ -49,6 +49,18 @@ PinnedToOneCpu::~PinnedToOneCpu() {
   if (cpu_ >= 0) sched_setaffinity(0, before_.size(), reinterpret_cast<const cpu_set_t*>(before_.data()));
 }
 
+PinnedToOneCpu::Lifted::Lifted(const PinnedToOneCpu& pin) : pin_(pin) {
+  if (pin_.cpu_ >= 0) sched_setaffinity(0, pin_.before_.size(), reinterpret_cast<const cpu_set_t*>(pin_.before_.data()));
+}
+
+PinnedToOneCpu::Lifted::~Lifted() {
+  if (pin_.cpu_ < 0) return;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(pin_.cpu_, &one);
+  sched_setaffinity(0, sizeof(one), &one);
+}
+
 std::vector<std::string> output_lines(const std::string& command, int* exit_status) {
   std::vector<std::string> lines;
   *exit_status = -1;

@@ -33,6 +33,17 @@ class PinnedToOneCpu {
   PinnedToOneCpu(const PinnedToOneCpu&) = delete;
   PinnedToOneCpu& operator=(const PinnedToOneCpu&) = delete;
   int cpu() const { return cpu_; }  // -1 where pinning failed (the runs then float)
+  // While it lives, the pin is lifted (a process-backend run among pinned ones).
+  class Lifted {
+   public:
+    explicit Lifted(const PinnedToOneCpu& pin);
+    ~Lifted();
+    Lifted(const Lifted&) = delete;
+    Lifted& operator=(const Lifted&) = delete;
+
+   private:
+    const PinnedToOneCpu& pin_;
+  };
 
  private:
   int cpu_ = -1;
