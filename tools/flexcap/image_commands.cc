@@ -32,15 +32,20 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
+namespace {
+bool pin_to(int cpu) {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  return sched_setaffinity(0, sizeof(one), &one) == 0;
+}
+}  // namespace
+
 PinnedToOneCpu::PinnedToOneCpu() {
   cpu_set_t before;
   if (sched_getaffinity(0, sizeof(before), &before) != 0) return;
   const int cpu = sched_getcpu();
-  if (cpu < 0) return;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(cpu, &one);
-  if (sched_setaffinity(0, sizeof(one), &one) != 0) return;
+  if (cpu < 0 || !pin_to(cpu)) return;
   before_.assign(reinterpret_cast<unsigned char*>(&before), reinterpret_cast<unsigned char*>(&before) + sizeof(before));
   cpu_ = cpu;
 }
@@ -54,11 +59,7 @@ PinnedToOneCpu::Lifted::Lifted(const PinnedToOneCpu& pin) : pin_(pin) {
 }
 
 PinnedToOneCpu::Lifted::~Lifted() {
-  if (pin_.cpu_ < 0) return;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(pin_.cpu_, &one);
-  sched_setaffinity(0, sizeof(one), &one);
+  if (pin_.cpu_ >= 0) pin_to(pin_.cpu_);
 }
 
 std::vector<std::string> output_lines(const std::string& command, int* exit_status) {
