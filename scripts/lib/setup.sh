@@ -31,7 +31,9 @@ configure_and_build() {
   local preset=$1
   shift
   if [[ ! -f build/$preset/build.ninja ]]; then
-    cmake --preset "$preset" >&2
+    # FLEXCAP_THIRD_PARTY_TREE (CI): a built tree whose SQLite and Redis objects this one
+    # copies instead of compiling them again (cmake/FlexcapHostTree.cmake).
+    cmake --preset "$preset" ${FLEXCAP_THIRD_PARTY_TREE:+"-DFLEXCAP_THIRD_PARTY_TREE=$FLEXCAP_THIRD_PARTY_TREE"} >&2
   fi
   if (($# > 0)); then
     cmake --build --preset "$preset" --target "$@" >&2
