@@ -12,7 +12,7 @@ set -u
 flexcap=$1 source=$2 images=$3 subset=${4:-}
 declare -A subset_of=(
   [sqlite]="none mprotect-3 process" [sqlite-crash]="process" [sodium]="cheri-per-function"
-  [redis]="fcalls-3 process" [conformance]="process intel-pku" [overlap]="overlap" [attacks]="mprotect"
+  [redis]="fcalls-3" [conformance]="process intel-pku" [overlap]="overlap" [attacks]="mprotect"
 )
 # wanted FAMILY CONFIG: whether this run takes examples/FAMILY/CONFIG.yaml.
 wanted() {
