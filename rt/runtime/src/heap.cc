@@ -45,8 +45,13 @@ constexpr std::size_t kLiveOffset = kQuarantineOffset + 2 * sizeof(void*);
 constexpr std::size_t kPageLogOffset = kLiveOffset + sizeof(void*);
 constexpr std::size_t kStateBytes = kLiveOffset + 2 * sizeof(void*);
 // The quarantine a sweep waits for, at least: a small heap would otherwise sweep every
-// few frees, each sweep walking every region's tags.
-constexpr std::uint64_t kMinQuarantineBytes = 256 << 10;
+// few frees, each sweep walking every region's tags. Not more: memory in quarantine is
+// memory the program cannot reuse while it is hot in the cache, and that it must take
+// fresh pages for instead (SQLite's 5,000 INSERTs, whose bytes in use are few: 1.11x
+// with a floor of 256 KiB, 1.03x with 64 KiB, on one CPU of docs/revocation.md's A/B).
+// An epoch of `revocation: pages` waits for more: its end maps the whole heap again.
+constexpr std::uint64_t kMinQuarantineBytes = 64 << 10;
+constexpr std::uint64_t kMinPageQuarantineBytes = 256 << 10;
 static_assert(kStateBytes % kAlign == 0);
 
 // `revocation: pages`: the page the protections work in.
@@ -379,7 +384,7 @@ void Heap::free_locked(Block* b) {
     log_page_change(first, last);
   }
   const auto share = static_cast<std::uint64_t>(quarantine_fraction_ * static_cast<double>(live_bytes_at(begin_)));
-  if (quarantine_bytes() < std::max(share, kMinQuarantineBytes)) return;
+  if (quarantine_bytes() < std::max(share, pages ? kMinPageQuarantineBytes : kMinQuarantineBytes)) return;
   if (pages) {
     end_page_epoch_locked();
   } else {

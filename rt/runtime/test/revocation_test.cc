@@ -128,14 +128,28 @@ TEST(Revocation, FreesOfAnythingButABlockAsHandedOutAreRefusedWithTheCause) {
   EXPECT_NE(refusal(block).find("no live block"), std::string::npos) << "freed and no longer in quarantine";
 }
 
+// A free starts a sweep exactly when the quarantine it makes reaches a quarter of the
+// bytes still in use, or 64 KiB where that is less (docs/revocation.md).
 TEST(Revocation, AQuarterOfTheHeapInQuarantineStartsASweep) {
   runtime();
   Heap& heap = runtime().shared_heap();
-  const std::uint64_t sweeps = heap.sweeps();
   std::vector<cap::Cap<std::byte>> blocks;
   for (int i = 0; i < 40; ++i) blocks.push_back(shared_alloc(8192));  // 320 KiB: more than a quarter of 1 MiB
-  for (const auto& b : blocks) shared_free(b);
-  EXPECT_EQ(heap.sweeps(), sweeps + 1);
+  const std::uint64_t first_sweeps = heap.sweeps();
+  constexpr std::uint64_t kBlock = 8192 + 16;  // the payload and its header
+  for (int i = 0; i < 40; ++i) {
+    const std::uint64_t quarantined = heap.quarantined_bytes();
+    const std::uint64_t live = heap.bytes_in_use() - quarantined - kBlock;  // after this free
+    const std::uint64_t sweeps = heap.sweeps();
+    shared_free(blocks[static_cast<std::size_t>(i)]);
+    const bool due = quarantined + kBlock >= std::max<std::uint64_t>(live / 4, 64 << 10);
+    EXPECT_EQ(heap.sweeps(), sweeps + (due ? 1 : 0)) << "free " << i << ": " << quarantined + kBlock
+                                                   << " bytes in quarantine, " << live << " in use";
+    if (due) {
+      EXPECT_EQ(heap.quarantined_bytes(), 0u) << "the sweep reuses every block freed before it";
+    }
+  }
+  EXPECT_GE(heap.sweeps(), first_sweeps + 4) << "320 KiB freed: a sweep at every 64 KiB";
   EXPECT_LT(heap.quarantined_bytes(), (1u << 20) / 4);
 }
 

@@ -102,8 +102,14 @@ class TaggedMemory {
   //   not yet reusable; the revoker revokes every capability whose base is painted;
   // - allocation starts: set where a live allocation of the region's heap begins, so
   //   that a free of anything else (an interior pointer, a forged header) is refused.
-  void paint(std::uint64_t address, std::uint64_t size) { set_bits(shadow_, address, size, true); }
-  void unpaint(std::uint64_t address, std::uint64_t size) { set_bits(shadow_, address, size, false); }
+  // Inline for a block whose granules share one word of the shadow (every free and every
+  // reuse of a small block: SQLite compiled hybrid makes some 100,000 of each).
+  [[gnu::always_inline]] void paint(std::uint64_t address, std::uint64_t size) {
+    if (!set_bits_in_one_word(shadow_, address, size, true)) set_bits(shadow_, address, size, true);
+  }
+  [[gnu::always_inline]] void unpaint(std::uint64_t address, std::uint64_t size) {
+    if (!set_bits_in_one_word(shadow_, address, size, false)) set_bits(shadow_, address, size, false);
+  }
   bool painted(std::uint64_t address) const { return bit(shadow_, address); }
   std::size_t painted_granules() const;
   // Inline: the heap marks every allocation and free (SQLite compiled hybrid: millions).
@@ -154,6 +160,20 @@ class TaggedMemory {
   // Sets or clears the bits of every granule [address, address + size) touches (clipped
   // to the region; a size of 0 touches the granule at address).
   void set_bits(std::uint64_t* bitmap, std::uint64_t address, std::uint64_t size, bool value);
+  // set_bits' common case, in line: false (nothing done) unless the range lies in the
+  // region and its granules share one word of the bitmap.
+  [[gnu::always_inline]] bool set_bits_in_one_word(std::uint64_t* bitmap, std::uint64_t address, std::uint64_t size,
+                                                   bool value) {
+    if (bitmap == nullptr || size == 0 || !contains(address, size)) return false;
+    const std::uint64_t first = (address - base_) / kGranuleBytes;
+    const std::uint64_t last = (address - base_ + size - 1) / kGranuleBytes;
+    if (first / 64 != last / 64) return false;
+    const std::uint64_t span = last - first + 1;
+    const std::uint64_t mask = (span == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << span) - 1) << (first % 64);
+    std::uint64_t& word = bitmap[first / 64];
+    word = value ? (word | mask) : (word & ~mask);
+    return true;
+  }
   bool bit(const std::uint64_t* bitmap, std::uint64_t address) const;
   void place_bitmaps(std::byte* at);
   static std::uint64_t bitmap_bytes(std::uint64_t size);

@@ -92,7 +92,7 @@ struct ImageSpec {
 //
 // With revocation (docs/revocation.md) a freed block is not reused at once: it is painted
 // in the memory's revocation shadow and waits in quarantine. When the quarantine holds
-// `quarantine_fraction` of the bytes in use (at least 256 KiB), or an allocation finds no
+// `quarantine_fraction` of the bytes in use (at least 64 KiB), or an allocation finds no
 // room, the revoker sweeps, and every block freed before the sweep began returns to the
 // free lists.
 class Heap {
