@@ -61,6 +61,7 @@ long words_around(const long*, const long*);
 int dominated(volatile int*, int);
 int same_bytes(const void*, const void*, std::size_t);
 int file_status(int, struct stat*);
+long counted_sum(volatile const long*, int);
 }
 
 namespace flexcap::cc {
@@ -110,6 +111,19 @@ class HybridAccess : public ::testing::Test {
   cap::Capability ddc_;
   HybridState state_;
 };
+
+// The counting build counts every check it makes, and only those.
+TEST_F(HybridAccess, TheCountingBuildCountsEveryCheckItMakes) {
+  auto* words = reinterpret_cast<volatile long*>(top() - 1000 * sizeof(long));
+  for (int i = 0; i < 1000; ++i) words[i] = i;
+  long sum = 0;
+  const std::uint64_t before = hybrid_checks_made();
+  EXPECT_EQ(run([&] { sum = counted_sum(words, 1000); }), "");
+  EXPECT_EQ(sum, 999 * 1000 / 2);
+  EXPECT_EQ(hybrid_checks_made() - before, 1000u);
+  EXPECT_EQ(run([&] { sum = counted_sum(words, 0); }), "");
+  EXPECT_EQ(hybrid_checks_made() - before, 1000u);
+}
 
 TEST_F(HybridAccess, LoadsOfEverySize) {
   using cap::Access;

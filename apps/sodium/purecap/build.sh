@@ -4,7 +4,8 @@
 #   build.sh purecap|plain FLEXCAP SOURCE_ROOT WORK_DIR
 # purecap: `flexcap cc --abi purecap` is the C compiler; plain: clang-14, the same flags.
 # --disable-asm: the assembly implementations would run unchecked (Morello has none).
-# Prints the build tree (WORK_DIR/build-ABI). Rebuilt from scratch when flexcap or the pass
+# Prints the build tree (WORK_DIR/build-ABI), configured with clang-14: run make there with
+# CC=WORK_DIR/cc-purecap for purecap. Rebuilt from scratch when flexcap or the pass
 # changed (make cannot tell), else incrementally.
 set -euo pipefail
 abi=$1 flexcap=$2 root=$3 work=$4
@@ -25,13 +26,24 @@ else
   stamp=plain
 fi
 build=$work/build-$abi
+# Both ABIs share one autoreconf (a tree kept beside them) and one configure cache, and
+# configure with clang-14 itself: the purecap wrapper is the same clang with the pass, so
+# every answer would be the same, only slower (each probe linked with the purecap runtime).
+# make is then told which compiler to use.
+generated=$work/autoreconf
+if [[ ! -f $generated/.flexcap-done ]]; then
+  rm -rf "$generated"
+  cp -r "$tree" "$generated"
+  (cd "$generated" && autoreconf -fi >"$work/autoreconf.log" 2>&1) || fail "autoreconf: $(tail -5 "$work/autoreconf.log")"
+  touch "$generated/.flexcap-done"
+fi
 if [[ ! -f $build/.flexcap-stamp || $(cat "$build/.flexcap-stamp") != "$stamp" ]]; then
   rm -rf "$build"
-  cp -r "$tree" "$build"
-  (cd "$build" && autoreconf -fi >"$work/autoreconf-$abi.log" 2>&1) || fail "autoreconf: $(tail -5 "$work/autoreconf-$abi.log")"
-  (cd "$build" && ./configure CC="$cc" CFLAGS=-O2 --disable-shared --enable-static --disable-asm \
-    >"$work/configure-$abi.log" 2>&1) || fail "configure: $(tail -5 "$work/configure-$abi.log")"
+  cp -a "$generated" "$build"
+  rm -f "$build/.flexcap-done"
+  (cd "$build" && ./configure CC=clang-14 CFLAGS=-O2 --cache-file="$work/config-clang.cache" --disable-shared \
+    --enable-static --disable-asm >"$work/configure-$abi.log" 2>&1) || fail "configure: $(tail -5 "$work/configure-$abi.log")"
   echo "$stamp" >"$build/.flexcap-stamp"
 fi
-(cd "$build" && make -j"$(nproc)" >"$work/make-$abi.log" 2>&1) || fail "make: $(grep -m5 -i error "$work/make-$abi.log")"
+(cd "$build" && make -j"$(nproc)" CC="$cc" >"$work/make-$abi.log" 2>&1) || fail "make: $(grep -m5 -i error "$work/make-$abi.log")"
 echo "$build"

@@ -15,9 +15,11 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0
 
 build=$(bash "$here/build.sh" purecap "$flexcap" "$root" "$work") || fail "building libsodium purecap"
 jobs=$(nproc)
+# The tree is configured with clang-14 (build.sh): every make names the purecap compiler.
+purecap_cc=$work/cc-purecap
 
 # libsodium's own tests, unchanged.
-(cd "$build" && make -j"$jobs" check >"$work/check.log" 2>&1) || true
+(cd "$build" && make -j"$jobs" CC="$purecap_cc" check >"$work/check.log" 2>&1) || true
 summary=$(grep -E '^# (TOTAL|PASS|FAIL|ERROR):' "$work/check.log" | tr '\n' ' ')
 echo "libsodium test/default, purecap: $summary"
 total=$(sed -n 's/^# TOTAL: *//p' "$work/check.log")
@@ -36,7 +38,7 @@ restore() { cp "$work/codecs.c.orig" "$codecs"; }
 trap restore EXIT
 sed -i -f "$here/bin2hex-off-by-one.sed" "$codecs"
 ! cmp -s "$codecs" "$work/codecs.c.orig" || fail "the off-by-one patch no longer applies to codecs.c"
-(cd "$build" && make -j"$jobs" >"$work/make-patched.log" 2>&1) || fail "make with the patch"
+(cd "$build" && make -j"$jobs" CC="$purecap_cc" >"$work/make-patched.log" 2>&1) || fail "make with the patch"
 "$flexcap" cc --abi purecap -O2 -I"$build/src/libsodium/include" "$here/bin2hex_overflow.c" \
   "$build/src/libsodium/.libs/libsodium.a" -o "$work/bin2hex_overflow" || fail "building the driver"
 set +e
@@ -44,7 +46,7 @@ set +e
 status=$?
 set -e
 restore
-(cd "$build" && make -j"$jobs" >/dev/null 2>&1) || true
+(cd "$build" && make -j"$jobs" CC="$purecap_cc" >/dev/null 2>&1) || true
 buffer=$(sed -n 's/^buffer 0x\([0-9a-f]*\),.*/\1/p' "$work/overflow.out")
 [[ -n $buffer ]] || fail "the driver did not run: $(cat "$work/overflow.out" "$work/overflow.err")"
 past=$(printf '%x' $((16#$buffer + 16)))
