@@ -114,7 +114,8 @@ int bench_hybrid(bool json, int rounds, int size, std::ostream& out, std::ostrea
       const Result& r = results[i];
       out << "  {\"workload\": \"" << r.workload << "\", \"plain_seconds\": " << r.plain
           << ", \"hybrid_seconds\": " << r.hybrid << ", \"ratio\": " << r.hybrid / r.plain
-          << ", \"checks_executed\": " << (r.checks ? std::to_string(*r.checks) : "null") << "}" << (i + 1 < results.size() ? ",\n" : "\n");
+          << ", \"checks_executed\": " << (r.checks ? std::to_string(*r.checks) : "null") << "}"
+          << (i + 1 < results.size() ? ",\n" : "\n");
     }
     out << "]}\n";
     return 0;

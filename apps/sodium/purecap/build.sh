@@ -30,12 +30,13 @@ build=$work/build-$abi
 # configure with clang-14 itself: the purecap wrapper is the same clang with the pass, so
 # every answer would be the same, only slower (each probe linked with the purecap runtime).
 # make is then told which compiler to use.
+# (Made again when the source tree is another one: a new version of the package.)
 generated=$work/autoreconf
-if [[ ! -f $generated/.flexcap-done ]]; then
+if [[ ! -f $generated/.flexcap-done || $(cat "$generated/.flexcap-done") != "$tree" ]]; then
   rm -rf "$generated"
   cp -r "$tree" "$generated"
   (cd "$generated" && autoreconf -fi >"$work/autoreconf.log" 2>&1) || fail "autoreconf: $(tail -5 "$work/autoreconf.log")"
-  touch "$generated/.flexcap-done"
+  echo "$tree" >"$generated/.flexcap-done"
 fi
 if [[ ! -f $build/.flexcap-stamp || $(cat "$build/.flexcap-stamp") != "$stamp" ]]; then
   rm -rf "$build"
