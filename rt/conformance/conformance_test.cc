@@ -4,16 +4,26 @@
 // one does and why.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <numeric>
+#include <thread>
 
 #include "flexcap/lib/conformance_a.hh"
 #include "flexcap/lib/conformance_b.hh"
 #include "flexcap/lib/conformance_c.hh"
 #include "flexcap/rt/call.hh"
 #include "flexcap/rt/memory_access.hh"
+
+// The runtime's sigaction (cc/runtime/src/hybrid_signals.cc): what an image's C code
+// calls (Redis's, renamed at link time).
+extern "C" int flexcap_hybrid_sigaction(int signal, const struct sigaction* action, struct sigaction* previous);
 
 namespace flexcap {
 namespace {
@@ -200,6 +210,90 @@ TEST(PageRevocation, ACompartmentFarBehindStillSeesEveryFreedPageGone) {
   EXPECT_EQ(rt::hybrid_load<std::uint64_t>(base_of(live)), 9u);
   rt::shared_free(live);
   rt::revoke();
+}
+
+// --- signals -----------------------------------------------------------------------
+
+std::uint64_t a_secret_address();
+
+struct SignalLog {
+  int pipe[2] = {-1, -1};
+  std::uint64_t secret = 0;  // in A's private memory
+  pid_t main_thread = 0;
+  std::atomic<int> handled{0}, on_main_thread{0}, failed_writes{0}, as_sent{0};
+};
+constexpr pid_t kSender = 4242;  // the siginfo the test sends: the handler must see it
+SignalLog g_signals;
+
+// A's handler reads A's memory through the kernel (a write from it, as Redis's SIGTERM
+// handler writes its log line): where A's region is closed, the kernel says EFAULT.
+void a_handler(int, siginfo_t* info, void*) {
+  if (info->si_code == SI_USER && info->si_pid == kSender) ++g_signals.as_sent;
+  for (int i = 0; i < 16; ++i) {
+    if (write(g_signals.pipe[1], reinterpret_cast<const void*>(g_signals.secret), 8) != 8) ++g_signals.failed_writes;
+  }
+  if (gettid() == g_signals.main_thread) ++g_signals.on_main_thread;
+  ++g_signals.handled;
+}
+
+// A signal sent to the process may land on any thread that does not block it: here on
+// a second thread (sent there as kill() sends it, SI_USER) while this thread crosses
+// gates into b and back. The handler is A's and finds A's memory open for its whole run.
+// On mprotect, whose protections are the process's and follow this thread, it runs on
+// this thread: anywhere else this thread would close A's region under it.
+TEST(Signals, AHandlerHasItsCompartmentsMemoryWhicheverThreadTheSignalLandsOn) {
+  if (kBackend == rt::Backend::Cheri) {
+    GTEST_SKIP() << "cheri: the image's code runs under its DDC, which does not reach this test's stack; "
+                    "hybrid code's handlers are cc/'s HybridMalloc.ASignalHandlerRunsInTheCompartmentThatInstalledIt";
+  }
+  constexpr int kSignals = 100;
+  ASSERT_EQ(pipe2(g_signals.pipe, O_NONBLOCK), 0);
+  g_signals.secret = a_secret_address();
+  g_signals.main_thread = gettid();
+  struct sigaction action {};
+  action.sa_sigaction = a_handler;
+  action.sa_flags = SA_SIGINFO;
+  sigemptyset(&action.sa_mask);
+  ASSERT_EQ(flexcap_hybrid_sigaction(SIGUSR1, &action, nullptr), 0);
+  std::atomic<bool> done{false};
+  std::thread other([&] {
+    siginfo_t info{};
+    info.si_signo = SIGUSR1;
+    info.si_code = SI_USER;
+    info.si_pid = kSender;
+    info.si_uid = getuid();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (int k = 0; k < kSignals && std::chrono::steady_clock::now() < deadline; ++k) {
+      syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), SIGUSR1, &info);
+      while (g_signals.handled.load() <= k && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    }
+    done = true;
+  });
+  int crossings = 0;
+  for (; !done.load(); ++crossings) EXPECT_EQ(value(rt::call<b::Exports::add>(1, 2, 3, 4)), 10);
+  other.join();
+  struct sigaction none {};
+  none.sa_handler = SIG_DFL;
+  flexcap_hybrid_sigaction(SIGUSR1, &none, nullptr);
+
+  EXPECT_EQ(g_signals.handled.load(), kSignals);
+  EXPECT_EQ(g_signals.as_sent.load(), kSignals) << "the handler sees the siginfo as it was sent";
+  EXPECT_EQ(g_signals.failed_writes.load(), 0)
+      << "the handler found A's memory closed (EFAULT) after " << crossings << " crossings";
+  std::uint64_t word = 0;
+  int words = 0;
+  while (read(g_signals.pipe[0], &word, sizeof(word)) == sizeof(word)) {
+    EXPECT_EQ(word, 0x5ec2e7u);
+    ++words;
+  }
+  EXPECT_EQ(words, 16 * kSignals);
+  if (kBackend == rt::Backend::Mprotect) {
+    EXPECT_EQ(g_signals.on_main_thread.load(), kSignals) << "sent on to the thread that crosses gates";
+  } else {
+    EXPECT_EQ(g_signals.on_main_thread.load(), 0) << "run where it landed";
+  }
+  close(g_signals.pipe[0]);
+  close(g_signals.pipe[1]);
 }
 
 // --- isolation and faults: these run last, since they fail compartment b ------------

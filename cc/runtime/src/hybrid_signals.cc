@@ -11,8 +11,10 @@
 // Code that is not hybrid (no hybrid state installed) on a page backend gets the same
 // for its compartment's page protections: on mprotect and intel-pku the handler runs
 // with its compartment's region mapped, as after a gate into it
-// (rt::run_signal_handler_in), on the thread's stack. Elsewhere, outside every
-// compartment, sigaction is the C library's.
+// (rt::run_signal_handler_in), on the thread's stack; on mprotect, a signal sent to the
+// process that lands on a thread other than the one crossing gates is sent on to that
+// one (rt::pass_to_switching_thread). Elsewhere, outside every compartment, sigaction is
+// the C library's.
 //
 // SIGSEGV, SIGBUS, SIGFPE and SIGILL stay FlexCap's (rt::application_sigaction: the
 // program's handler runs for faults outside every gate). Not supported: a handler that
@@ -66,6 +68,8 @@ void deliver(void* p) {
 void trampoline(int signal, siginfo_t* info, void* context) {
   const Handler& h = g_handlers[signal];
   if (h.state == nullptr) {  // a page backend: its protections, on this stack
+    if (flexcap::rt::pass_to_switching_thread(signal, info, (h.action.sa_flags & SA_RESETHAND) != 0)) return;
+    flexcap::rt::take_passed_signal(signal, info);
     Delivery d{&h, signal, info, context};
     flexcap::rt::run_signal_handler_in(h.compartment, deliver, &d);
     return;

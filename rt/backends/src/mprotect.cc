@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 
@@ -30,9 +31,13 @@ void protect(Compartment& c, int protection) {
 // thread is elsewhere: the fault of such a thread on its own compartment's region is not
 // an attack but a wait, until the region is mapped again (the futex below); then the
 // access is retried. A thread never reaches another compartment's region this way.
-std::atomic<int> g_mapped{0};   // the compartment whose region is mapped now; -1 while switching
+std::atomic<int> g_mapped{0};              // the compartment whose region is mapped now; -1 while switching
 std::atomic<std::uint64_t> g_switches{0};  // switches completed
-std::atomic<int> g_waiting{0};  // threads waiting for their region
+std::atomic<int> g_waiting{0};             // threads waiting for their region
+std::atomic<pid_t> g_switcher{0};          // the thread that made the last switch: the mapping follows it
+// The signals that thread blocked then, outside the switch (which blocks them all for a
+// moment): signals 1 to 64, bit n-1 for signal n, as the kernel lays out a sigset_t.
+std::atomic<std::uint64_t> g_switcher_blocks{0};
 
 long futex(std::atomic<int>* word, int op, int value) {
   return syscall(SYS_futex, reinterpret_cast<int*>(word), op, value, nullptr, nullptr, 0);
@@ -68,6 +73,20 @@ bool wait_for_own_region(std::uint64_t address) {
   return true;
 }
 
+// This thread as the one the mapping follows, with the signals it blocks (`mask`; null:
+// its mask now).
+void record_switcher(const sigset_t* mask = nullptr) {
+  sigset_t now;
+  if (mask == nullptr) {
+    pthread_sigmask(SIG_BLOCK, nullptr, &now);
+    mask = &now;
+  }
+  std::uint64_t blocked = 0;
+  std::memcpy(&blocked, mask, sizeof(blocked));
+  g_switcher_blocks.store(blocked, std::memory_order_relaxed);
+  g_switcher.store(gettid(), std::memory_order_relaxed);
+}
+
 }  // namespace
 
 void MprotectBackend::start(Runtime& rt) {
@@ -75,6 +94,7 @@ void MprotectBackend::start(Runtime& rt) {
     if (i != Runtime::current()) protect(rt.compartment(i), PROT_NONE);
   }
   g_mapped.store(Runtime::current(), std::memory_order_release);
+  record_switcher();  // the thread that starts the image, until one crosses a gate
   set_fault_retry_hook(wait_for_own_region);
   install_fault_handler();
 }
@@ -91,7 +111,11 @@ ArgumentPolicy MprotectBackend::check_argument(Runtime& rt, const GateFrame& fra
   return ArgumentPolicy::Refuse;
 }
 
-void MprotectBackend::switch_to(Runtime& rt, int from, int to) {
+namespace {
+
+// A switch a gate makes records who made it (the thread the mapping follows) and what it
+// blocks; a signal handler's switch does not (it is the handler's, not the program's).
+void switch_mapping(Runtime& rt, int from, int to, bool by_gate) {
   if (from == to) return;
   // A signal handler switches too (run_signal_handler_in): none may run half-way through.
   // (The faults are left open: a switch makes none, and a blocked one would kill.)
@@ -104,9 +128,54 @@ void MprotectBackend::switch_to(Runtime& rt, int from, int to) {
   protect(rt.compartment(from), PROT_NONE);
   Runtime::set_current(to);
   g_mapped.store(to, std::memory_order_release);
+  if (by_gate) record_switcher(&before);
   g_switches.fetch_add(1, std::memory_order_acq_rel);
   if (g_waiting.load(std::memory_order_acquire) != 0) futex(&g_mapped, FUTEX_WAKE_PRIVATE, INT32_MAX);
   pthread_sigmask(SIG_SETMASK, &before, nullptr);
+}
+
+}  // namespace
+
+void MprotectBackend::switch_to(Runtime& rt, int from, int to) { switch_mapping(rt, from, to, true); }
+
+// A signal passed on: the kernel lets a thread queue SI_USER (kill's) only to itself, so
+// it travels as SI_QUEUE pointing at its slot here, where the original waits (one per
+// signal: a standard one sent again while it waits would be merged with it anyway).
+namespace {
+siginfo_t g_passed[NSIG];
+std::atomic<bool> g_passed_full[NSIG];
+}  // namespace
+
+bool pass_to_switching_thread(int signal, const siginfo_t* info, bool resets_handler) {
+  if (!Runtime::started() || Runtime::get().spec().backend != Backend::Mprotect) return false;
+  // Sent to this thread on purpose (pthread_kill, raise), or the handler is gone once
+  // delivered (SA_RESETHAND): it runs here.
+  if (info == nullptr || info->si_code == SI_TKILL || resets_handler || signal <= 0 || signal >= NSIG) return false;
+  const pid_t switcher = g_switcher.load(std::memory_order_relaxed);
+  if (switcher == 0 || switcher == gettid()) return false;
+  // A thread that blocks it (one set apart for another to handle the program's signals)
+  // would leave it pending.
+  if (signal > 64 || (g_switcher_blocks.load(std::memory_order_relaxed) >> (signal - 1) & 1) != 0) return false;
+  if (g_passed_full[signal].exchange(true, std::memory_order_acq_rel)) return false;  // one already on its way
+  g_passed[signal] = *info;
+  siginfo_t note{};
+  note.si_signo = signal;
+  note.si_code = SI_QUEUE;
+  note.si_pid = getpid();
+  note.si_uid = getuid();
+  note.si_value.sival_ptr = &g_passed[signal];
+  if (syscall(SYS_rt_tgsigqueueinfo, getpid(), switcher, signal, &note) == 0) return true;
+  g_passed_full[signal].store(false, std::memory_order_release);
+  return false;
+}
+
+void take_passed_signal(int signal, siginfo_t* info) {
+  if (info == nullptr || signal <= 0 || signal >= NSIG || info->si_code != SI_QUEUE ||
+      info->si_value.sival_ptr != &g_passed[signal] || !g_passed_full[signal].load(std::memory_order_acquire)) {
+    return;
+  }
+  *info = g_passed[signal];
+  g_passed_full[signal].store(false, std::memory_order_release);
 }
 
 void run_signal_handler_in(int compartment, void (*body)(void*), void* argument) {
@@ -125,10 +194,10 @@ void run_signal_handler_in(int compartment, void (*body)(void*), void* argument)
         __builtin_ia32_pause();
         mapped = g_mapped.load(std::memory_order_acquire);
       }
-      if (mapped != compartment) MprotectBackend::switch_to(rt, mapped, compartment);
+      if (mapped != compartment) switch_mapping(rt, mapped, compartment, false);
       Runtime::set_current(compartment);
       body(argument);
-      if (mapped != compartment) MprotectBackend::switch_to(rt, compartment, mapped);
+      if (mapped != compartment) switch_mapping(rt, compartment, mapped, false);
       break;
     }
     case Backend::IntelPku:
