@@ -87,6 +87,21 @@ long two_words(const long* p) { return p[0] + p[1]; }
 /* A load from another pointer between them: it may fault first, so no merging across it. */
 long words_around(const long* p, const long* q) { return p[0] + q[0] + p[1]; }
 
+/* A store, then a load from the same base: one check covers both (a versioned group);
+ * when p[1] is outside, the store to p[0] has happened before the fault, as on Morello. */
+long store_then_load(long* p, long v) {
+  p[0] = v;
+  return p[1];
+}
+/* Two loads from one base with a call between them: when p[1] is outside, the call has
+ * run before the fault. */
+__attribute__((noinline)) static void count_call(int* calls) { ++*calls; }
+long load_call_load(const long* p, int* calls) {
+  long first = p[0];
+  count_call(calls);
+  return first + p[1];
+}
+
 /* Checks that always run first prove a later access's range: p[0] and p[8] bound p[4]
  * (the window is contiguous), so its check is dropped. p[12], read only when `far`,
  * does not run before the last read and proves nothing about it. */

@@ -58,6 +58,8 @@ int compare_strings(const char*, const char*);
 int compare_prefix(const char*, const char*, std::size_t);
 long two_words(const long*);
 long words_around(const long*, const long*);
+long store_then_load(long*, long);
+long load_call_load(const long*, int*);
 int dominated(volatile int*, int);
 int same_bytes(const void*, const void*, std::size_t);
 int file_status(int, struct stat*);
@@ -323,6 +325,33 @@ TEST_F(HybridAccess, MergedChecksStillFaultAtTheLoadOutOfBounds) {
   // faults at q, which comes first.
   auto* q_outside = reinterpret_cast<const long*>(top() + 64);
   EXPECT_EQ(run([&] { (void)words_around(second_outside, q_outside); }), expected(cap::Access::Load, q_outside, 8));
+}
+
+// A store and a load, or two loads with a call between, from one base: one check covers
+// them (a versioned group); when it fails, a checked copy of the code runs, so the fault
+// comes at the access out of bounds, after what came before it happened.
+TEST_F(HybridAccess, AGroupWithAStoreOrACallFaultsAfterWhatCameBeforeTheAccessOutOfBounds) {
+  auto* both_inside = reinterpret_cast<long*>(top() - 16);
+  long r = 0;
+  EXPECT_EQ(run([&] { r = store_then_load(both_inside, 7); }), "");
+  EXPECT_EQ(both_inside[0], 7);
+  EXPECT_EQ(r, both_inside[1]);
+  auto* second_outside = reinterpret_cast<long*>(top() - 8);
+  *second_outside = 0;
+  EXPECT_EQ(run([&] { (void)store_then_load(second_outside, 9); }), expected(cap::Access::Load, top(), 8));
+  EXPECT_EQ(*second_outside, 9) << "the store before the fault happened";
+  auto* first_outside = reinterpret_cast<long*>(top());
+  EXPECT_EQ(run([&] { (void)store_then_load(first_outside, 9); }), expected(cap::Access::Store, top(), 8));
+
+  int* calls = reinterpret_cast<int*>(top() - 64);
+  *calls = 0;
+  both_inside[0] = 1;
+  both_inside[1] = 2;
+  EXPECT_EQ(run([&] { r = load_call_load(both_inside, calls); }), "");
+  EXPECT_EQ(r, 3);
+  EXPECT_EQ(*calls, 1);
+  EXPECT_EQ(run([&] { (void)load_call_load(second_outside, calls); }), expected(cap::Access::Load, top(), 8));
+  EXPECT_EQ(*calls, 2) << "the call before the fault ran";
 }
 
 TEST_F(HybridAccess, ChecksProvedByEarlierOnesAreDroppedOnlyWhereTheyCouldNotFail) {
