@@ -38,6 +38,13 @@ std::atomic<pid_t> g_switcher{0};          // the thread that made the last swit
 // The signals that thread blocked then, outside the switch (which blocks them all for a
 // moment): signals 1 to 64, bit n-1 for signal n, as the kernel lays out a sigset_t.
 std::atomic<std::uint64_t> g_switcher_blocks{0};
+static_assert(NSIG - 1 <= 64, "g_switcher_blocks holds every signal");
+// A signal passed on (pass_to_switching_thread): the kernel lets a thread queue SI_USER
+// (kill's) only to itself, so it travels as SI_QUEUE pointing at its slot here, where the
+// original waits (one per signal: a standard one sent again while it waits would be
+// merged with it anyway).
+siginfo_t g_passed[NSIG];
+std::atomic<bool> g_passed_full[NSIG];
 
 long futex(std::atomic<int>* word, int op, int value) {
   return syscall(SYS_futex, reinterpret_cast<int*>(word), op, value, nullptr, nullptr, 0);
@@ -87,6 +94,27 @@ void record_switcher(const sigset_t* mask = nullptr) {
   g_switcher.store(gettid(), std::memory_order_relaxed);
 }
 
+// A switch a gate makes records who made it (the thread the mapping follows) and what it
+// blocks; a signal handler's switch does not (it is the handler's, not the program's).
+void switch_mapping(Runtime& rt, int from, int to, bool by_gate) {
+  if (from == to) return;
+  // A signal handler switches too (run_signal_handler_in): none may run half-way through.
+  // (The faults are left open: a switch makes none, and a blocked one would kill.)
+  sigset_t asynchronous, before;
+  sigfillset(&asynchronous);
+  for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP}) sigdelset(&asynchronous, fault);
+  pthread_sigmask(SIG_BLOCK, &asynchronous, &before);
+  g_mapped.store(-1, std::memory_order_release);
+  protect(rt.compartment(to), PROT_READ | PROT_WRITE);
+  protect(rt.compartment(from), PROT_NONE);
+  Runtime::set_current(to);
+  g_mapped.store(to, std::memory_order_release);
+  if (by_gate) record_switcher(&before);
+  g_switches.fetch_add(1, std::memory_order_acq_rel);
+  if (g_waiting.load(std::memory_order_acquire) != 0) futex(&g_mapped, FUTEX_WAKE_PRIVATE, INT32_MAX);
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+}
+
 }  // namespace
 
 void MprotectBackend::start(Runtime& rt) {
@@ -111,40 +139,7 @@ ArgumentPolicy MprotectBackend::check_argument(Runtime& rt, const GateFrame& fra
   return ArgumentPolicy::Refuse;
 }
 
-namespace {
-
-// A switch a gate makes records who made it (the thread the mapping follows) and what it
-// blocks; a signal handler's switch does not (it is the handler's, not the program's).
-void switch_mapping(Runtime& rt, int from, int to, bool by_gate) {
-  if (from == to) return;
-  // A signal handler switches too (run_signal_handler_in): none may run half-way through.
-  // (The faults are left open: a switch makes none, and a blocked one would kill.)
-  sigset_t asynchronous, before;
-  sigfillset(&asynchronous);
-  for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP}) sigdelset(&asynchronous, fault);
-  pthread_sigmask(SIG_BLOCK, &asynchronous, &before);
-  g_mapped.store(-1, std::memory_order_release);
-  protect(rt.compartment(to), PROT_READ | PROT_WRITE);
-  protect(rt.compartment(from), PROT_NONE);
-  Runtime::set_current(to);
-  g_mapped.store(to, std::memory_order_release);
-  if (by_gate) record_switcher(&before);
-  g_switches.fetch_add(1, std::memory_order_acq_rel);
-  if (g_waiting.load(std::memory_order_acquire) != 0) futex(&g_mapped, FUTEX_WAKE_PRIVATE, INT32_MAX);
-  pthread_sigmask(SIG_SETMASK, &before, nullptr);
-}
-
-}  // namespace
-
 void MprotectBackend::switch_to(Runtime& rt, int from, int to) { switch_mapping(rt, from, to, true); }
-
-// A signal passed on: the kernel lets a thread queue SI_USER (kill's) only to itself, so
-// it travels as SI_QUEUE pointing at its slot here, where the original waits (one per
-// signal: a standard one sent again while it waits would be merged with it anyway).
-namespace {
-siginfo_t g_passed[NSIG];
-std::atomic<bool> g_passed_full[NSIG];
-}  // namespace
 
 bool pass_to_switching_thread(int signal, const siginfo_t* info, bool resets_handler) {
   if (!Runtime::started() || Runtime::get().spec().backend != Backend::Mprotect) return false;
@@ -155,7 +150,7 @@ bool pass_to_switching_thread(int signal, const siginfo_t* info, bool resets_han
   if (switcher == 0 || switcher == gettid()) return false;
   // A thread that blocks it (one set apart for another to handle the program's signals)
   // would leave it pending.
-  if (signal > 64 || (g_switcher_blocks.load(std::memory_order_relaxed) >> (signal - 1) & 1) != 0) return false;
+  if ((g_switcher_blocks.load(std::memory_order_relaxed) >> (signal - 1) & 1) != 0) return false;
   if (g_passed_full[signal].exchange(true, std::memory_order_acq_rel)) return false;  // one already on its way
   g_passed[signal] = *info;
   siginfo_t note{};
