@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
     command->add_option("--app", image_app, "The application (default: the configuration's folder name)");
   }
   run->add_option("ARGS", image_args, "Arguments for the application");
-  app.add_subcommand("cc", "clang-14 with FlexCap's pass: flexcap cc [--abi hybrid|purecap|plain] CLANG-ARGS... (--help)");
+  app.add_subcommand("cc",
+                     "clang-14 with FlexCap's pass: flexcap cc [--abi hybrid|purecap|plain] CLANG-ARGS... (--help)");
   auto* attack = app.add_subcommand("attack", "Run the attack suite on every backend this machine can run");
   bool attack_json = false;
   attack->add_flag("--json", attack_json, "Print {\"attacks\": [...]} instead of a table");
@@ -132,7 +133,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   auto* revocation_bench = bench->add_subcommand(
-      "revocation", "What revoking capabilities to freed memory costs: sweeps, pauses, a churn per policy (bench/revocation)");
+      "revocation",
+      "What revoking capabilities to freed memory costs: sweeps, pauses, a churn per policy (bench/revocation)");
   bool revocation_json = false;
   bool revocation_quick = false;
   int revocation_rounds = 5;
@@ -164,6 +166,10 @@ int main(int argc, char** argv) {
                         "Print {\"config\",\"units\",\"tests_run\",\"passed\",\"failed\",\"differences\"}");
   redis_check->add_option("--units", redis_units, "Only these units (runtest --single), e.g. unit/type/string")
       ->delimiter(',');
+  std::string redis_reference_cache;
+  redis_check->add_option("--reference-cache", redis_reference_cache,
+                          "Keep Debian's redis-server's outcomes in this folder and reuse them while its version "
+                          "and the units are the same (scripts/redis-check.sh)");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -182,7 +188,8 @@ int main(int argc, char** argv) {
   }
   if (redis_check->parsed()) {
     std::replace(redis_config.begin(), redis_config.end(), '-', '_');
-    return flexcap::tools::check_redis(redis_config, redis_check_json, redis_units, std::cout, std::cerr);
+    return flexcap::tools::check_redis(redis_config, redis_check_json, redis_units, redis_reference_cache, std::cout,
+                                       std::cerr);
   }
   if (redis_bench->parsed()) return flexcap::tools::bench_redis(redis_json, redis_rounds, std::cout, std::cerr);
   if (sodium_bench->parsed()) return flexcap::tools::bench_sodium(sodium_json, sodium_rounds, std::cout, std::cerr);

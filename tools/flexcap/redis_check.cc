@@ -14,13 +14,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <ostream>
-#include <iterator>
 #include <regex>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "image_commands.hh"
@@ -162,10 +163,20 @@ std::set<std::string> jemalloc_only_tests(const fs::path& tests) {
   return names;
 }
 
+// The reference run kept in `cache` (runtest.log, and `key`: redis-server's version and
+// the units), if it was made by this redis-server for these units; else nothing.
+bool cached_reference(const fs::path& cache, const std::string& key, SuiteRun* run) {
+  std::ifstream in(cache / "key");
+  const std::string kept((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (kept != key || !fs::exists(cache / "runtest.log")) return false;
+  parse_suite(cache / "runtest.log", run);
+  return run->started;
+}
+
 }  // namespace
 
 int check_redis(const std::string& config_name, bool json, const std::vector<std::string>& only_units,
-                std::ostream& out, std::ostream& err) {
+                const std::string& reference_cache, std::ostream& out, std::ostream& err) {
   // The configuration's file name (fcalls-3) or its image's (fcalls_3).
   std::string config = config_name;
   std::replace(config.begin(), config.end(), '-', '_');
@@ -192,9 +203,31 @@ int check_redis(const std::string& config_name, bool json, const std::vector<std
   fs::remove_all(work, ec);
   if (!prepare_tree(source, work / "suite", err)) return 2;
   const std::vector<std::string>& units = only_units;
-  const SuiteRun reference = run_suite("/usr/bin/redis-server", work / "suite", units, work / "reference", err);
+  std::string unit_list;
+  for (const std::string& u : units) unit_list += (unit_list.empty() ? "" : ",") + u;
+  if (unit_list.empty()) unit_list = "all";
+  // Debian's redis-server gives the same outcomes for every image: a script checking
+  // every image runs it once (--reference-cache) and keeps it, keyed by its version and
+  // the units, so a new redis-server or another list of units runs it again.
+  SuiteRun reference;
+  const std::vector<std::string> version = output_lines("/usr/bin/redis-server --version", &status);
+  const std::string key = (version.empty() ? std::string("?") : version.front()) + "\n" + unit_list + "\n";
+  if (!reference_cache.empty() && cached_reference(reference_cache, key, &reference)) {
+    err << "flexcap check redis: Debian's redis-server's outcomes reused from " << reference_cache
+        << " (remove it to run the reference again)\n";
+  } else {
+    reference = run_suite("/usr/bin/redis-server", work / "suite", units, work / "reference", err);
+    if (!reference_cache.empty() && reference.failure.empty()) {
+      fs::create_directories(reference_cache, ec);
+      fs::copy_file(work / "reference" / "runtest.log", fs::path(reference_cache) / "runtest.log",
+                    fs::copy_options::overwrite_existing, ec);
+      std::ofstream(fs::path(reference_cache) / "key") << key;
+      if (ec)
+        err << "flexcap check redis: cannot keep the reference in " << reference_cache << ": " << ec.message() << "\n";
+    }
+  }
   const SuiteRun flexcap = run_suite(image.string(), work / "suite", units, work / "flexcap", err);
-  for (const SuiteRun* run : {&reference, &flexcap}) {
+  for (const SuiteRun* run : {&std::as_const(reference), &flexcap}) {
     if (!run->failure.empty()) {
       err << "flexcap check redis: " << run->failure << "\n";
       return 2;
@@ -227,9 +260,6 @@ int check_redis(const std::string& config_name, bool json, const std::vector<std
       differences.push_back({t, a, b});
     }
   }
-  std::string unit_list;
-  for (const std::string& u : units) unit_list += (unit_list.empty() ? "" : ",") + u;
-  if (unit_list.empty()) unit_list = "all";
   const int tests_run = passed + failed;
 
   if (json) {
@@ -246,8 +276,8 @@ int check_redis(const std::string& config_name, bool json, const std::vector<std
         << ", \"passed\": " << passed << ", \"failed\": " << failed << ", \"differences\": [";
     for (std::size_t i = 0; i < differences.size(); ++i) {
       out << (i ? ", " : "") << "{\"test\": " << quoted(differences[i].test)
-          << ", \"reference\": " << quoted(differences[i].reference) << ", \"flexcap\": " << quoted(differences[i].flexcap)
-          << "}";
+          << ", \"reference\": " << quoted(differences[i].reference)
+          << ", \"flexcap\": " << quoted(differences[i].flexcap) << "}";
     }
     out << "], \"not_comparable\": [";
     for (std::size_t i = 0; i < not_comparable.size(); ++i) out << (i ? ", " : "") << quoted(not_comparable[i]);
@@ -264,7 +294,8 @@ int check_redis(const std::string& config_name, bool json, const std::vector<std
       out << "No difference.\n";
     } else {
       out << differences.size() << " differences (test: reference -> flexcap):\n";
-      for (const Difference& d : differences) out << "  " << d.test << ": " << d.reference << " -> " << d.flexcap << "\n";
+      for (const Difference& d : differences)
+        out << "  " << d.test << ": " << d.reference << " -> " << d.flexcap << "\n";
       out << "Logs: " << work << "\n";
     }
   }
