@@ -48,8 +48,9 @@ std::string_view path_of(const cap::Cap<const char>& path, std::array<char, kMax
 }
 
 int find(std::string_view name) {
+  const State& s = state();  // once: each lookup is a call (SQLite's every open and access comes here)
   for (std::size_t i = 0; i < kMaxFiles; ++i) {
-    const File& f = state().files[i];
+    const File& f = s.files[i];
     if (f.used && name == f.name.data()) return static_cast<int>(i);
   }
   return -1;
