@@ -26,6 +26,11 @@ struct File {
   std::uint64_t chunk_slots = 0;
   std::uint64_t size = 0;
   bool used = false;
+  // Removed (unlink, or renamed over) while a descriptor was open on it: it has no name
+  // and is released at its last close, as POSIX keeps an unlinked file. Freeing its
+  // descriptors at once instead let a new open take one of their numbers, which the
+  // holder's later close then closed (Redis closes such files on a background thread).
+  bool unlinked = false;
 };
 
 struct State {
@@ -51,7 +56,7 @@ int find(std::string_view name) {
   const State& s = state();  // once: each lookup is a call (SQLite's every open and access comes here)
   for (std::size_t i = 0; i < kMaxFiles; ++i) {
     const File& f = s.files[i];
-    if (f.used && name == f.name.data()) return static_cast<int>(i);
+    if (f.used && !f.unlinked && name == f.name.data()) return static_cast<int>(i);
   }
   return -1;
 }
@@ -109,6 +114,12 @@ void release_after(File& f, std::uint64_t bytes) {
   }
 }
 
+// Whether a descriptor is open on file `index`.
+bool is_open(int index) {
+  const auto& open = state().open;
+  return std::find(open.begin(), open.end(), index) != open.end();
+}
+
 void release(File& f) {
   release_after(f, 0);
   if (f.chunks != nullptr) heap().free(f.chunks);
@@ -155,7 +166,11 @@ std::int32_t Exports::open_impl(cap::Cap<const char> path, std::int32_t create) 
 
 std::int32_t Exports::close_impl(std::int32_t fd) {
   if (file_of(fd) == nullptr) return static_cast<std::int32_t>(kBadDescriptor);
-  state().open[static_cast<std::size_t>(fd)] = -1;
+  int& slot = state().open[static_cast<std::size_t>(fd)];
+  const int index = slot;
+  slot = -1;
+  File& f = state().files[static_cast<std::size_t>(index)];
+  if (f.unlinked && !is_open(index)) release(f);
   return 0;
 }
 
@@ -214,11 +229,15 @@ std::int64_t Exports::size_impl(std::int32_t fd) {
 namespace {
 
 // Closes every descriptor of file `index` and frees it.
+// The name goes now; the contents when no descriptor is open on it any more.
 void remove_file(int index) {
-  for (int& slot : state().open) {
-    if (slot == index) slot = -1;
+  File& f = state().files[static_cast<std::size_t>(index)];
+  if (is_open(index)) {
+    f.unlinked = true;
+    f.name.fill('\0');
+  } else {
+    release(f);
   }
-  release(state().files[static_cast<std::size_t>(index)]);
 }
 
 }  // namespace

@@ -96,14 +96,51 @@ TEST(Vfs, RenameReplacesTheTargetAsRename2Does) {
   const std::int32_t old = open("/dir/old");
   write(old, "old contents");
   ASSERT_EQ(rename("/dir/new", "/dir/old"), 0);
-  // (Checked before the next open, which may be given the freed descriptor.)
-  EXPECT_EQ(read(old), "error " + std::to_string(ramfs::kBadDescriptor)) << "the replaced file's descriptors close";
   const std::int32_t now = open("/dir/old", false);
+  EXPECT_NE(now, old);
   EXPECT_EQ(read(now), "new");
+  EXPECT_EQ(read(old), "old contents") << "the replaced file stays readable through what was open on it";
   EXPECT_FALSE(exists("/dir/new"));
+  close(old);
+  EXPECT_EQ(read(now), "new");
   close(fresh);
   close(now);
   value(rt::call<vfs::Exports::unlink>(path("/dir/old")));
+}
+
+// As unlink(2): the name goes at once, the file at its last close. (A file's descriptors
+// used to close with its name, so the next open took one of their numbers, and the
+// holder's own close, later, closed the new file: Redis closes its unlinked AOF files
+// on a background thread.)
+TEST(Vfs, UnlinkedFileLivesUntilItsLastClose) {
+  const std::int32_t kept = open("/history.aof");
+  write(kept, "old");
+  ASSERT_EQ(value(rt::call<vfs::Exports::unlink>(path("/history.aof"))), 0);
+  EXPECT_FALSE(exists("/history.aof"));
+  const std::int32_t fresh = open("/base.aof");
+  EXPECT_NE(fresh, kept);
+  write(fresh, "new");
+  EXPECT_EQ(read(kept), "old");
+  close(kept);
+  EXPECT_EQ(read(fresh), "new") << "closing the unlinked file closed another";
+  EXPECT_EQ(read(kept), "error " + std::to_string(ramfs::kBadDescriptor));
+  const std::int32_t again = open("/history.aof");
+  EXPECT_EQ(read(again), "") << "a new file of the old name starts empty";
+  close(again);
+  close(fresh);
+  value(rt::call<vfs::Exports::unlink>(path("/history.aof")));
+  value(rt::call<vfs::Exports::unlink>(path("/base.aof")));
+}
+
+TEST(Vfs, UnlinkedFilesAreReleasedAtTheirLastClose) {
+  // More files than ramfs has room for, each unlinked while open, then closed.
+  for (int i = 0; i < 200; ++i) {
+    const std::int32_t fd = open("/churn");
+    ASSERT_GE(fd, 0) << "file " << i << ": the unlinked files were not released";
+    write(fd, "x");
+    ASSERT_EQ(value(rt::call<vfs::Exports::unlink>(path("/churn"))), 0);
+    close(fd);
+  }
 }
 
 TEST(Vfs, RenameOntoItselfKeepsTheFile) {
