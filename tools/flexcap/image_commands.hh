@@ -99,10 +99,15 @@ int bench_revocation(bool json, int rounds, bool quick, std::ostream& out, std::
 int bench_redis(bool json, int rounds, std::ostream& out, std::ostream& err);
 // `flexcap check redis`: Redis's own test suite against the image redis_CONFIG and
 // against Debian's redis-server; 0 when no test's outcome differs
-// (tools/flexcap/redis_check.cc). `units`: runtest's --single units (empty: all).
-// `reference_cache`: a folder where the reference's outcomes are kept and reused ("": none).
-int check_redis(const std::string& config, bool json, const std::vector<std::string>& units,
-                const std::string& reference_cache, std::ostream& out, std::ostream& err);
+// (tools/flexcap/redis_check.cc).
+struct RedisCheckOptions {
+  std::string config = "none";
+  bool json = false;
+  std::vector<std::string> units;  // runtest's --single units (empty: all)
+  std::string reference_cache;     // a folder where the reference's outcomes are kept and reused ("": none)
+  int test_timeout = 600;          // runtest's --timeout: seconds a test may go without progress
+};
+int check_redis(const RedisCheckOptions& options, std::ostream& out, std::ostream& err);
 // A loopback TCP port free now; one request to a Redis server on it, on a fresh
 // connection, and the first line of its reply ("" if none).
 int free_loopback_port();

@@ -157,19 +157,25 @@ int main(int argc, char** argv) {
   check_command->require_subcommand(1);
   auto* redis_check = check_command->add_subcommand(
       "redis", "Redis's own test suite against a Redis image and Debian's redis-server: the tests that differ");
-  std::string redis_config = "none";
-  bool redis_check_json = false;
-  std::vector<std::string> redis_units;
-  redis_check->add_option("--config", redis_config, "The image: a configuration of examples/redis/ (none, fcalls, ...)")
+  flexcap::tools::RedisCheckOptions redis_check_options;
+  redis_check
+      ->add_option("--config", redis_check_options.config,
+                   "The image: a configuration of examples/redis/ (none, fcalls, ...)")
       ->capture_default_str();
-  redis_check->add_flag("--json", redis_check_json,
+  redis_check->add_flag("--json", redis_check_options.json,
                         "Print {\"config\",\"units\",\"tests_run\",\"passed\",\"failed\",\"differences\"}");
-  redis_check->add_option("--units", redis_units, "Only these units (runtest --single), e.g. unit/type/string")
+  redis_check
+      ->add_option("--units", redis_check_options.units, "Only these units (runtest --single), e.g. unit/type/string")
       ->delimiter(',');
-  std::string redis_reference_cache;
-  redis_check->add_option("--reference-cache", redis_reference_cache,
+  redis_check->add_option("--reference-cache", redis_check_options.reference_cache,
                           "Keep Debian's redis-server's outcomes in this folder and reuse them while its version "
                           "and the units are the same (scripts/redis-check.sh)");
+  redis_check
+      ->add_option("--test-timeout", redis_check_options.test_timeout,
+                   "Seconds a test may run without progress before the suite gives up on its unit "
+                   "(runtest --timeout; mprotect's slow crossings need more)")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
 
@@ -187,9 +193,8 @@ int main(int argc, char** argv) {
     return flexcap::tools::bench_purecap(purecap_json, purecap_rounds, std::cout, std::cerr);
   }
   if (redis_check->parsed()) {
-    std::replace(redis_config.begin(), redis_config.end(), '-', '_');
-    return flexcap::tools::check_redis(redis_config, redis_check_json, redis_units, redis_reference_cache, std::cout,
-                                       std::cerr);
+    std::replace(redis_check_options.config.begin(), redis_check_options.config.end(), '-', '_');
+    return flexcap::tools::check_redis(redis_check_options, std::cout, std::cerr);
   }
   if (redis_bench->parsed()) return flexcap::tools::bench_redis(redis_json, redis_rounds, std::cout, std::cerr);
   if (sodium_bench->parsed()) return flexcap::tools::bench_sodium(sodium_json, sodium_rounds, std::cout, std::cerr);

@@ -74,7 +74,7 @@ void parse_suite(const fs::path& log, SuiteRun* run) {
 // Starts `server` on a free port in `dir` with the options both servers get, runs the
 // units against it, and stops it.
 SuiteRun run_suite(const std::string& server, const fs::path& tree, const std::vector<std::string>& units,
-                   const fs::path& dir, std::ostream& err) {
+                   int test_timeout, const fs::path& dir, std::ostream& err) {
   SuiteRun run;
   fs::create_directories(dir);
   RedisServer r = start_redis("", server, "--enable-debug-command yes", dir);
@@ -89,7 +89,7 @@ SuiteRun run_suite(const std::string& server, const fs::path& tree, const std::v
   const int baseport = 21111 + static_cast<int>(getpid() % 8) * 200;
   std::string command = "cd " + shell_quote(tree.string()) + " && ./runtest --host 127.0.0.1 --port " +
                         std::to_string(r.port) + " --baseport " + std::to_string(baseport) +
-                        " --portcount 160 --tags -slow --tags -needs:repl --timeout 600";
+                        " --portcount 160 --tags -slow --tags -needs:repl --timeout " + std::to_string(test_timeout);
   for (const std::string& unit : units) command += " --single " + shell_quote(unit);
   command += " >" + shell_quote((dir / "runtest.log").string()) + " 2>&1";
   int status = 0;
@@ -175,10 +175,11 @@ bool cached_reference(const fs::path& cache, const std::string& key, SuiteRun* r
 
 }  // namespace
 
-int check_redis(const std::string& config_name, bool json, const std::vector<std::string>& only_units,
-                const std::string& reference_cache, std::ostream& out, std::ostream& err) {
+int check_redis(const RedisCheckOptions& options, std::ostream& out, std::ostream& err) {
+  const bool json = options.json;
+  const std::string& reference_cache = options.reference_cache;
   // The configuration's file name (fcalls-3) or its image's (fcalls_3).
-  std::string config = config_name;
+  std::string config = options.config;
   std::replace(config.begin(), config.end(), '-', '_');
   const fs::path source = fs::path(FLEXCAP_REDIS_SOURCE_DIR) / "tree";
   const fs::path image = fs::path(FLEXCAP_REDIS_IMAGES_DIR) / ("redis_" + config);
@@ -202,7 +203,7 @@ int check_redis(const std::string& config_name, bool json, const std::vector<std
   const fs::path work = fs::temp_directory_path() / ("flexcap-check-redis-" + std::to_string(getpid()));
   fs::remove_all(work, ec);
   if (!prepare_tree(source, work / "suite", err)) return 2;
-  const std::vector<std::string>& units = only_units;
+  const std::vector<std::string>& units = options.units;
   std::string unit_list;
   for (const std::string& u : units) unit_list += (unit_list.empty() ? "" : ",") + u;
   if (unit_list.empty()) unit_list = "all";
@@ -216,7 +217,8 @@ int check_redis(const std::string& config_name, bool json, const std::vector<std
     err << "flexcap check redis: Debian's redis-server's outcomes reused from " << reference_cache
         << " (remove it to run the reference again)\n";
   } else {
-    reference = run_suite("/usr/bin/redis-server", work / "suite", units, work / "reference", err);
+    reference =
+        run_suite("/usr/bin/redis-server", work / "suite", units, options.test_timeout, work / "reference", err);
     if (!reference_cache.empty() && reference.failure.empty()) {
       fs::create_directories(reference_cache, ec);
       fs::copy_file(work / "reference" / "runtest.log", fs::path(reference_cache) / "runtest.log",
@@ -226,7 +228,8 @@ int check_redis(const std::string& config_name, bool json, const std::vector<std
         err << "flexcap check redis: cannot keep the reference in " << reference_cache << ": " << ec.message() << "\n";
     }
   }
-  const SuiteRun flexcap = run_suite(image.string(), work / "suite", units, work / "flexcap", err);
+  const SuiteRun flexcap =
+      run_suite(image.string(), work / "suite", units, options.test_timeout, work / "flexcap", err);
   for (const SuiteRun* run : {&std::as_const(reference), &flexcap}) {
     if (!run->failure.empty()) {
       err << "flexcap check redis: " << run->failure << "\n";
