@@ -193,7 +193,6 @@ int main(int argc, char** argv) {
     return flexcap::tools::bench_purecap(purecap_json, purecap_rounds, std::cout, std::cerr);
   }
   if (redis_check->parsed()) {
-    std::replace(redis_check_options.config.begin(), redis_check_options.config.end(), '-', '_');
     return flexcap::tools::check_redis(redis_check_options, std::cout, std::cerr);
   }
   if (redis_bench->parsed()) return flexcap::tools::bench_redis(redis_json, redis_rounds, std::cout, std::cerr);

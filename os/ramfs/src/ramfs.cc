@@ -165,12 +165,12 @@ std::int32_t Exports::open_impl(cap::Cap<const char> path, std::int32_t create) 
 }
 
 std::int32_t Exports::close_impl(std::int32_t fd) {
-  if (file_of(fd) == nullptr) return static_cast<std::int32_t>(kBadDescriptor);
+  File* f = file_of(fd);
+  if (f == nullptr) return static_cast<std::int32_t>(kBadDescriptor);
   int& slot = state().open[static_cast<std::size_t>(fd)];
   const int index = slot;
   slot = -1;
-  File& f = state().files[static_cast<std::size_t>(index)];
-  if (f.unlinked && !is_open(index)) release(f);
+  if (f->unlinked && !is_open(index)) release(*f);
   return 0;
 }
 
@@ -228,7 +228,6 @@ std::int64_t Exports::size_impl(std::int32_t fd) {
 
 namespace {
 
-// Closes every descriptor of file `index` and frees it.
 // The name goes now; the contents when no descriptor is open on it any more.
 void remove_file(int index) {
   File& f = state().files[static_cast<std::size_t>(index)];
