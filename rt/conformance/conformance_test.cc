@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -12,7 +13,9 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <numeric>
+#include <string>
 #include <thread>
 
 #include "flexcap/lib/conformance_a.hh"
@@ -294,6 +297,61 @@ TEST(Signals, AHandlerHasItsCompartmentsMemoryWhicheverThreadTheSignalLandsOn) {
   }
   close(g_signals.pipe[0]);
   close(g_signals.pipe[1]);
+}
+
+// --- threads -----------------------------------------------------------------------
+
+// The state letter of one of this process's threads (/proc: 'S' while it sleeps in the
+// kernel), or '?'.
+char thread_state(pid_t tid) {
+  std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const auto end_of_name = line.rfind(") ");
+  return end_of_name == std::string::npos || end_of_name + 2 >= line.size() ? '?' : line[end_of_name + 2];
+}
+
+// A caller's other threads run while its call waits in the kernel in the callee (Redis's
+// lazyfree thread while its main thread sits in the net compartment's epoll_wait). Here a
+// second thread of A reads A's private memory once this thread sleeps in B, then wakes B.
+// On mprotect, whose protections are the process's, that read would wait until B
+// returned, and B's wait would time out, but for rt::wait_in_kernel, which maps A again
+// for the wait; elsewhere protections are per thread (or B waits in a process of its own).
+TEST(Threads, ACallersOtherThreadsRunWhileTheCalleeWaitsInTheKernel) {
+  const std::uint64_t secret = a_secret_address();
+  cap::Cap<std::byte> block = rt::shared_alloc(sizeof(std::uint32_t));
+  cap::Cap<std::uint32_t> word(block.capability(), block.memory());
+  ASSERT_TRUE(word.store(0, 0u));
+  auto* shared_word = reinterpret_cast<std::uint32_t*>(block.capability().address());
+  const pid_t this_thread = gettid();
+  std::atomic<bool> calling{false};
+  std::atomic<std::uint64_t> read{0};
+  std::thread other([&] {
+    while (!calling.load()) std::this_thread::yield();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (thread_state(this_thread) != 'S' && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    read = *reinterpret_cast<const volatile std::uint64_t*>(secret);  // A's memory
+    __atomic_store_n(shared_word, 1u, __ATOMIC_RELEASE);
+    syscall(SYS_futex, shared_word, FUTEX_WAKE, 1, nullptr, nullptr, 0);
+  });
+  calling = true;
+  const auto r = rt::call<b::Exports::wait_for_wake>(word, 5000);
+  other.join();
+  EXPECT_EQ(value(r), 0) << "B's wait timed out: A's other thread could not read A's memory meanwhile";
+  EXPECT_EQ(read.load(), 0x5ec2e7u);
+  // B's memory is B's again, for B alone.
+  ASSERT_TRUE(rt::call<b::Exports::remember>(std::int64_t{77}));
+  EXPECT_EQ(value(rt::call<b::Exports::recall>()), 77);
+  rt::shared_free(block);
+}
+
+// Where the kernel would write into the callee's own memory, the caller's mapping is not
+// put back for the wait: the write would fail (EFAULT) with that memory closed.
+TEST(Threads, AWaitThatWritesTheCalleesMemoryKeepsItMapped) {
+  EXPECT_EQ(value(rt::call<b::Exports::sleep_in_kernel>(20, 1)), 0) << "pollfd in B's memory";
+  EXPECT_EQ(value(rt::call<b::Exports::sleep_in_kernel>(20, 0)), 0) << "pollfd on the stack";
 }
 
 // --- isolation and faults: these run last, since they fail compartment b ------------

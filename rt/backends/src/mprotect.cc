@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "flexcap/rt/backends.hh"
+#include "flexcap/rt/kernel_wait.hh"
 #include "flexcap/rt/signal_entry.hh"
 
 namespace flexcap::rt {
@@ -171,6 +172,42 @@ void take_passed_signal(int signal, siginfo_t* info) {
   }
   *info = g_passed[signal];
   g_passed_full[signal].store(false, std::memory_order_release);
+}
+
+int open_kernel_wait(std::span<const std::byte> kernel_writes) {
+  if (!Runtime::started()) return -1;
+  Runtime& rt = Runtime::get();
+  if (rt.spec().backend != Backend::Mprotect) return -1;
+  const GateFrame* frame = Runtime::innermost_frame();
+  const int here = Runtime::current();
+  if (frame == nullptr || frame->callee != here || frame->caller == here) return -1;
+  // The kernel writes while this region is closed: into it, the call would fail (EFAULT).
+  const cap::TaggedMemory& region = rt.compartment(here).memory();
+  const auto start = reinterpret_cast<std::uint64_t>(kernel_writes.data());
+  if (!kernel_writes.empty() && start < region.base() + region.size() &&
+      region.base() < start + kernel_writes.size()) {
+    return -1;
+  }
+  // Only the thread the mapping follows gives it away (another thread's switch of its
+  // own, a Redis thread's gate into the file system, keeps it).
+  if (g_mapped.load(std::memory_order_acquire) != here) return -1;
+  switch_mapping(rt, here, frame->caller, true);
+  return here;
+}
+
+void close_kernel_wait(int compartment) {
+  Runtime& rt = Runtime::get();
+  // Another thread of the caller may have crossed a gate meanwhile (Redis's AOF thread into
+  // the file system): wait until it is back, as this thread would have waited for its
+  // region, rather than close that compartment under it.
+  const int lent_to = Runtime::innermost_frame()->caller;
+  g_waiting.fetch_add(1, std::memory_order_acq_rel);
+  for (int mapped = g_mapped.load(std::memory_order_acquire); mapped != lent_to;
+       mapped = g_mapped.load(std::memory_order_acquire)) {
+    futex(&g_mapped, FUTEX_WAIT_PRIVATE, mapped);
+  }
+  g_waiting.fetch_sub(1, std::memory_order_acq_rel);
+  switch_mapping(rt, lent_to, compartment, true);
 }
 
 void run_signal_handler_in(int compartment, void (*body)(void*), void* argument) {

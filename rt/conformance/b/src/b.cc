@@ -1,9 +1,16 @@
+#include <linux/futex.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 
 #include "flexcap/lib/conformance_a.hh"
 #include "flexcap/lib/conformance_b.hh"
 #include "flexcap/lib/conformance_c.hh"
 #include "flexcap/rt/call.hh"
+#include "flexcap/rt/kernel_wait.hh"
 #include "flexcap/rt/memory_access.hh"
 
 namespace flexcap::lib::conformance_b {
@@ -11,6 +18,7 @@ namespace {
 struct State {
   std::int64_t remembered = 0;
   std::int64_t four[4] = {1, 2, 3, 4};
+  pollfd waiting{};
 };
 State& state() { return rt::library_state<Library, State>(); }
 // A second state object of the same library (as code built into a library keeps).
@@ -71,6 +79,25 @@ std::int64_t Exports::recall_impl() { return state().remembered; }
 std::int64_t Exports::remembers_impl() { return tally().remembers; }
 
 void Exports::empty_impl() {}
+
+std::int64_t Exports::wait_for_wake_impl(cap::Cap<std::uint32_t> word, std::int32_t milliseconds) {
+  std::uint32_t* w = rt::check(word.write_span(0, 1)).data();
+  const timespec timeout{.tv_sec = milliseconds / 1000, .tv_nsec = milliseconds % 1000 * 1'000'000L};
+  // Shared across processes (the process backend): not a private futex.
+  while (__atomic_load_n(w, __ATOMIC_ACQUIRE) == 0) {
+    const long r = rt::wait_in_kernel({}, [&] { return syscall(SYS_futex, w, FUTEX_WAIT, 0, &timeout, nullptr, 0); });
+    if (r != 0 && errno == ETIMEDOUT) return -ETIMEDOUT;
+  }
+  return 0;
+}
+
+std::int64_t Exports::sleep_in_kernel_impl(std::int32_t milliseconds, std::int32_t into_own_memory) {
+  pollfd on_stack{};
+  pollfd& entry = into_own_memory != 0 ? state().waiting : on_stack;
+  entry = pollfd{.fd = -1, .events = POLLIN, .revents = 0};  // poll ignores it: a plain sleep
+  const int r = rt::wait_in_kernel(std::as_bytes(std::span(&entry, 1)), [&] { return ::poll(&entry, 1, milliseconds); });
+  return r < 0 ? -errno : r;
+}
 
 void Exports::die_impl() { raise(SIGKILL); }
 

@@ -26,6 +26,8 @@ class Exports {
   static void empty_impl();
   static void die_impl();
   static void release_impl(cap::Cap<std::uint8_t> block);
+  static std::int64_t wait_for_wake_impl(cap::Cap<std::uint32_t> word, std::int32_t milliseconds);
+  static std::int64_t sleep_in_kernel_impl(std::int32_t milliseconds, std::int32_t into_own_memory);
 
  public:
   FLEXCAP_EXPORT(add, add_impl);            // four scalars in, one out
@@ -43,6 +45,12 @@ class Exports {
   FLEXCAP_EXPORT(empty, empty_impl);  // nothing at all (gate cost)
   FLEXCAP_EXPORT(die, die_impl);      // kills its own process: called only on the process backend
   FLEXCAP_EXPORT(release, release_impl);  // frees a shared block it was handed (rt::shared_free)
+  // Waits in the kernel (rt::wait_in_kernel, a futex) until another thread sets the shared
+  // word and wakes it: 0, or -ETIMEDOUT.
+  FLEXCAP_EXPORT(wait_for_wake, wait_for_wake_impl);
+  // Waits in poll (rt::wait_in_kernel), with its pollfd on the stack or in B's own memory:
+  // poll's result, or -errno.
+  FLEXCAP_EXPORT(sleep_in_kernel, sleep_in_kernel_impl);
 };
 
 }  // namespace flexcap::lib::conformance_b
