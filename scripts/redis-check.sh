@@ -30,7 +30,10 @@ for name in none fcalls mprotect process cheri intel_pku fcalls_3 mprotect_3 pro
   start=$(date +%s)
   # A test that makes many requests one by one takes ~400 times longer on mprotect (two
   # mprotect calls of its regions per switch): hyperloglog's "PFCOUNT multiple-keys
-  # merge" needed more than runtest's 600 s there.
+  # merge" needed more than runtest's 600 s there. The whole suite in one mprotect server
+  # takes hours: each switch rewrites the page-table entries of every populated page of
+  # two regions, and the heap keeps the pages earlier units touched (docs/redis-image.md);
+  # --units splits it (every unit up to hyperloglog, then the rest, took 62 + 20 minutes).
   timeout=600
   [[ $name == mprotect* ]] && timeout=7200
   if build/release/tools/flexcap check redis --config "$name" "${units[@]}" --test-timeout "$timeout" \
