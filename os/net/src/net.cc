@@ -191,17 +191,23 @@ std::int64_t Exports::epoll_control_impl(std::int32_t epoll, std::int32_t op, st
 // A wait that may block is made with rt::wait_in_kernel: on mprotect the caller's other
 // threads (Redis's lazyfree thread) run while this one sleeps here, which an idle Redis
 // does almost all the time. One that finds something ready at once (a server under load)
-// needs no switch, so it is tried first without waiting.
+// needs no switch, so it is tried first without waiting. `wait(timeout)` writes `out`.
+namespace {
+template <class Wait>
+std::int64_t ready_or_wait(std::span<const std::byte> out, std::int32_t timeout_ms, Wait wait) {
+  int ready = wait(0);
+  if (ready == 0 && timeout_ms != 0) ready = rt::wait_in_kernel(out, [&] { return wait(timeout_ms); });
+  return result(ready);
+}
+}  // namespace
+
 std::int64_t Exports::epoll_wait_impl(std::int32_t epoll, cap::Cap<ReadyEvent> events, std::int32_t timeout_ms) {
   if (!mine(epoll)) return -EBADF;
   if (events.size() == 0) return -EINVAL;
   const auto out = rt::check(events.write_span(0, events.size()));
-  const auto wait = [&](int timeout) {
+  return ready_or_wait(std::as_bytes(out), timeout_ms, [&](int timeout) {
     return ::epoll_wait(epoll, reinterpret_cast<epoll_event*>(out.data()), static_cast<int>(out.size()), timeout);
-  };
-  int ready = wait(0);
-  if (ready == 0 && timeout_ms != 0) ready = rt::wait_in_kernel(std::as_bytes(out), [&] { return wait(timeout_ms); });
-  return result(ready);
+  });
 }
 
 std::int64_t Exports::poll_impl(cap::Cap<PollEntry> entries, std::int32_t timeout_ms) {
@@ -209,10 +215,8 @@ std::int64_t Exports::poll_impl(cap::Cap<PollEntry> entries, std::int32_t timeou
   for (PollEntry& e : all) {
     if (!mine(e.fd)) return -EBADF;
   }
-  const auto wait = [&](int timeout) { return ::poll(reinterpret_cast<pollfd*>(all.data()), all.size(), timeout); };
-  int ready = wait(0);
-  if (ready == 0 && timeout_ms != 0) ready = rt::wait_in_kernel(std::as_bytes(all), [&] { return wait(timeout_ms); });
-  return result(ready);
+  return ready_or_wait(std::as_bytes(all), timeout_ms,
+                       [&](int timeout) { return ::poll(reinterpret_cast<pollfd*>(all.data()), all.size(), timeout); });
 }
 
 std::int64_t Exports::adopt_impl() {

@@ -51,6 +51,16 @@ long futex(std::atomic<int>* word, int op, int value) {
   return syscall(SYS_futex, reinterpret_cast<int*>(word), op, value, nullptr, nullptr, 0);
 }
 
+// Sleeps until `compartment`'s region is the one mapped (a switch wakes the waiters).
+void wait_until_mapped(int compartment) {
+  g_waiting.fetch_add(1, std::memory_order_acq_rel);
+  for (int mapped = g_mapped.load(std::memory_order_acquire); mapped != compartment;
+       mapped = g_mapped.load(std::memory_order_acquire)) {
+    futex(&g_mapped, FUTEX_WAIT_PRIVATE, mapped);
+  }
+  g_waiting.fetch_sub(1, std::memory_order_acq_rel);
+}
+
 bool wait_for_own_region(std::uint64_t address) {
   if (!Runtime::started()) return false;
   const int mine = Runtime::current();
@@ -72,12 +82,7 @@ bool wait_for_own_region(std::uint64_t address) {
     return true;
   }
   retried_address = 0;
-  g_waiting.fetch_add(1, std::memory_order_acq_rel);
-  for (int mapped = g_mapped.load(std::memory_order_acquire); mapped != mine;
-       mapped = g_mapped.load(std::memory_order_acquire)) {
-    futex(&g_mapped, FUTEX_WAIT_PRIVATE, mapped);
-  }
-  g_waiting.fetch_sub(1, std::memory_order_acq_rel);
+  wait_until_mapped(mine);
   return true;
 }
 
@@ -201,12 +206,7 @@ void close_kernel_wait(int compartment) {
   // the file system): wait until it is back, as this thread would have waited for its
   // region, rather than close that compartment under it.
   const int lent_to = Runtime::innermost_frame()->caller;
-  g_waiting.fetch_add(1, std::memory_order_acq_rel);
-  for (int mapped = g_mapped.load(std::memory_order_acquire); mapped != lent_to;
-       mapped = g_mapped.load(std::memory_order_acquire)) {
-    futex(&g_mapped, FUTEX_WAIT_PRIVATE, mapped);
-  }
-  g_waiting.fetch_sub(1, std::memory_order_acq_rel);
+  wait_until_mapped(lent_to);
   switch_mapping(rt, lent_to, compartment, true);
 }
 
