@@ -125,7 +125,33 @@ enum Window : unsigned { kLoadWindow = 0, kStoreWindow = 1, kExecuteWindow = 2, 
 // kDirectCall is the pass's own: a direct call, which faults (as kExecute) only when its
 // target is in another compartment's code.
 enum AccessKind : unsigned { kLoad = 0, kStore = 1, kLoadStore = 2, kExecute = 3, kDirectCall = 4 };
+
+// Wrapped functions whose ranges follow from their arguments alone. A direct call to one
+// is checked in line, exactly as its wrapper would check it, and then made to the C
+// library itself, which saves the wrapper's call (SQLite locks and unlocks a mutex at
+// every page of a memory database). Any other use (an address taken) still goes to the
+// wrapper.
+struct InlineChecked {
+  const char* Name;
+  unsigned Pointer;           // the argument that points at the range
+  AccessKind Kind;            // what the C library does there
+  std::uint64_t Size;         // the range's constant size, or 0: ...
+  unsigned SizeArgument = 0;  // ... the argument that holds it
+};
+constexpr std::uint64_t kMutexBytes = 40;  // sizeof(pthread_mutex_t), x86-64 glibc
+constexpr InlineChecked kInlineChecked[] = {
+    {"pthread_mutex_lock", 0, kLoadStore, kMutexBytes},    {"pthread_mutex_unlock", 0, kLoadStore, kMutexBytes},
+    {"pthread_mutex_trylock", 0, kLoadStore, kMutexBytes}, {"memcmp", 0, kLoad, 0, 2},
+    {"memcmp", 1, kLoad, 0, 2},                            {"bcmp", 0, kLoad, 0, 2},
+    {"bcmp", 1, kLoad, 0, 2},                              {"memchr", 0, kLoad, 0, 2}};
+
+bool inlineChecked(StringRef Name) {
+  return any_of(kInlineChecked, [&](const InlineChecked& C) { return Name == C.Name; });
+}
 constexpr unsigned kChecksField = 6;              // the i64 after the three windows
+constexpr unsigned kFastBaseField = 7;            // the fast window of loads and stores: its base
+constexpr unsigned kFastLimitField = 8;           // ... and `length - 4096`
+constexpr unsigned kRegisterFields = 9;
 constexpr std::uint64_t kMaxConstantSize = 4096;  // hybrid_abi.h: no window is shorter
 
 // The C library's own globals that hybrid code reads the value of: the standard streams.
@@ -142,6 +168,7 @@ constexpr const char* kLibraryVariables[] = {"environ", "__environ", "program_in
 struct Counts {
   std::uint64_t loads = 0, stores = 0, atomics = 0, intrinsics = 0, byval = 0, masked = 0, indirect_calls = 0;
   std::uint64_t direct_calls = 0;  // to functions defined outside the module
+  std::uint64_t library_calls = 0;  // ranges of C library calls checked in line (kInlineChecked)
   std::uint64_t exempted_stack = 0;    // inside a local of the current frame
   std::uint64_t exempted_globals = 0;  // inside one of the module's globals, placed in the region
   std::uint64_t merged = 0;                 // loads covered by the check of an earlier load from the same base
@@ -152,7 +179,7 @@ struct Counts {
   std::uint64_t library_globals = 0;        // the C library's variables (stdin, environ, ...), ctype tables: not checked
   std::uint64_t thunks = 0;                 // external functions whose address is taken
   std::uint64_t checked() const {
-    return loads + stores + atomics + intrinsics + byval + masked + indirect_calls + direct_calls;
+    return loads + stores + atomics + intrinsics + byval + masked + indirect_calls + direct_calls + library_calls;
   }
 };
 
@@ -176,7 +203,7 @@ class Instrumenter {
  public:
   explicit Instrumenter(Module& Mod)
       : M(Mod), DL(Mod.getDataLayout()), Ctx(Mod.getContext()), I64(Type::getInt64Ty(Ctx)), I32(Type::getInt32Ty(Ctx)) {
-    auto* RegistersTy = ArrayType::get(I64, 7);
+    auto* RegistersTy = ArrayType::get(I64, kRegisterFields);
     Registers = M.getGlobalVariable(kRegisters);
     if (Registers == nullptr) {
       Registers = new GlobalVariable(M, RegistersTy, /*isConstant=*/false, GlobalValue::ExternalLinkage, nullptr,
@@ -241,6 +268,16 @@ class Instrumenter {
         // the fetch would on Morello — another compartment's code.
         Out.push_back({&I, Callee, kDirectCall, 1});
         ++Total.direct_calls;
+        // Then what the C library will touch, for a call checked in line.
+        for (const InlineChecked& C : kInlineChecked) {
+          if (Callee->getName() != C.Name) continue;
+          if (C.Size != 0) {
+            addSized(Out, &I, CB->getArgOperand(C.Pointer), C.Kind, C.Size, Total.library_calls);
+          } else {
+            addRange(Out, &I, CB->getArgOperand(C.Pointer), C.Kind, CB->getArgOperand(C.SizeArgument),
+                     Total.library_calls);
+          }
+        }
       }
     }
   }
@@ -456,31 +493,42 @@ class Instrumenter {
     return {};
   }
 
+  // Loads and stores of a constant size are compared with the fast window alone
+  // (hybrid_abi.h): one base and one limit for the whole function, whatever their kinds
+  // and sizes, so that they stay in registers.
+  static bool fast(const Operand& Op) {
+    return Op.Dynamic == nullptr && (Op.Kind == kLoad || Op.Kind == kStore || Op.Kind == kLoadStore);
+  }
+
   // Loads, at the function's entry, every window field and `length - size` that its
   // checks use: once per function, before any check (so they dominate all of them).
   void prepare(Function& F, ArrayRef<Operand> Operands) {
     Fields.clear();
     Limits.clear();
+    FastBase = FastLimit = nullptr;
     Instruction* Point = &*F.getEntryBlock().getFirstInsertionPt();
     while (isa<AllocaInst>(Point)) Point = Point->getNextNode();
     IRBuilder<> B(Point);
     for (const Operand& Op : Operands) {
+      if (fast(Op)) {
+        if (FastBase == nullptr) {
+          FastBase = B.CreateLoad(I64, registerField(B, kFastBaseField), "flexcap.fast.base");
+          FastLimit = B.CreateLoad(I64, registerField(B, kFastLimitField), "flexcap.fast.limit");
+        }
+        continue;
+      }
       for (unsigned Window : windowsOf(Op.Kind)) {
         for (unsigned Index : {2 * Window, 2 * Window + 1}) {
           if (Fields.count(Index) != 0) continue;
           Value* Address =
               Window == kCodeWindow
                   ? B.CreateConstInBoundsGEP2_32(CompartmentCode->getValueType(), CompartmentCode, 0, Index % 2)
-                  : B.CreateConstInBoundsGEP2_32(Registers->getValueType(), Registers, 0, Index);
+                  : registerField(B, Index);
           Fields[Index] = B.CreateLoad(I64, Address, "flexcap.window");
         }
-        SmallVector<std::uint64_t, 4> Sizes;
-        if (Op.Dynamic == nullptr) Sizes.push_back(Op.ConstantSize);
-        for (const auto& Member : Op.Members) Sizes.push_back(Member.second);  // the cold path's checks
-        for (std::uint64_t Size : Sizes) {
-          if (Window == kCodeWindow || Limits.count({Window, Size}) != 0) continue;
-          Limits[{Window, Size}] = B.CreateSub(Fields[2 * Window + 1], ConstantInt::get(I64, Size), "flexcap.limit");
-        }
+        const std::uint64_t Size = Op.ConstantSize;  // indirect and direct calls: 1
+        if (Op.Dynamic != nullptr || Window == kCodeWindow || Limits.count({Window, Size}) != 0) continue;
+        Limits[{Window, Size}] = B.CreateSub(Fields[2 * Window + 1], ConstantInt::get(I64, Size), "flexcap.limit");
       }
     }
   }
@@ -497,7 +545,16 @@ class Instrumenter {
   }
 
   Value* field(unsigned Index) { return Fields.at(Index); }
+  Value* registerField(IRBuilder<>& B, unsigned Index) {
+    return B.CreateConstInBoundsGEP2_32(Registers->getValueType(), Registers, 0, Index);
+  }
   Value* limit(unsigned Window, std::uint64_t Size) { return Limits.at({Window, Size}); }
+
+  // Whether Address fails the fast window: `address - fast_base > fast_limit`, true for
+  // every access that leaves the DDC and for a few that do not (the cold path decides).
+  Value* fastOutside(IRBuilder<>& B, Value* Address) {
+    return B.CreateICmpUGT(B.CreateSub(Address, FastBase), FastLimit);
+  }
 
   // Whether [Address, Address + size) leaves the window (an i1 computed before B's point).
   Value* outside(IRBuilder<>& B, unsigned Window, Value* Address, const Operand& Op) {
@@ -511,12 +568,27 @@ class Instrumenter {
     return B.CreateAnd(B.CreateICmpNE(Size, ConstantInt::get(I64, 0)), B.CreateOr(TooLong, Beyond));
   }
 
-  // Emits, before `Before`: if [Pointer, Pointer + Size) leaves the window, fault with it.
-  void faultIfOutside(Instruction* Before, unsigned Window, Value* Pointer, std::uint64_t Size, AccessKind Kind) {
+  // Whether [Address, Address + Size) leaves the window of Kind (both windows for an
+  // atomic), decided exactly: what the cold path of a failed fast comparison asks. The
+  // window is read here, so nothing of it stays live on the hot path.
+  Value* exactlyOutside(IRBuilder<>& B, AccessKind Kind, Value* Address, std::uint64_t Size) {
+    Value* Bad = nullptr;
+    for (unsigned Window : windowsOf(Kind)) {
+      Value* Base = B.CreateLoad(I64, registerField(B, 2 * Window));
+      Value* Length = B.CreateLoad(I64, registerField(B, 2 * Window + 1));
+      Value* Out = B.CreateICmpUGT(B.CreateSub(Address, Base), B.CreateSub(Length, ConstantInt::get(I64, Size)));
+      Bad = Bad == nullptr ? Out : B.CreateOr(Bad, Out);
+    }
+    return Bad;
+  }
+
+  // Emits, before `Before` (on a cold path): if [Pointer, Pointer + Size) leaves the
+  // window of Kind, fault with it; else carry on at `Before`.
+  void faultIfOutside(Instruction* Before, Value* Pointer, std::uint64_t Size, AccessKind Kind) {
     IRBuilder<> B(Before);
     Value* Address = B.CreatePtrToInt(Pointer, I64);
-    Operand Single{Before, Pointer, Kind, Size};
-    Instruction* Then = SplitBlockAndInsertIfThen(outside(B, Window, Address, Single), Before, true, Unlikely);
+    Instruction* Then =
+        SplitBlockAndInsertIfThen(exactlyOutside(B, Kind, Address, Size), Before, /*Unreachable=*/true, Unlikely);
     IRBuilder<>(Then).CreateCall(Fault, {Address, ConstantInt::get(I64, Size), ConstantInt::get(I32, Kind)});
   }
 
@@ -537,9 +609,9 @@ class Instrumenter {
       Op.Pointer = B.CreateConstGEP1_64(B.getInt8Ty(), B.CreatePointerCast(Base, B.getInt8PtrTy()), Low);
       Op.ConstantSize = static_cast<std::uint64_t>(High - Low);
       Value* Address = B.CreatePtrToInt(Op.Pointer, I64);
-      Value* Bad = outside(B, kLoadWindow, Address, Op);
+      Value* Bad = fastOutside(B, Address);
       countCheck(B);
-      Instruction* Then = SplitBlockAndInsertIfThen(Bad, Op.Before, /*Unreachable=*/true, Unlikely);
+      Instruction* Then = SplitBlockAndInsertIfThen(Bad, Op.Before, /*Unreachable=*/false, Unlikely);
       for (const auto& [Pointer, Size] : Op.Members) {
         // The member pointers are computed where the loads are; recompute each from the base.
         std::int64_t Offset = 0;
@@ -547,14 +619,21 @@ class Instrumenter {
         IRBuilder<> Cold(Then);
         Value* At =
             Cold.CreateConstGEP1_64(Cold.getInt8Ty(), Cold.CreatePointerCast(Base, Cold.getInt8PtrTy()), Offset);
-        faultIfOutside(Then, kLoadWindow, At, Size, kLoad);
+        faultIfOutside(Then, At, Size, kLoad);
       }
-      IRBuilder<>(Then).CreateCall(Fault,
-                                   {Address, ConstantInt::get(I64, Op.ConstantSize), ConstantInt::get(I32, kLoad)});
-      return;
+      return;  // each load is inside after all (the DDC's last 4096 bytes): carry on
     }
     IRBuilder<> B(Op.Before);
     Value* Address = B.CreatePtrToInt(Op.Pointer, I64);
+    if (fast(Op)) {
+      // The fast comparison; where it fails, the exact one, on the cold path.
+      Value* Bad = fastOutside(B, Address);
+      if (Op.Enabled != nullptr) Bad = B.CreateAnd(Bad, Op.Enabled);
+      countCheck(B);
+      Instruction* Then = SplitBlockAndInsertIfThen(Bad, Op.Before, /*Unreachable=*/false, Unlikely);
+      faultIfOutside(Then, Op.Pointer, Op.ConstantSize, Op.Kind);
+      return;
+    }
     Value* Bad = nullptr;
     switch (Op.Kind) {
       case kLoad: Bad = outside(B, kLoadWindow, Address, Op); break;
@@ -741,6 +820,8 @@ class Instrumenter {
   MDNode* Unlikely = nullptr;
   std::map<unsigned, Value*> Fields;
   std::map<std::pair<unsigned, std::uint64_t>, Value*> Limits;
+  Value* FastBase = nullptr;   // the fast window's base, and its one limit (prepare())
+  Value* FastLimit = nullptr;
   Counts Total;
 };
 
@@ -811,7 +892,16 @@ std::uint64_t redirectLibraryCalls(Module& M, bool Checked) {
     Function* F = M.getFunction(Name);
     if (F == nullptr || !F->isDeclaration()) continue;
     FunctionCallee Wrapper = M.getOrInsertFunction(std::string("flexcap_hybrid_") + Name, F->getFunctionType());
-    F->replaceAllUsesWith(ConstantExpr::getBitCast(cast<Constant>(Wrapper.getCallee()), F->getType()));
+    Constant* To = ConstantExpr::getBitCast(cast<Constant>(Wrapper.getCallee()), F->getType());
+    if (Checked && inlineChecked(Name)) {
+      // Direct calls stay: the instrumenter checks them in line.
+      F->replaceUsesWithIf(To, [](Use& U) {
+        auto* Call = dyn_cast<CallBase>(U.getUser());
+        return Call == nullptr || !Call->isCallee(&U);
+      });
+    } else {
+      F->replaceAllUsesWith(To);
+    }
     ++Redirected;
   }
   return Redirected;
@@ -890,7 +980,7 @@ void report(const Module& M, const Counts& C) {
       << ", \"exempted_globals\": " << C.exempted_globals << ", \"merged\": " << C.merged << ", \"dominated\": " << C.dominated << ", \"loads\": " << C.loads
       << ", \"stores\": " << C.stores << ", \"atomics\": " << C.atomics << ", \"intrinsics\": " << C.intrinsics
       << ", \"byval\": " << C.byval << ", \"masked\": " << C.masked << ", \"indirect_calls\": " << C.indirect_calls
-      << ", \"direct_calls\": " << C.direct_calls
+      << ", \"direct_calls\": " << C.direct_calls << ", \"library_calls\": " << C.library_calls
       << ", \"globals_placed\": " << C.globals << ", \"library_functions_wrapped\": " << C.library_functions
       << ", \"thread_local_unchecked\": " << C.thread_local_accesses
       << ", \"library_globals_unchecked\": " << C.library_globals << ", \"thunks\": " << C.thunks << "}\n";

@@ -1,6 +1,7 @@
 /* One function per kind of access that the hybrid pass checks. Compiled with
  * `flexcap cc --abi hybrid` (hybrid_access_test.cc runs each one byte inside and one
  * byte outside the DDC). Nothing here knows about FlexCap: it is ordinary C. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -113,6 +114,17 @@ int dominated(volatile int* p, int far) {
 
 /* memcmp compared with zero: LLVM's library-call simplification turns it into bcmp. */
 int same_bytes(const void* a, const void* b, size_t n) { return memcmp(a, b, n) == 0; }
+
+/* A mutex locked and unlocked: the pass checks the object in line and calls the C
+ * library directly (no wrapper). */
+int lock_and_unlock(pthread_mutex_t* m) {
+  const int locked = pthread_mutex_lock(m);
+  return locked != 0 ? locked : pthread_mutex_unlock(m);
+}
+
+/* A load, then a store of the same bytes: under a DDC that allows loads only, the store
+ * still faults, though the load's check dominates it. */
+void increment(long* p) { *p += 1; }
 
 /* A system call that fills in a structure of the caller's. */
 int file_status(int fd, struct stat* out) { return fstat(fd, out); }

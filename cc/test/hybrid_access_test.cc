@@ -3,6 +3,7 @@
 // Cap<T> raises, with the same text. The code runs on a stack inside its DDC, as the
 // runtime runs hybrid code.
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <new>
 #include <span>
 #include <string>
 
@@ -63,6 +65,8 @@ long load_call_load(const long*, int*);
 int dominated(volatile int*, int);
 int same_bytes(const void*, const void*, std::size_t);
 int file_status(int, struct stat*);
+int lock_and_unlock(pthread_mutex_t*);
+void increment(long*);
 long counted_sum(volatile const long*, int);
 }
 
@@ -235,10 +239,41 @@ TEST_F(HybridAccess, BelowTheDdcToo) {
 
 TEST_F(HybridAccess, AReadOnlyDdcRefusesStores) {
   state_ = hybrid_state(ddc_.restrict_permissions(cap::Permission::Load | cap::Permission::Global), executable_text());
-  auto* at = reinterpret_cast<std::uint64_t*>(top() - 64);
-  EXPECT_EQ(run([&] { (void)load_8(at); }), "");
-  const std::string fault = run([&] { store_8(at); });
-  EXPECT_NE(fault.find("capability permission fault"), std::string::npos) << fault;
+  // Far from the DDC's top and at it: loads and stores are decided exactly, on the cold
+  // path, since the fast window covers only a DDC that allows both.
+  for (std::size_t from_top : {std::size_t{64}, std::size_t{1} << 19}) {
+    auto* at = reinterpret_cast<std::uint64_t*>(top() - from_top);
+    EXPECT_EQ(run([&] { (void)load_8(at); }), "") << from_top;
+    const std::string fault = run([&] { store_8(at); });
+    EXPECT_NE(fault.find("capability permission fault"), std::string::npos) << fault;
+    // The load's check passing does not let the store of the same bytes through.
+    auto* word = reinterpret_cast<long*>(at);
+    *word = 41;
+    const std::string read_then_write = run([&] { increment(word); });
+    EXPECT_NE(read_then_write.find("capability permission fault: store"), std::string::npos) << read_then_write;
+    EXPECT_EQ(*word, 41);
+  }
+}
+
+// A DDC that allows stores only: loads fault, stores pass.
+TEST_F(HybridAccess, AWriteOnlyDdcRefusesLoads) {
+  state_ = hybrid_state(ddc_.restrict_permissions(cap::Permission::Store | cap::Permission::Global), executable_text());
+  auto* at = reinterpret_cast<std::uint64_t*>(top() - (std::size_t{1} << 19));
+  EXPECT_EQ(run([&] { store_8(at); }), "");
+  const std::string fault = run([&] { (void)load_8(at); });
+  EXPECT_NE(fault.find("capability permission fault: load"), std::string::npos) << fault;
+}
+
+// pthread_mutex_lock and unlock, memcmp and memchr are checked in line and called
+// directly: the whole object, before the call, with the wrapper's fault.
+TEST_F(HybridAccess, MutexCallsCheckTheWholeObjectFirst) {
+  auto* inside = reinterpret_cast<pthread_mutex_t*>(top() - sizeof(pthread_mutex_t));
+  new (inside) pthread_mutex_t(PTHREAD_MUTEX_INITIALIZER);
+  int result = -1;
+  EXPECT_EQ(run([&] { result = lock_and_unlock(inside); }), "");
+  EXPECT_EQ(result, 0);
+  auto* past = reinterpret_cast<pthread_mutex_t*>(top() - sizeof(pthread_mutex_t) + 1);
+  EXPECT_EQ(run([&] { (void)lock_and_unlock(past); }), expected(cap::Access::Load, past, sizeof(pthread_mutex_t)));
 }
 
 // The calls the optimizer makes up (bcmp for memcmp == 0) and the system calls that fill

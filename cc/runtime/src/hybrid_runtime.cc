@@ -14,7 +14,7 @@
 
 // Everything allowed until a switcher says otherwise (see unconfined_ddc()).
 __thread struct flexcap_hybrid_registers flexcap_hybrid_registers = {
-    {0, ~std::uint64_t{0}}, {0, ~std::uint64_t{0}}, {0, ~std::uint64_t{0}}, 0};
+    {0, ~std::uint64_t{0}}, {0, ~std::uint64_t{0}}, {0, ~std::uint64_t{0}}, 0, 0, ~std::uint64_t{0} - 4096};
 
 // No compartment's code until the cheri switcher publishes it.
 struct flexcap_hybrid_window flexcap_hybrid_compartment_code = {0, 0};
@@ -45,6 +45,13 @@ flexcap_hybrid_window window_of(const cap::Capability& authority, cap::Permissio
   return {bounds.base, bytes};
 }
 
+// The fast window (hybrid_abi.h): the DDC's bounds where loads and stores are both
+// allowed through it, so that one comparison decides either kind.
+flexcap_hybrid_window data_window(const flexcap_hybrid_window& load, const flexcap_hybrid_window& store) {
+  const bool both = load.base == store.base && load.length == store.length;
+  return both && load.base != kDenied.base ? load : kDenied;
+}
+
 std::string hex(std::uint64_t v) { return "0x" + cap::to_hex(v); }
 
 [[noreturn]] void raise(const cap::CapabilityFault& fault) {
@@ -66,8 +73,9 @@ cap::Capability executable_text() {
 }
 
 HybridState hybrid_state(const cap::Capability& ddc, const cap::Capability& pcc) {
-  return {ddc, pcc, window_of(ddc, cap::Permission::Load), window_of(ddc, cap::Permission::Store),
-          window_of(pcc, cap::Permission::Execute)};
+  const flexcap_hybrid_window load = window_of(ddc, cap::Permission::Load);
+  const flexcap_hybrid_window store = window_of(ddc, cap::Permission::Store);
+  return {ddc, pcc, load, store, window_of(pcc, cap::Permission::Execute), data_window(load, store)};
 }
 
 void install_hybrid_state(const HybridState& state) {
@@ -75,6 +83,8 @@ void install_hybrid_state(const HybridState& state) {
   flexcap_hybrid_registers.load = state.load;
   flexcap_hybrid_registers.store = state.store;
   flexcap_hybrid_registers.execute = state.execute;
+  flexcap_hybrid_registers.fast_base = state.data.base;
+  flexcap_hybrid_registers.fast_limit = state.data.length - kShortestWindow;
 }
 
 void set_compartment_code(std::uint64_t begin, std::uint64_t end) {
@@ -85,6 +95,8 @@ void uninstall_hybrid_state() {
   t_state = nullptr;
   constexpr flexcap_hybrid_window kAll = {0, ~std::uint64_t{0}};
   flexcap_hybrid_registers.load = flexcap_hybrid_registers.store = flexcap_hybrid_registers.execute = kAll;
+  flexcap_hybrid_registers.fast_base = kAll.base;
+  flexcap_hybrid_registers.fast_limit = kAll.length - kShortestWindow;
 }
 
 const HybridState* installed_hybrid_state() { return t_state; }

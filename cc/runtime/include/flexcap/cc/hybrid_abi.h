@@ -39,6 +39,13 @@ struct flexcap_hybrid_registers {
   struct flexcap_hybrid_window store;    /* DDC, for stores */
   struct flexcap_hybrid_window execute;  /* PCC, for indirect calls */
   uint64_t checks;                       /* checks made, in builds compiled to count them */
+  /* The fast window of loads and stores of a constant size (up to 4096 bytes): the DDC's
+   * bounds where it allows both, else a window no user-space address passes. The pass
+   * compares every such access with `fast_limit` = `length - 4096`, one limit for every size and
+   * kind; an access that fails it (one in the DDC's last 4096 bytes, or under a DDC that
+   * is not both readable and writable) is decided exactly against `load` or `store`, in
+   * line, on the cold path. */
+  uint64_t fast_base, fast_limit;
 };
 
 /* The running code's windows (this thread's). */
