@@ -23,10 +23,15 @@
 //   compartment's region, inside its DDC). The offset may be a constant or a value of
 //   known range (`table[c & 255]`). Such a check could never fail: skipping it changes
 //   no fault.
-// - The fast path is `address - base > length - size`, one subtraction and one
-//   comparison per access, with `length - size` computed once per function; the
-//   runtime publishes no window shorter than 64 bytes, so it cannot wrap for constant
-//   sizes up to 64. A variable size (memcpy's n) also checks `n > length`.
+// - The fast path of a load or store of a constant size is `address - fast_base >
+//   fast_limit`, one subtraction and one comparison against the fast window
+//   (hybrid_abi.h: the DDC's bounds where it allows both kinds, less its last 4096
+//   bytes), whatever the access's kind and size up to 4096: each function keeps one
+//   base and one limit. Where it fails, the cold path decides exactly (`address - base >
+//   length - size` against the kind's window) and either faults or carries on: the DDC's
+//   last 4096 bytes, and a DDC that is not both readable and writable, take it. Calls,
+//   and accesses of a variable size (memcpy's n, which also checks `n > length`), are
+//   compared with their own window exactly, in line.
 #include <cstdint>
 #include <fstream>
 #include <map>

@@ -39,12 +39,13 @@ struct flexcap_hybrid_registers {
   struct flexcap_hybrid_window store;    /* DDC, for stores */
   struct flexcap_hybrid_window execute;  /* PCC, for indirect calls */
   uint64_t checks;                       /* checks made, in builds compiled to count them */
-  /* The fast window of loads and stores of a constant size (up to 4096 bytes): the DDC's
-   * bounds where it allows both, else a window no user-space address passes. The pass
-   * compares every such access with `fast_limit` = `length - 4096`, one limit for every size and
-   * kind; an access that fails it (one in the DDC's last 4096 bytes, or under a DDC that
-   * is not both readable and writable) is decided exactly against `load` or `store`, in
-   * line, on the cold path. */
+  /* The fast window of loads and stores of a constant size (up to 4096 bytes): where the
+   * DDC allows both, its base and `length - 4096`; else a base no user-space address
+   * reaches (limit 0). The pass compares every such access, whatever its kind and size,
+   * as `address - fast_base > fast_limit`: one base and one limit per function, which
+   * stay in registers. An access that fails it (one in the DDC's last 4096 bytes, or
+   * under a DDC that is not both readable and writable) is decided exactly against
+   * `load` or `store`, in line, on the cold path. */
   uint64_t fast_base, fast_limit;
 };
 
@@ -67,13 +68,13 @@ enum flexcap_hybrid_access {
   FLEXCAP_HYBRID_EXECUTE = 3     /* a call's target: every indirect call, and direct calls out of the module */
 };
 
-/* Called when the in-line comparison fails: returns if the model allows the access
- * after all (a capability shorter than 64 bytes), else raises the capability fault that
+/* Decides an access exactly: returns if the model allows it (a capability shorter than
+ * 4096 bytes), else raises the capability fault that
  * Cap<T> would raise (the gate into the compartment turns it into a GateError). */
 void flexcap_hybrid_slow_check(uint64_t address, uint64_t size, uint32_t access);
 
-/* What the pass calls when the in-line comparison fails: raises the capability fault and
- * never returns, so that the code around a check keeps nothing alive for it. An access
+/* What the pass calls when the exact in-line comparison fails: raises the capability
+ * fault and never returns, so that the code around a check keeps nothing alive for it. An access
  * the model would allow all the same (only under a DDC shorter than 4096 bytes, which no
  * compartment has) is refused with a fault that says so. */
 __attribute__((noreturn)) void flexcap_hybrid_fault(uint64_t address, uint64_t size, uint32_t access);
