@@ -209,14 +209,12 @@ void CheriBackend::switch_to(Runtime&, int, int to) {
   load_registers(to);
 }
 
-// The switcher's entry check: the caller's table must hold a sealed entry for the
-// callee, and it must unseal with the callee's object type.
-std::optional<GateError> CheriBackend::invoke(Runtime& rt, const GateFrame& frame) {
+namespace {
+
+// The entry check for a call that is not one of the image's call sites (a test's, or a
+// tool's), and the refusal: out of line, so that the hot path keeps a small frame.
+[[gnu::noinline]] std::optional<GateError> invoke_by_name(Runtime& rt, const GateFrame& frame) {
   const auto& table = g_switcher->tables[static_cast<std::size_t>(frame.caller)];
-  if (frame.import >= 0) {  // a call site of the image: its entry is one table lookup away
-    const std::size_t e = g_switcher->export_of_import[static_cast<std::size_t>(frame.import)];
-    if (unseals(table[e], frame.callee)) return std::nullopt;
-  }
   for (std::size_t e = 0; frame.import < 0 && e < g_switcher->exports.size(); ++e) {
     const Import& x = g_switcher->exports[e];
     if (x.callee != frame.callee || x.library != frame.library || x.function != frame.function) continue;
@@ -226,6 +224,19 @@ std::optional<GateError> CheriBackend::invoke(Runtime& rt, const GateFrame& fram
                    std::string(frame.library) + "." + std::string(frame.function), 0,
                    "compartment '" + std::string(rt.compartment(frame.caller).name()) +
                        "' holds no sealed entry for this export: the image has no call site to it from there"};
+}
+
+}  // namespace
+
+// The switcher's entry check: the caller's table must hold a sealed entry for the
+// callee, and it must unseal with the callee's object type.
+std::optional<GateError> CheriBackend::invoke(Runtime& rt, const GateFrame& frame) {
+  if (frame.import >= 0) {  // a call site of the image: its entry is one table lookup away
+    const auto& table = g_switcher->tables[static_cast<std::size_t>(frame.caller)];
+    const std::size_t e = g_switcher->export_of_import[static_cast<std::size_t>(frame.import)];
+    if (unseals(table[e], frame.callee)) return std::nullopt;
+  }
+  return invoke_by_name(rt, frame);
 }
 
 }  // namespace flexcap::rt
