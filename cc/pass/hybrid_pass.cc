@@ -830,6 +830,12 @@ class Instrumenter {
   Counts Total;
 };
 
+// Whether a use of a function takes its address (anything but being a call's callee).
+bool takesAddress(const Use& U) {
+  const auto* Call = dyn_cast<CallBase>(U.getUser());
+  return Call == nullptr || !Call->isCallee(&U);
+}
+
 // Hybrid code may take the address of a C library function (SQLite's table of system
 // calls holds open, read, fcntl, ...: by now the runtime's checking wrappers of them)
 // and call it indirectly; the target must then be in the PCC, which is the code of the
@@ -845,11 +851,7 @@ std::uint64_t addThunks(Module& M) {
   SmallVector<Function*, 32> Taken;
   for (Function& F : M) {
     if (F.isIntrinsic() || F.hasLocalLinkage() || F.hasFnAttribute("thunk")) continue;
-    const bool AddressTaken = any_of(F.uses(), [](const Use& U) {
-      const auto* Call = dyn_cast<CallBase>(U.getUser());
-      return Call == nullptr || !Call->isCallee(&U);
-    });
-    if (AddressTaken) Taken.push_back(&F);
+    if (any_of(F.uses(), takesAddress)) Taken.push_back(&F);
   }
   for (Function* F : Taken) {
     const std::string Name = ("flexcap.thunk." + F->getName()).str();
@@ -900,10 +902,7 @@ std::uint64_t redirectLibraryCalls(Module& M, bool Checked) {
     Constant* To = ConstantExpr::getBitCast(cast<Constant>(Wrapper.getCallee()), F->getType());
     if (Checked && inlineChecked(Name)) {
       // Direct calls stay: the instrumenter checks them in line.
-      F->replaceUsesWithIf(To, [](Use& U) {
-        auto* Call = dyn_cast<CallBase>(U.getUser());
-        return Call == nullptr || !Call->isCallee(&U);
-      });
+      F->replaceUsesWithIf(To, takesAddress);
     } else {
       F->replaceAllUsesWith(To);
     }

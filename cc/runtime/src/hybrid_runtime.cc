@@ -12,10 +12,6 @@
 #include "flexcap/cc/hybrid_abi.h"
 #include "flexcap/rt/runtime.hh"
 
-// Everything allowed until a switcher says otherwise (see unconfined_ddc()).
-__thread struct flexcap_hybrid_registers flexcap_hybrid_registers = {
-    {0, ~std::uint64_t{0}}, {0, ~std::uint64_t{0}}, {0, ~std::uint64_t{0}}, 0, 0, ~std::uint64_t{0} - 4096};
-
 // No compartment's code until the cheri switcher publishes it.
 struct flexcap_hybrid_window flexcap_hybrid_compartment_code = {0, 0};
 
@@ -30,6 +26,21 @@ namespace {
 // passes: base 2^64 - 4096.
 constexpr std::uint64_t kShortestWindow = 4096;
 constexpr flexcap_hybrid_window kDenied = {~(kShortestWindow - 1), kShortestWindow};
+// Every address: what runs unconfined sees.
+constexpr flexcap_hybrid_window kAll = {0, ~std::uint64_t{0}};
+
+// The fast window (hybrid_abi.h): the DDC's bounds where loads and stores are both
+// allowed through it, so that one comparison decides either kind; as a base and the
+// limit `length - 4096` the pass compares with.
+struct FastWindow {
+  std::uint64_t base, limit;
+};
+constexpr FastWindow fast_window(const flexcap_hybrid_window& load, const flexcap_hybrid_window& store) {
+  const bool both = load.base == store.base && load.length == store.length && load.base != kDenied.base;
+  const flexcap_hybrid_window w = both ? load : kDenied;
+  return {w.base, w.length - kShortestWindow};
+}
+constexpr FastWindow kAllFast = fast_window(kAll, kAll);
 
 // The state installed last on this thread (the switcher keeps it alive); none: unconfined.
 thread_local const HybridState* t_state = nullptr;
@@ -43,13 +54,6 @@ flexcap_hybrid_window window_of(const cap::Capability& authority, cap::Permissio
   // A window reaching 2^64 is cut one byte short: the comparison is on 64-bit values.
   const std::uint64_t bytes = length > ~std::uint64_t{0} ? ~std::uint64_t{0} : static_cast<std::uint64_t>(length);
   return {bounds.base, bytes};
-}
-
-// The fast window (hybrid_abi.h): the DDC's bounds where loads and stores are both
-// allowed through it, so that one comparison decides either kind.
-flexcap_hybrid_window data_window(const flexcap_hybrid_window& load, const flexcap_hybrid_window& store) {
-  const bool both = load.base == store.base && load.length == store.length;
-  return both && load.base != kDenied.base ? load : kDenied;
 }
 
 std::string hex(std::uint64_t v) { return "0x" + cap::to_hex(v); }
@@ -75,7 +79,8 @@ cap::Capability executable_text() {
 HybridState hybrid_state(const cap::Capability& ddc, const cap::Capability& pcc) {
   const flexcap_hybrid_window load = window_of(ddc, cap::Permission::Load);
   const flexcap_hybrid_window store = window_of(ddc, cap::Permission::Store);
-  return {ddc, pcc, load, store, window_of(pcc, cap::Permission::Execute), data_window(load, store)};
+  const FastWindow fast = fast_window(load, store);
+  return {ddc, pcc, load, store, window_of(pcc, cap::Permission::Execute), fast.base, fast.limit};
 }
 
 void install_hybrid_state(const HybridState& state) {
@@ -83,8 +88,8 @@ void install_hybrid_state(const HybridState& state) {
   flexcap_hybrid_registers.load = state.load;
   flexcap_hybrid_registers.store = state.store;
   flexcap_hybrid_registers.execute = state.execute;
-  flexcap_hybrid_registers.fast_base = state.data.base;
-  flexcap_hybrid_registers.fast_limit = state.data.length - kShortestWindow;
+  flexcap_hybrid_registers.fast_base = state.fast_base;
+  flexcap_hybrid_registers.fast_limit = state.fast_limit;
 }
 
 void set_compartment_code(std::uint64_t begin, std::uint64_t end) {
@@ -93,10 +98,9 @@ void set_compartment_code(std::uint64_t begin, std::uint64_t end) {
 
 void uninstall_hybrid_state() {
   t_state = nullptr;
-  constexpr flexcap_hybrid_window kAll = {0, ~std::uint64_t{0}};
   flexcap_hybrid_registers.load = flexcap_hybrid_registers.store = flexcap_hybrid_registers.execute = kAll;
-  flexcap_hybrid_registers.fast_base = kAll.base;
-  flexcap_hybrid_registers.fast_limit = kAll.length - kShortestWindow;
+  flexcap_hybrid_registers.fast_base = kAllFast.base;
+  flexcap_hybrid_registers.fast_limit = kAllFast.limit;
 }
 
 const HybridState* installed_hybrid_state() { return t_state; }
@@ -127,6 +131,10 @@ void initialize_hybrid_globals(std::span<std::byte> region) {
 }
 
 }  // namespace flexcap::cc
+
+// Everything allowed until a switcher says otherwise (see unconfined_ddc()).
+__thread struct flexcap_hybrid_registers flexcap_hybrid_registers = {
+    flexcap::cc::kAll, flexcap::cc::kAll, flexcap::cc::kAll, 0, flexcap::cc::kAllFast.base, flexcap::cc::kAllFast.limit};
 
 extern "C" void flexcap_hybrid_register_global(void* global, const void* initial, std::uint64_t bytes) {
   std::memcpy(global, initial, bytes);

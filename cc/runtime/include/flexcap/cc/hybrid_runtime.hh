@@ -28,7 +28,7 @@ struct HybridState {
   cap::Capability ddc;
   cap::Capability pcc;
   flexcap_hybrid_window load, store, execute;
-  flexcap_hybrid_window data;  // the fast window of loads and stores (hybrid_abi.h)
+  std::uint64_t fast_base, fast_limit;  // the fast window of loads and stores (hybrid_abi.h)
 };
 HybridState hybrid_state(const cap::Capability& ddc, const cap::Capability& pcc);
 
