@@ -86,6 +86,10 @@ cl::opt<bool> StackExemption("flexcap-hybrid-stack-exemption",
 cl::opt<bool> DominatedChecks("flexcap-hybrid-drop-dominated",
                                 cl::desc("Drop checks that dominating checks of the same pointer already proved"),
                                 cl::init(true));
+cl::opt<bool> SharedFastChecks("flexcap-hybrid-share-fast-checks",
+                               cl::desc("Let a passed fast comparison stand for later accesses through the same "
+                                        "pointer within 4096 bytes of it"),
+                               cl::init(true));
 cl::opt<bool> GlobalExemption("flexcap-hybrid-global-exemption",
                               cl::desc("Exempt accesses that provably stay inside one of the module's own globals, "
                                        "which --library places in its compartment's region"),
@@ -178,6 +182,7 @@ struct Counts {
   std::uint64_t exempted_globals = 0;  // inside one of the module's globals, placed in the region
   std::uint64_t merged = 0;                 // loads covered by the check of an earlier load from the same base
   std::uint64_t dominated = 0;              // accesses whose range checks that always run before them proved
+  std::uint64_t shared = 0;                 // accesses whose fast comparison is an earlier one's (shareFastChecks())
   std::uint64_t globals = 0;                // moved into the compartment's region
   std::uint64_t library_functions = 0;      // C library functions whose calls go to a checking wrapper
   std::uint64_t thread_local_accesses = 0;  // through %fs, or errno's address: not checked
@@ -202,6 +207,14 @@ struct Operand {
   // A check that covers several loads (mergeable()): their pointers and sizes, in order,
   // so that a failed check still reports the first load that is out of bounds.
   SmallVector<std::pair<Value*, std::uint64_t>, 2> Members;
+  // shareFastChecks(): the operand whose fast comparison stands for this one's (an index
+  // into the function's operands, earlier than this one), or -1.
+  std::ptrdiff_t Leader = -1;
+  // For a leader: the address its fast comparison takes, as an offset from the base of
+  // its pointer (set where the comparison stands for others), so that a pass covers
+  // [base + Anchor, base + Anchor + 4096).
+  Optional<std::int64_t> Anchor;
+  bool Followed = false;  // some later operand has this one as its leader
 };
 
 class Instrumenter {
@@ -597,48 +610,48 @@ class Instrumenter {
     IRBuilder<>(Then).CreateCall(Fault, {Address, ConstantInt::get(I64, Size), ConstantInt::get(I32, Kind)});
   }
 
-  void check(Operand Op) {
-    if (Op.Members.size() > 1) {
-      // One check for the range all the loads cover; the cold path finds the first one
-      // out of bounds, in program order, and faults with it as Morello would.
-      IRBuilder<> B(Op.Before);
-      std::int64_t Low = 0;
-      Value* Base = GetPointerBaseWithConstantOffset(Op.Members.front().first, Low, DL);
-      std::int64_t High = Low;
-      for (const auto& [Pointer, Size] : Op.Members) {
-        std::int64_t Offset = 0;
-        GetPointerBaseWithConstantOffset(Pointer, Offset, DL);
-        Low = std::min(Low, Offset);
-        High = std::max(High, Offset + static_cast<std::int64_t>(Size));
-      }
-      Op.Pointer = B.CreateConstGEP1_64(B.getInt8Ty(), B.CreatePointerCast(Base, B.getInt8PtrTy()), Low);
-      Op.ConstantSize = static_cast<std::uint64_t>(High - Low);
-      Value* Address = B.CreatePtrToInt(Op.Pointer, I64);
-      Value* Bad = fastOutside(B, Address);
-      countCheck(B);
-      Instruction* Then = SplitBlockAndInsertIfThen(Bad, Op.Before, /*Unreachable=*/false, Unlikely);
-      for (const auto& [Pointer, Size] : Op.Members) {
-        // The member pointers are computed where the loads are; recompute each from the base.
-        std::int64_t Offset = 0;
-        GetPointerBaseWithConstantOffset(Pointer, Offset, DL);
-        IRBuilder<> Cold(Then);
-        Value* At =
-            Cold.CreateConstGEP1_64(Cold.getInt8Ty(), Cold.CreatePointerCast(Base, Cold.getInt8PtrTy()), Offset);
-        faultIfOutside(Then, At, Size, kLoad);
-      }
-      return;  // each load is inside after all (the DDC's last 4096 bytes): carry on
-    }
+  // Emits Op's check; returns its fast comparison's result (true: failed), for the
+  // operands it leads, or null. `LeaderFailed` is its leader's, if it has one.
+  Value* check(Operand Op, Value* LeaderFailed) {
     IRBuilder<> B(Op.Before);
-    Value* Address = B.CreatePtrToInt(Op.Pointer, I64);
     if (fast(Op)) {
-      // The fast comparison; where it fails, the exact one, on the cold path.
-      Value* Bad = fastOutside(B, Address);
-      if (Op.Enabled != nullptr) Bad = B.CreateAnd(Bad, Op.Enabled);
+      Value* Bad = LeaderFailed;
+      if (Bad == nullptr) {
+        // The fast comparison, of the first byte the operand touches, or of its anchor
+        // where later operands share it (shareFastChecks()).
+        std::int64_t Offset = 0;
+        Value* Base = GetPointerBaseWithConstantOffset(Op.Pointer, Offset, DL);
+        std::int64_t First = Offset;
+        if (Op.Members.size() > 1) First = spanOf(Op)->Low;
+        if (Op.Followed) First = *Op.Anchor;
+        Value* Pointer = First == Offset && Op.Members.size() <= 1
+                             ? Op.Pointer
+                             : B.CreateConstGEP1_64(B.getInt8Ty(), B.CreatePointerCast(Base, B.getInt8PtrTy()), First);
+        Bad = fastOutside(B, B.CreatePtrToInt(Pointer, I64));
+        if (Op.Enabled != nullptr) Bad = B.CreateAnd(Bad, Op.Enabled);
+      }
       countCheck(B);
+      // Where it failed, each access is decided exactly (merged loads in program order:
+      // the first one out of bounds faults, as Morello would), and carries on if inside.
       Instruction* Then = SplitBlockAndInsertIfThen(Bad, Op.Before, /*Unreachable=*/false, Unlikely);
-      faultIfOutside(Then, Op.Pointer, Op.ConstantSize, Op.Kind);
-      return;
+      if (Op.Members.size() > 1) {
+        std::int64_t Low = 0;
+        Value* Base = GetPointerBaseWithConstantOffset(Op.Members.front().first, Low, DL);
+        for (const auto& [Pointer, Size] : Op.Members) {
+          // The member pointers are computed where the loads are; recompute each from the base.
+          std::int64_t Offset = 0;
+          GetPointerBaseWithConstantOffset(Pointer, Offset, DL);
+          IRBuilder<> Cold(Then);
+          Value* At =
+              Cold.CreateConstGEP1_64(Cold.getInt8Ty(), Cold.CreatePointerCast(Base, Cold.getInt8PtrTy()), Offset);
+          faultIfOutside(Then, At, Size, kLoad);
+        }
+      } else {
+        faultIfOutside(Then, Op.Pointer, Op.ConstantSize, Op.Kind);
+      }
+      return LeaderFailed == nullptr ? Bad : nullptr;
     }
+    Value* Address = B.CreatePtrToInt(Op.Pointer, I64);
     Value* Bad = nullptr;
     switch (Op.Kind) {
       case kLoad: Bad = outside(B, kLoadWindow, Address, Op); break;
@@ -662,6 +675,7 @@ class Instrumenter {
                                         : static_cast<Value*>(ConstantInt::get(I64, Op.ConstantSize));
     const AccessKind Kind = Op.Kind == kDirectCall ? kExecute : Op.Kind;
     Slow.CreateCall(Fault, {Address, Size, ConstantInt::get(I32, Kind)});
+    return nullptr;
   }
 
   void countCheck(IRBuilder<>& B) {
@@ -731,33 +745,36 @@ class Instrumenter {
   // so the dominating checks saw the same pointer; and the window is contiguous, so when
   // [p + a, p + b) and [p + c, p + d) passed, so does every range between them. (Unlike
   // merging, this needs no care about what happens in between.)
+  // The bytes a constant-size load or store (or merged loads) touches, as offsets from
+  // one base pointer; None for the other operands.
+  struct Span {
+    Value* Base = nullptr;
+    std::int64_t Low = 0, High = 0;
+  };
+  Optional<Span> spanOf(const Operand& Op) const {
+    if (Op.Dynamic != nullptr || Op.Enabled != nullptr ||
+        (Op.Kind != kLoad && Op.Kind != kStore && Op.Kind != kLoadStore)) {
+      return None;
+    }
+    SmallVector<std::pair<Value*, std::uint64_t>, 2> Accesses(Op.Members.begin(), Op.Members.end());
+    if (Accesses.empty()) Accesses.push_back({Op.Pointer, Op.ConstantSize});
+    Span S{nullptr, INT64_MAX, INT64_MIN};
+    for (const auto& [Pointer, Size] : Accesses) {
+      std::int64_t Offset = 0;
+      Value* Base = GetPointerBaseWithConstantOffset(Pointer, Offset, DL);
+      if (S.Base != nullptr && Base != S.Base) return None;
+      S.Base = Base;
+      S.Low = std::min(S.Low, Offset);
+      S.High = std::max(S.High, Offset + static_cast<std::int64_t>(Size));
+    }
+    return S;
+  }
+
   void dropDominated(Function& F, SmallVectorImpl<Operand>& Operands) {
-    struct Span {
-      Value* Base = nullptr;
-      std::int64_t Low = 0, High = 0;
-    };
-    auto SpanOf = [&](const Operand& Op) -> Optional<Span> {
-      if (Op.Dynamic != nullptr || Op.Enabled != nullptr ||
-          (Op.Kind != kLoad && Op.Kind != kStore && Op.Kind != kLoadStore)) {
-        return None;
-      }
-      SmallVector<std::pair<Value*, std::uint64_t>, 2> Accesses(Op.Members.begin(), Op.Members.end());
-      if (Accesses.empty()) Accesses.push_back({Op.Pointer, Op.ConstantSize});
-      Span S{nullptr, INT64_MAX, INT64_MIN};
-      for (const auto& [Pointer, Size] : Accesses) {
-        std::int64_t Offset = 0;
-        Value* Base = GetPointerBaseWithConstantOffset(Pointer, Offset, DL);
-        if (S.Base != nullptr && Base != S.Base) return None;
-        S.Base = Base;
-        S.Low = std::min(S.Low, Offset);
-        S.High = std::max(S.High, Offset + static_cast<std::int64_t>(Size));
-      }
-      return S;
-    };
     SmallVector<Optional<Span>, 64> Spans;
     DenseMap<Value*, SmallVector<std::size_t, 4>> ByBase;
     for (std::size_t I = 0; I < Operands.size(); ++I) {
-      Spans.push_back(SpanOf(Operands[I]));
+      Spans.push_back(spanOf(Operands[I]));
       if (Spans.back()) ByBase[Spans.back()->Base].push_back(I);
     }
     DominatorTree DT(F);
@@ -794,17 +811,61 @@ class Instrumenter {
     Operands.erase(Operands.begin() + Kept, Operands.end());
   }
 
+  // A passed fast comparison of address a proves more than its own access: the DDC is
+  // readable and writable (else the fast window is empty) and [a, a + 4096) lies inside
+  // it (the window stops 4096 bytes short of the top). So a later load or store through
+  // the same pointer, in those 4096 bytes, where the comparison always ran first (it
+  // dominates), needs only that comparison's result: a branch on it, not a comparison of
+  // its own. Where it failed, each such access is decided exactly on its own cold path,
+  // at its own place, and faults there or carries on, as now. Exact: its kind, its
+  // place and what ran before it are unchanged.
+  //
+  // The leader compares its pointer's base (offset 0) where its own bytes lie in the
+  // first 4096, so that it covers the fields before its own too (a struct's); else its
+  // own first byte.
+  void shareFastChecks(Function& F, SmallVectorImpl<Operand>& Operands) {
+    DominatorTree DT(F);
+    DenseMap<Value*, SmallVector<std::size_t, 4>> Leaders;  // base pointer -> its leaders so far
+    for (std::size_t I = 0; I < Operands.size(); ++I) {
+      Operand& Op = Operands[I];
+      const Optional<Span> S = spanOf(Op);
+      if (!S) continue;
+      auto& Candidates = Leaders[S->Base];
+      for (std::size_t J : Candidates) {
+        const Operand& Leader = Operands[J];
+        if (*Leader.Anchor <= S->Low && S->High <= *Leader.Anchor + static_cast<std::int64_t>(kMaxConstantSize) &&
+            Leader.Before != Op.Before && DT.dominates(Leader.Before, Op.Before)) {
+          Op.Leader = static_cast<std::ptrdiff_t>(J);
+          Operands[J].Followed = true;
+          break;
+        }
+      }
+      if (Op.Leader >= 0) {
+        Total.shared += std::max<std::size_t>(1, Op.Members.size());
+        continue;
+      }
+      const bool FromBase = S->Low >= 0 && S->High <= static_cast<std::int64_t>(kMaxConstantSize);
+      Op.Anchor = FromBase ? 0 : S->Low;
+      Candidates.push_back(I);
+    }
+  }
+
   void instrument(Function& F) {
     SmallVector<Operand, 64> Operands;
     collectFunction(F, Operands);
     if (DominatedChecks) dropDominated(F, Operands);
+    if (SharedFastChecks) shareFastChecks(F, Operands);
     if (Operands.empty()) return;
     // A merged check's size is the range its loads cover: its `length - size` is needed.
     for (Operand& Op : Operands) {
       if (Op.Members.size() > 1) Op.ConstantSize = mergedSize(Op);
     }
     prepare(F, Operands);
-    for (const Operand& Op : Operands) check(Op);
+    SmallVector<Value*, 64> Failed(Operands.size(), nullptr);  // each leader's fast comparison
+    for (std::size_t I = 0; I < Operands.size(); ++I) {
+      const std::ptrdiff_t Leader = Operands[I].Leader;
+      Failed[I] = check(Operands[I], Leader >= 0 ? Failed[static_cast<std::size_t>(Leader)] : nullptr);
+    }
     // What earlier passes inferred no longer holds: the function now reads the registers
     // and may raise a capability fault (a C++ exception unwinding through it).
     for (Attribute::AttrKind Kind :
@@ -981,7 +1042,7 @@ void report(const Module& M, const Counts& C) {
   std::ofstream Out(ReportPath, std::ios::app);
   Out << "{\"file\": \"" << M.getSourceFileName() << "\", \"instrumented\": " << C.checked()
       << ", \"exempted\": " << C.exempted_stack + C.exempted_globals << ", \"exempted_stack\": " << C.exempted_stack
-      << ", \"exempted_globals\": " << C.exempted_globals << ", \"merged\": " << C.merged << ", \"dominated\": " << C.dominated << ", \"loads\": " << C.loads
+      << ", \"exempted_globals\": " << C.exempted_globals << ", \"merged\": " << C.merged << ", \"dominated\": " << C.dominated << ", \"shared\": " << C.shared << ", \"loads\": " << C.loads
       << ", \"stores\": " << C.stores << ", \"atomics\": " << C.atomics << ", \"intrinsics\": " << C.intrinsics
       << ", \"byval\": " << C.byval << ", \"masked\": " << C.masked << ", \"indirect_calls\": " << C.indirect_calls
       << ", \"direct_calls\": " << C.direct_calls << ", \"library_calls\": " << C.library_calls

@@ -112,6 +112,27 @@ int dominated(volatile int* p, int far) {
   return sum + p[4] + p[10];
 }
 
+/* A store, then a load through the same pointer up to 4096 bytes on: the store's fast
+ * comparison stands for the load's (shared). 8 bytes further is past what it covers. */
+long share_window(long* p) {
+  p[0] = 1;
+  return p[511];
+}
+long past_window(long* p) {
+  p[0] = 1;
+  return p[512];
+}
+/* A load, then a store below it through the same pointer: the shared comparison is of
+ * the pointer itself, which covers both. */
+long store_below(long* p) {
+  const long v = p[10];
+  p[0] = v;
+  return v;
+}
+/* A load, then a store of other bytes: under a DDC that allows loads only, the store
+ * faults though it shares the load's comparison. */
+void copy_forward(long* p) { p[300] = p[0]; }
+
 /* memcmp compared with zero: LLVM's library-call simplification turns it into bcmp. */
 int same_bytes(const void* a, const void* b, size_t n) { return memcmp(a, b, n) == 0; }
 

@@ -63,6 +63,10 @@ long words_around(const long*, const long*);
 long store_then_load(long*, long);
 long load_call_load(const long*, int*);
 int dominated(volatile int*, int);
+long share_window(long*);
+long past_window(long*);
+long store_below(long*);
+void copy_forward(long*);
 int same_bytes(const void*, const void*, std::size_t);
 int file_status(int, struct stat*);
 int lock_and_unlock(pthread_mutex_t*);
@@ -398,6 +402,52 @@ TEST_F(HybridAccess, ChecksProvedByEarlierOnesAreDroppedOnlyWhereTheyCouldNotFai
   EXPECT_EQ(run([&] { (void)dominated(tenth_outside, 0); }), expected(cap::Access::Load, top(), 4));
   EXPECT_EQ(run([&] { (void)dominated(tenth_outside, 1); }),
             expected(cap::Access::Load, top() + 2 * sizeof(int), 4));
+}
+
+// An access through the same pointer as an earlier one, within 4096 bytes of the
+// pointer, is covered by the earlier one's fast comparison when it passed; when it
+// failed, each is decided exactly where it runs, after what came before it.
+TEST_F(HybridAccess, ASharedFastComparisonStillFaultsAtTheAccessOutOfBounds) {
+  long r = 0;
+  // [p, p + 4096) ends at the DDC's top: the fast comparison passes, and both are inside.
+  auto* ends_at_top = reinterpret_cast<long*>(top() - 4096);
+  ends_at_top[511] = 5;
+  EXPECT_EQ(run([&] { r = share_window(ends_at_top); }), "");
+  EXPECT_EQ(r, 5);
+  // 8 bytes higher: p[511] is the first word past the DDC.
+  auto* one_word_higher = ends_at_top + 1;
+  one_word_higher[0] = 0;
+  EXPECT_EQ(run([&] { (void)share_window(one_word_higher); }), expected(cap::Access::Load, top(), 8));
+  EXPECT_EQ(one_word_higher[0], 1) << "the store before the fault happened";
+  // p[512] lies past the bytes a passed comparison of p covers: checked on its own.
+  EXPECT_EQ(run([&] { (void)past_window(ends_at_top); }), expected(cap::Access::Load, top(), 8));
+  EXPECT_EQ(run([&] { (void)past_window(ends_at_top - 1); }), "");
+
+  // The store to p[0] comes after the load of p[10]: with p below the DDC and p[10]
+  // inside, the load runs and the store faults. (The DDC starts a page into the mapping
+  // here, so that a store below it would not fault by itself.)
+  std::byte* const raised_base = base_ + 4096;
+  const cap::Capability raised =
+      ddc_.set_value(reinterpret_cast<std::uint64_t>(raised_base)).set_bounds_exact(kBytes - 4096);
+  state_ = hybrid_state(raised, executable_text());
+  auto* straddles_base = reinterpret_cast<long*>(raised_base - 8);
+  *straddles_base = 0;
+  auto below = cap::check_access(raised, cap::Access::Store, reinterpret_cast<std::uint64_t>(straddles_base), 8);
+  ASSERT_FALSE(below);
+  EXPECT_EQ(run([&] { (void)store_below(straddles_base); }), below.error().describe());
+  EXPECT_EQ(*straddles_base, 0);
+  auto* at_base = reinterpret_cast<long*>(raised_base);
+  at_base[10] = 3;
+  EXPECT_EQ(run([&] { r = store_below(at_base); }), "");
+  EXPECT_EQ(at_base[0], 3);
+
+  // A DDC that allows loads only: the store shares the load's comparison and still faults.
+  auto* far_from_top = reinterpret_cast<long*>(top() - (std::size_t{1} << 19));
+  const cap::Capability read_only = ddc_.restrict_permissions(cap::Permission::Load | cap::Permission::Global);
+  state_ = hybrid_state(read_only, executable_text());
+  auto refused = cap::check_access(read_only, cap::Access::Store, reinterpret_cast<std::uint64_t>(far_from_top + 300), 8);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(run([&] { copy_forward(far_from_top); }), refused.error().describe());
 }
 
 TEST_F(HybridAccess, UnconfinedCodeRunsAnywhere) {
