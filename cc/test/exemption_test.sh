@@ -27,6 +27,7 @@ report standalone
 report no_globals --library lib --no-global-exemption
 report no_stack --library lib --no-stack-exemption
 report keep_dominated --library lib --keep-dominated-checks
+report no_shared --library lib --no-shared-comparisons
 
 # In a library: table[c] and table[17] exempt; table[i] and small_table[c] checked.
 expect library exempted_globals 2
@@ -35,6 +36,10 @@ expect library loads 6
 expect library dominated 1
 expect keep_dominated dominated 0
 expect keep_dominated loads 6
+# dominated_sum: p[8] branches on p[0]'s comparison (shared); each its own on request.
+expect library shared 1
+expect no_shared shared 0
+expect no_shared dominated 1
 expect library stores 0
 # The local array: its 8 initial stores and local[i & 7] (a store and a load) exempt;
 # local[j & 15] may pass its end and is checked.

@@ -150,6 +150,7 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
   bool stack_exemption = true;
   bool global_exemption = true;
   bool drop_dominated = true;
+  bool share_comparisons = true;
   std::string library;  // the micro-library this code belongs to, when built into an image
   std::string prebuilt;  // link PREBUILT.<abi>.o instead of compiling (see prebuilt_object)
   std::string expected_abi;  // what the build was configured for (--abi-of must agree)
@@ -179,6 +180,8 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
       global_exemption = false;
     } else if (a == "--keep-dominated-checks") {
       drop_dominated = false;
+    } else if (a == "--no-shared-comparisons") {
+      share_comparisons = false;
     } else if (a == "--library" && first + 1 < args.size()) {
       library = args[++first];
     } else if (a == "--expect-abi" && first + 1 < args.size()) {
@@ -188,7 +191,7 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     } else if (a == "--help") {
       err << "usage: flexcap cc [--abi hybrid|purecap|plain | --abi-of CONFIG] [--library NAME] [--count-checks] "
              "[--subobject-bounds] [--no-stack-exemption] [--no-global-exemption] "
-             "[--keep-dominated-checks] CLANG-ARGS...\n"
+             "[--keep-dominated-checks] [--no-shared-comparisons] CLANG-ARGS...\n"
              "  --abi hybrid          check every access against the compartment's DDC/PCC (the default)\n"
              "  --abi purecap         every pointer a capability with Morello's bounds, checked at every use\n"
              "  --abi plain           no checks (with --library, the globals are still placed)\n"
@@ -206,7 +209,10 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
              "  --no-global-exemption check accesses that provably stay inside one of the module's own\n"
              "                        globals too (with --library they lie in the compartment's region)\n"
              "  --keep-dominated-checks\n"
-             "                        keep the checks that checks always run before them already proved\n";
+             "                        keep the checks that checks always run before them already proved\n"
+             "  --no-shared-comparisons\n"
+             "                        hybrid: every load and store makes its own fast comparison (none\n"
+             "                        branches on an earlier one's through the same pointer)\n";
       return 0;
     } else {
       break;
@@ -218,6 +224,10 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
   }
   if (subobject_bounds && abi != "purecap") {
     err << "flexcap cc: --subobject-bounds is a purecap option. Fix: add --abi purecap, or leave it out\n";
+    return 2;
+  }
+  if (!share_comparisons && abi != "hybrid") {
+    err << "flexcap cc: --no-shared-comparisons is a hybrid option. Fix: add --abi hybrid, or leave it out\n";
     return 2;
   }
   if (abi == "purecap" && !prebuilt.empty()) {
@@ -271,6 +281,7 @@ int cc_command(const std::vector<std::string>& args, std::ostream& err) {
     }
     if (!stack_exemption) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-stack-exemption=false"});
     if (!global_exemption) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-global-exemption=false"});
+    if (!share_comparisons) command.insert(command.end(), {"-mllvm", "-flexcap-hybrid-share-fast-checks=false"});
     if (!drop_dominated) {
       command.insert(command.end(), {"-mllvm", abi == "purecap" ? "-flexcap-purecap-drop-dominated=false"
                                                                 : "-flexcap-hybrid-drop-dominated=false"});
