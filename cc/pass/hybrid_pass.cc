@@ -738,13 +738,6 @@ class Instrumenter {
     return static_cast<std::uint64_t>(High - Low) <= kMaxConstantSize;
   }
 
-  // A check is redundant where checks that always run before it (they dominate it), on
-  // the same base pointer and window, already proved its whole range inside the window.
-  // Exact, since such a check could never fail: the window is constant within an
-  // activation (see above); an SSA value is the same wherever its definition dominates,
-  // so the dominating checks saw the same pointer; and the window is contiguous, so when
-  // [p + a, p + b) and [p + c, p + d) passed, so does every range between them. (Unlike
-  // merging, this needs no care about what happens in between.)
   // The bytes a constant-size load or store (or merged loads) touches, as offsets from
   // one base pointer; None for the other operands.
   struct Span {
@@ -770,6 +763,13 @@ class Instrumenter {
     return S;
   }
 
+  // A check is redundant where checks that always run before it (they dominate it), on
+  // the same base pointer and window, already proved its whole range inside the window.
+  // Exact, since such a check could never fail: the window is constant within an
+  // activation (see above); an SSA value is the same wherever its definition dominates,
+  // so the dominating checks saw the same pointer; and the window is contiguous, so when
+  // [p + a, p + b) and [p + c, p + d) passed, so does every range between them. (Unlike
+  // merging, this needs no care about what happens in between.)
   void dropDominated(Function& F, SmallVectorImpl<Operand>& Operands) {
     SmallVector<Optional<Span>, 64> Spans;
     DenseMap<Value*, SmallVector<std::size_t, 4>> ByBase;
