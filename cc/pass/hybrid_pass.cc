@@ -551,17 +551,6 @@ class Instrumenter {
     }
   }
 
-  std::uint64_t mergedSize(const Operand& Op) const {
-    std::int64_t Low = INT64_MAX, High = INT64_MIN;
-    for (const auto& [Pointer, Size] : Op.Members) {
-      std::int64_t O = 0;
-      GetPointerBaseWithConstantOffset(Pointer, O, DL);
-      Low = std::min(Low, O);
-      High = std::max(High, O + static_cast<std::int64_t>(Size));
-    }
-    return static_cast<std::uint64_t>(High - Low);
-  }
-
   Value* field(unsigned Index) { return Fields.at(Index); }
   Value* registerField(IRBuilder<>& B, unsigned Index) {
     return B.CreateConstInBoundsGEP2_32(Registers->getValueType(), Registers, 0, Index);
@@ -615,12 +604,12 @@ class Instrumenter {
   Value* check(Operand Op, Value* LeaderFailed) {
     IRBuilder<> B(Op.Before);
     if (fast(Op)) {
+      std::int64_t Offset = 0;
+      Value* Base = GetPointerBaseWithConstantOffset(Op.Pointer, Offset, DL);
       Value* Bad = LeaderFailed;
       if (Bad == nullptr) {
         // The fast comparison, of the first byte the operand touches, or of its anchor
         // where later operands share it (shareFastChecks()).
-        std::int64_t Offset = 0;
-        Value* Base = GetPointerBaseWithConstantOffset(Op.Pointer, Offset, DL);
         std::int64_t First = Offset;
         if (Op.Members.size() > 1) First = spanOf(Op)->Low;
         if (Op.Followed) First = *Op.Anchor;
@@ -635,15 +624,13 @@ class Instrumenter {
       // the first one out of bounds faults, as Morello would), and carries on if inside.
       Instruction* Then = SplitBlockAndInsertIfThen(Bad, Op.Before, /*Unreachable=*/false, Unlikely);
       if (Op.Members.size() > 1) {
-        std::int64_t Low = 0;
-        Value* Base = GetPointerBaseWithConstantOffset(Op.Members.front().first, Low, DL);
         for (const auto& [Pointer, Size] : Op.Members) {
           // The member pointers are computed where the loads are; recompute each from the base.
-          std::int64_t Offset = 0;
-          GetPointerBaseWithConstantOffset(Pointer, Offset, DL);
+          std::int64_t MemberOffset = 0;
+          GetPointerBaseWithConstantOffset(Pointer, MemberOffset, DL);
           IRBuilder<> Cold(Then);
-          Value* At =
-              Cold.CreateConstGEP1_64(Cold.getInt8Ty(), Cold.CreatePointerCast(Base, Cold.getInt8PtrTy()), Offset);
+          Value* At = Cold.CreateConstGEP1_64(Cold.getInt8Ty(), Cold.CreatePointerCast(Base, Cold.getInt8PtrTy()),
+                                              MemberOffset);
           faultIfOutside(Then, At, Size, kLoad);
         }
       } else {
@@ -856,10 +843,6 @@ class Instrumenter {
     if (DominatedChecks) dropDominated(F, Operands);
     if (SharedFastChecks) shareFastChecks(F, Operands);
     if (Operands.empty()) return;
-    // A merged check's size is the range its loads cover: its `length - size` is needed.
-    for (Operand& Op : Operands) {
-      if (Op.Members.size() > 1) Op.ConstantSize = mergedSize(Op);
-    }
     prepare(F, Operands);
     SmallVector<Value*, 64> Failed(Operands.size(), nullptr);  // each leader's fast comparison
     for (std::size_t I = 0; I < Operands.size(); ++I) {
