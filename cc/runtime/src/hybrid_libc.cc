@@ -125,6 +125,8 @@ flexcap::rt::Heap* current_heap() {
 bool from_current_heap(void* p) {
   if (!Runtime::started()) return false;
   Runtime& rt = Runtime::get();
+  // The common case first, without searching every region (SQLite asks at every free).
+  if (rt.compartment(Runtime::current()).owns(reinterpret_cast<std::uint64_t>(p), 1)) return true;
   const int owner = rt.owner_of(reinterpret_cast<std::uint64_t>(p));
   if (owner == Runtime::current()) return true;
   if (owner >= 0 || owner == -2) {

@@ -48,6 +48,51 @@ TEST(Heap, SmallFreedBlocksAreReusedAndMergedBackWhenSpaceRunsOut) {
   EXPECT_NE(heap.allocate(48 * 1024), nullptr);
 }
 
+TEST(Heap, LargerFreedBlocksAreReusedBySizeAndMergedBackWhenSpaceRunsOut) {
+  std::vector<std::byte> region(256 * 1024 + 16);
+  auto* begin =
+      reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(region.data()) + 15) & ~std::uintptr_t{15});
+  Heap heap(begin, 256 * 1024);
+  // A page buffer as SQLite's cache asks for it: freed, the next one of its size is it.
+  void* page = heap.allocate(4368);
+  void* other = heap.allocate(6000);
+  heap.free(page);
+  EXPECT_EQ(heap.allocate(4368), page) << "the freed block of that size comes back first";
+  heap.free(page);
+  heap.free(other);
+  // Fill the heap with blocks of many sizes above the quick lists', free them all: a
+  // request for nearly the whole heap then succeeds, every freed block merged back.
+  std::vector<void*> blocks;
+  for (std::size_t n = 0;; ++n) {
+    void* p = heap.allocate(1040 + 16 * (n % 40));
+    if (p == nullptr) break;
+    blocks.push_back(p);
+  }
+  ASSERT_GT(blocks.size(), 40u);
+  for (void* p : blocks) heap.free(p);
+  EXPECT_NE(heap.allocate(240 * 1024), nullptr);
+}
+
+TEST(Heap, AFragmentARequestPassesOverIsHandedOutOnceForItsOwnSize) {
+  std::vector<std::byte> region((1 << 20) + 16);
+  auto* begin =
+      reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(region.data()) + 15) & ~std::uintptr_t{15});
+  Heap heap(begin, 1 << 20);
+  // A block past the size lists' largest, freed to the address-ordered list, then split:
+  // what is left of it, 976 bytes, is a fragment at the list's front.
+  auto* big = static_cast<std::byte*>(heap.allocate(100000));
+  void* separator = heap.allocate(16);
+  heap.free(big);
+  ASSERT_EQ(heap.allocate(99008), big);
+  // A request it cannot meet passes it over (and moves it to the list of its size); a
+  // request of its size gets it, once.
+  void* larger = heap.allocate(2000);
+  EXPECT_GT(larger, separator);
+  void* fragment = heap.allocate(976);
+  EXPECT_EQ(fragment, big + 99008 + 16);
+  EXPECT_NE(heap.allocate(976), fragment) << "handed out once";
+}
+
 // One compartment and the shared region, as an image's start-up makes them.
 Runtime& runtime() {
   static const CompartmentSpec compartments[] = {{"only", 8ull << 20, Sharing::Capability, RestartPolicy::Never}};

@@ -136,6 +136,8 @@ class Heap {
   class Lock;
   Block*& head() const;
   Block*& quick(std::size_t size) const;
+  struct LargeList;
+  Block** large(std::size_t size, bool claim) const;
   Block*& quarantine() const;
   std::uint64_t& quarantine_bytes() const;
   void* allocate_from_list(std::size_t need, std::size_t alignment, std::size_t requested);
