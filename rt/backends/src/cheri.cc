@@ -25,13 +25,16 @@ struct Switcher {
 };
 
 Switcher* g_switcher = nullptr;
-thread_local CapabilityRegisters t_registers;
+// The registers of the compartment running on this thread: its entry in
+// g_switcher->registers, which never changes once computed, so a switch moves a pointer
+// rather than copying three capabilities.
+thread_local const CapabilityRegisters* t_registers = nullptr;
 
 // The switcher's capabilities, which a revocation sweep visits as a kernel's revoker visits
 // its own tables and the saved register files (docs/revocation.md): the sealing
-// authority, the keys, every compartment's table of sealed entries and its registers, and
-// this thread's live registers. None is based in a heap, so no sweep revokes one; they
-// are swept all the same, so that nothing depends on it.
+// authority, the keys, every compartment's table of sealed entries and its registers
+// (which a thread's live registers point to). None is based in a heap, so no sweep
+// revokes one; they are swept all the same, so that nothing depends on it.
 class SwitcherRoots final : public cap::RootSet {
  public:
   std::string_view name() const override { return "cheri switcher"; }
@@ -40,9 +43,6 @@ class SwitcherRoots final : public cap::RootSet {
     for (cap::Capability& key : g_switcher->keys) visit(key);
     for (auto& table : g_switcher->tables) {
       for (cap::Capability& entry : table) visit(entry);
-    }
-    for (CapabilityRegisters* r : {&t_registers}) {
-      visit(r->ddc), visit(r->csp), visit(r->pcc);
     }
     for (CapabilityRegisters& r : g_switcher->registers) visit(r.ddc), visit(r.csp), visit(r.pcc);
   }
@@ -105,18 +105,21 @@ bool unseals(const cap::Capability& entry, int callee) {
 }
 
 void load_registers(int index) {
-  t_registers = g_switcher->registers[static_cast<std::size_t>(index)];
+  t_registers = &g_switcher->registers[static_cast<std::size_t>(index)];
   cc::install_hybrid_state(g_switcher->hybrid[static_cast<std::size_t>(index)]);
 }
 
 }  // namespace
 
-const CapabilityRegisters& capability_registers() { return t_registers; }
+const CapabilityRegisters& capability_registers() {
+  static const CapabilityRegisters none{};  // a thread that has entered no compartment yet
+  return t_registers != nullptr ? *t_registers : none;
+}
 
 cap::Capability ddc() {
   // Without the cheri backend nothing confines by capability: DDC covers everything.
   if (g_switcher == nullptr) return cap::Capability::root().restrict_permissions(cap::Permissions::data());
-  return t_registers.ddc;
+  return capability_registers().ddc;
 }
 
 void CheriBackend::start(Runtime& rt) {
