@@ -81,6 +81,8 @@ const void* find_byte(const void* s, int c, size_t n) { return memchr(s, c, n); 
 int format_number(char* to, size_t n, const char* format, int value) { return snprintf(to, n, format, value); }
 int compare_strings(const char* a, const char* b) { return strcmp(a, b); }
 int compare_prefix(const char* a, const char* b, size_t n) { return strncmp(a, b, n); }
+size_t span_until(const char* s, const char* reject) { return strcspn(s, reject); }
+size_t span_of(const char* s, const char* accept) { return strspn(s, accept); }
 
 /* Two loads from one base: one check covers both (merged); a fault still names the
  * load that is out of bounds. */

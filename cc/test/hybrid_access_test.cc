@@ -58,6 +58,8 @@ const void* find_byte(const void*, int, std::size_t);
 int format_number(char*, std::size_t, const char*, int);
 int compare_strings(const char*, const char*);
 int compare_prefix(const char*, const char*, std::size_t);
+std::size_t span_until(const char*, const char*);
+std::size_t span_of(const char*, const char*);
 long two_words(const long*);
 long words_around(const long*, const long*);
 long store_then_load(long*, long);
@@ -324,6 +326,33 @@ TEST_F(HybridAccess, CallsIntoTheCLibraryAreCheckedFirst) {
   static const char outside_format[] = "%d";
   EXPECT_EQ(run([&] { (void)format_number(buffer, 16, outside_format, 42); }),
             expected(cap::Access::Load, outside_format, 1));  // at its first byte
+}
+
+TEST_F(HybridAccess, StringSpansCheckOnlyTheBytesTheyRead) {
+  // strcspn reads its string up to the first byte of the set: an unterminated buffer
+  // that ends with the DDC holds a span ending before it without a fault, and faults at
+  // the first byte past the DDC where no byte of the set comes first. strspn alike.
+  char* tail = reinterpret_cast<char*>(top() - 8);
+  std::memcpy(tail, "abcdefgh", 8);  // no NUL before the DDC ends
+  char* set = reinterpret_cast<char*>(top() - 64);
+  std::memcpy(set, "fx", 3);
+  std::size_t n = 0;
+  EXPECT_EQ(run([&] { n = span_until(tail, set); }), "");
+  EXPECT_EQ(n, 5u);
+  std::memcpy(set, "yz", 3);
+  EXPECT_EQ(run([&] { (void)span_until(tail, set); }), expected(cap::Access::Load, top(), 1));
+  std::memcpy(set, "abc", 4);
+  EXPECT_EQ(run([&] { n = span_of(tail, set); }), "");
+  EXPECT_EQ(n, 3u);
+  std::memcpy(set, "abcdefgh", 9);
+  EXPECT_EQ(run([&] { (void)span_of(tail, set); }), expected(cap::Access::Load, top(), 1));
+  // A terminated string: the span stops at its NUL, as the C library's does.
+  std::memcpy(tail, "abc", 4);
+  EXPECT_EQ(run([&] { n = span_until(tail, set + 8); }), "");
+  EXPECT_EQ(n, 3u);
+  // The set is read whole: outside the DDC, it faults at its first byte.
+  static const char outside_set[] = "x";
+  EXPECT_EQ(run([&] { (void)span_until(tail, outside_set); }), expected(cap::Access::Load, outside_set, 1));
 }
 
 TEST_F(HybridAccess, StringComparisonsCheckOnlyTheBytesTheyRead) {

@@ -95,6 +95,27 @@ std::size_t checked_strnlen(const char* s, std::size_t max) {
 }
 void check_string(const char* s) { check_read(s, checked_strlen(s) + 1); }
 
+// strspn and strcspn read all of `set`, and `s` up to the first byte that ends the span
+// (its NUL at the latest): those bytes of `s` are what one compiled hybrid would load,
+// so only they are checked. A string terminated inside the DDC goes to the C library's
+// own (its vector code, after one vector pass for the NUL); an unterminated one is
+// spanned here, byte by byte up to the DDC's end, so that a span ending before it does
+// not fault, as on Morello. (A byte loop for every string measured slower: speedtest1's
+// LIKE calls strcspn once per candidate match.)
+std::size_t checked_span(const char* s, const char* set, bool complement) {
+  check_string(set);
+  const std::uint64_t limit = readable_from(s);
+  if (limit != 0 && strnlen(s, limit) < limit) return complement ? std::strcspn(s, set) : std::strspn(s, set);
+  bool in_set[256] = {};
+  for (const char* p = set; *p != '\0'; ++p) in_set[static_cast<unsigned char>(*p)] = true;
+  for (std::uint64_t i = 0; i < limit; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\0' || in_set[c] == complement) return i;
+  }
+  flexcap_hybrid_slow_check(reinterpret_cast<std::uint64_t>(s) + limit, 1, FLEXCAP_HYBRID_LOAD);
+  return complement ? std::strcspn(s, set) : std::strspn(s, set);  // the model allowed it after all
+}
+
 // strcmp, strncmp (and the case-insensitive two) read both strings byte by byte, a[i] then b[i], up to the first
 // difference, the end of the strings, or n: those bytes are what a strcmp compiled hybrid
 // would load, so only they are checked ("x" against an unterminated buffer at the DDC's
@@ -285,16 +306,8 @@ char* flexcap_hybrid_strstr(const char* haystack, const char* needle) {
   check_string(needle);
   return const_cast<char*>(std::strstr(haystack, needle));
 }
-std::size_t flexcap_hybrid_strspn(const char* s, const char* accept) {
-  check_string(s);
-  check_string(accept);
-  return std::strspn(s, accept);
-}
-std::size_t flexcap_hybrid_strcspn(const char* s, const char* reject) {
-  check_string(s);
-  check_string(reject);
-  return std::strcspn(s, reject);
-}
+std::size_t flexcap_hybrid_strspn(const char* s, const char* accept) { return checked_span(s, accept, false); }
+std::size_t flexcap_hybrid_strcspn(const char* s, const char* reject) { return checked_span(s, reject, true); }
 
 // --- formatted output -----------------------------------------------------------------------
 
