@@ -60,6 +60,7 @@ int compare_strings(const char*, const char*);
 int compare_prefix(const char*, const char*, std::size_t);
 std::size_t span_until(const char*, const char*);
 std::size_t span_of(const char*, const char*);
+const char* find_char(const char*, int);
 long two_words(const long*);
 long words_around(const long*, const long*);
 long store_then_load(long*, long);
@@ -353,6 +354,25 @@ TEST_F(HybridAccess, StringSpansCheckOnlyTheBytesTheyRead) {
   // The set is read whole: outside the DDC, it faults at its first byte.
   static const char outside_set[] = "x";
   EXPECT_EQ(run([&] { (void)span_until(tail, outside_set); }), expected(cap::Access::Load, outside_set, 1));
+}
+
+TEST_F(HybridAccess, StrchrChecksOnlyTheBytesItReads) {
+  // strchr reads its string up to the byte it looks for: found before the end of an
+  // unterminated buffer that ends with the DDC, no fault; not found, a fault at the first
+  // byte past the DDC. In a terminated string it stops at the NUL (and finds it).
+  char* tail = reinterpret_cast<char*>(top() - 8);
+  std::memcpy(tail, "abcdefgh", 8);  // no NUL before the DDC ends
+  const char* found = nullptr;
+  EXPECT_EQ(run([&] { found = find_char(tail, 'f'); }), "");
+  EXPECT_EQ(found, tail + 5);
+  EXPECT_EQ(run([&] { (void)find_char(tail, 'z'); }), expected(cap::Access::Load, top(), 1));
+  std::memcpy(tail, "abc", 4);
+  EXPECT_EQ(run([&] { found = find_char(tail, 'z'); }), "");
+  EXPECT_EQ(found, nullptr);
+  EXPECT_EQ(run([&] { found = find_char(tail, '\0'); }), "");
+  EXPECT_EQ(found, tail + 3);
+  static const char outside[] = "abc";
+  EXPECT_EQ(run([&] { (void)find_char(outside, 'b'); }), expected(cap::Access::Load, outside, 1));
 }
 
 TEST_F(HybridAccess, StringComparisonsCheckOnlyTheBytesTheyRead) {

@@ -293,9 +293,18 @@ char* flexcap_hybrid_strcat(char* to, const char* from) {
   std::memcpy(to + have, from, add);
   return to;
 }
+// strchr reads `s` up to the first `c` (its NUL at the latest): only those bytes are
+// checked, as for the spans above.
 char* flexcap_hybrid_strchr(const char* s, int c) {
-  check_string(s);
-  return const_cast<char*>(std::strchr(s, c));
+  const std::uint64_t limit = readable_from(s);
+  if (limit != 0 && strnlen(s, limit) < limit) return const_cast<char*>(std::strchr(s, c));
+  const char wanted = static_cast<char>(c);
+  for (std::uint64_t i = 0; i < limit; ++i) {
+    if (s[i] == wanted) return const_cast<char*>(s + i);
+    if (s[i] == '\0') return nullptr;
+  }
+  flexcap_hybrid_slow_check(reinterpret_cast<std::uint64_t>(s) + limit, 1, FLEXCAP_HYBRID_LOAD);
+  return const_cast<char*>(std::strchr(s, c));  // the model allowed it after all
 }
 char* flexcap_hybrid_strrchr(const char* s, int c) {
   check_string(s);
