@@ -37,6 +37,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <optional>
 
 #include "flexcap/cc/hybrid_abi.h"
 #include "flexcap/cc/hybrid_runtime.hh"
@@ -95,25 +96,31 @@ std::size_t checked_strnlen(const char* s, std::size_t max) {
 }
 void check_string(const char* s) { check_read(s, checked_strlen(s) + 1); }
 
-// strspn and strcspn read all of `set`, and `s` up to the first byte that ends the span
-// (its NUL at the latest): those bytes of `s` are what one compiled hybrid would load,
-// so only they are checked. A string terminated inside the DDC goes to the C library's
-// own (its vector code, after one vector pass for the NUL); an unterminated one is
-// spanned here, byte by byte up to the DDC's end, so that a span ending before it does
-// not fault, as on Morello. (A byte loop for every string measured slower: speedtest1's
-// LIKE calls strcspn once per candidate match.)
-std::size_t checked_span(const char* s, const char* set, bool complement) {
-  check_string(set);
+// For a function that reads `s` only up to the first byte that stops it (its NUL at the
+// latest), so that only those bytes are checked, as one compiled hybrid would load them:
+// nullopt where `s` is terminated inside the DDC (the C library's own, with its vector
+// code, then reads nothing beyond), else the index of the first byte that stops it, found
+// here byte by byte up to the DDC's end, where it faults at the next byte (nullopt again
+// where the model allowed that byte after all). (A byte loop for every string measured
+// slower: speedtest1's LIKE calls strcspn once per candidate match.)
+template <class Stops>
+std::optional<std::uint64_t> scan_unterminated(const char* s, Stops stops) {
   const std::uint64_t limit = readable_from(s);
-  if (limit != 0 && strnlen(s, limit) < limit) return complement ? std::strcspn(s, set) : std::strspn(s, set);
-  bool in_set[256] = {};
-  for (const char* p = set; *p != '\0'; ++p) in_set[static_cast<unsigned char>(*p)] = true;
+  if (limit != 0 && strnlen(s, limit) < limit) return std::nullopt;
   for (std::uint64_t i = 0; i < limit; ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '\0' || in_set[c] == complement) return i;
+    if (c == '\0' || stops(c)) return i;
   }
   flexcap_hybrid_slow_check(reinterpret_cast<std::uint64_t>(s) + limit, 1, FLEXCAP_HYBRID_LOAD);
-  return complement ? std::strcspn(s, set) : std::strspn(s, set);  // the model allowed it after all
+  return std::nullopt;
+}
+
+// strspn and strcspn read all of `set`, and `s` up to the end of the span.
+std::size_t checked_span(const char* s, const char* set, bool complement) {
+  check_string(set);
+  const auto in_set = [set](unsigned char c) { return std::strchr(set, c) != nullptr; };  // c is never NUL here
+  if (const auto end = scan_unterminated(s, [&](unsigned char c) { return in_set(c) == complement; })) return *end;
+  return complement ? std::strcspn(s, set) : std::strspn(s, set);
 }
 
 // strcmp, strncmp (and the case-insensitive two) read both strings byte by byte, a[i] then b[i], up to the first
@@ -293,18 +300,12 @@ char* flexcap_hybrid_strcat(char* to, const char* from) {
   std::memcpy(to + have, from, add);
   return to;
 }
-// strchr reads `s` up to the first `c` (its NUL at the latest): only those bytes are
-// checked, as for the spans above.
+// strchr reads `s` up to the first `c` (its NUL at the latest).
 char* flexcap_hybrid_strchr(const char* s, int c) {
-  const std::uint64_t limit = readable_from(s);
-  if (limit != 0 && strnlen(s, limit) < limit) return const_cast<char*>(std::strchr(s, c));
   const char wanted = static_cast<char>(c);
-  for (std::uint64_t i = 0; i < limit; ++i) {
-    if (s[i] == wanted) return const_cast<char*>(s + i);
-    if (s[i] == '\0') return nullptr;
-  }
-  flexcap_hybrid_slow_check(reinterpret_cast<std::uint64_t>(s) + limit, 1, FLEXCAP_HYBRID_LOAD);
-  return const_cast<char*>(std::strchr(s, c));  // the model allowed it after all
+  const auto end = scan_unterminated(s, [&](unsigned char b) { return static_cast<char>(b) == wanted; });
+  if (!end) return const_cast<char*>(std::strchr(s, c));
+  return s[*end] == wanted ? const_cast<char*>(s + *end) : nullptr;
 }
 char* flexcap_hybrid_strrchr(const char* s, int c) {
   check_string(s);

@@ -268,8 +268,9 @@ struct Heap::LargeList {
   std::size_t size;
   Block* head;
 };
+Heap::LargeList* Heap::large_lists() const { return reinterpret_cast<LargeList*>(begin_ + kLargeOffset); }
 Heap::Block** Heap::large(std::size_t size, bool claim) const {
-  auto* lists = reinterpret_cast<LargeList*>(begin_ + kLargeOffset);
+  LargeList* const lists = large_lists();
   LargeList* empty = nullptr;
   for (std::size_t i = 0; i < kLargeSizes; ++i) {
     if (lists[i].size == size) return &lists[i].head;
@@ -321,8 +322,7 @@ void* Heap::allocate(std::size_t bytes, std::size_t alignment) {
       }
     };
     for (std::size_t size = kAlign; size <= kQuickLargest; size += kAlign) merge_back(std::exchange(quick(size), nullptr));
-    auto* lists = reinterpret_cast<LargeList*>(begin_ + kLargeOffset);
-    for (std::size_t i = 0; i < kLargeSizes; ++i) merge_back(std::exchange(lists[i].head, nullptr));
+    for (std::size_t i = 0; i < kLargeSizes; ++i) merge_back(std::exchange(large_lists()[i].head, nullptr));
     if (merged) {
       if (void* p = allocate_from_list(need, alignment, bytes)) return p;
     }

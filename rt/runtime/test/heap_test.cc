@@ -9,10 +9,15 @@
 namespace flexcap::rt {
 namespace {
 
+// Where a heap over `region` starts: its first 16-byte-aligned byte (a heap's region is
+// granule-aligned; a vector's data need not be).
+std::byte* granule_aligned(std::vector<std::byte>& region) {
+  return reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(region.data()) + 15) & ~std::uintptr_t{15});
+}
+
 TEST(Heap, AlignsWhenAskedAndKeepsTheGapUsable) {
   std::vector<std::byte> region(1 << 20);
-  auto* begin =
-      reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(region.data()) + 15) & ~std::uintptr_t{15});
+  std::byte* const begin = granule_aligned(region);
   Heap heap(begin, (1 << 20) - 16);
   const std::size_t before = heap.bytes_in_use();
   void* small = heap.allocate(40);
@@ -31,8 +36,7 @@ TEST(Heap, AlignsWhenAskedAndKeepsTheGapUsable) {
 
 TEST(Heap, SmallFreedBlocksAreReusedAndMergedBackWhenSpaceRunsOut) {
   std::vector<std::byte> region(64 * 1024 + 16);
-  auto* begin =
-      reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(region.data()) + 15) & ~std::uintptr_t{15});
+  std::byte* const begin = granule_aligned(region);
   Heap heap(begin, 64 * 1024);
   void* a = heap.allocate(100);
   heap.free(a);
@@ -50,8 +54,7 @@ TEST(Heap, SmallFreedBlocksAreReusedAndMergedBackWhenSpaceRunsOut) {
 
 TEST(Heap, LargerFreedBlocksAreReusedBySizeAndMergedBackWhenSpaceRunsOut) {
   std::vector<std::byte> region(256 * 1024 + 16);
-  auto* begin =
-      reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(region.data()) + 15) & ~std::uintptr_t{15});
+  std::byte* const begin = granule_aligned(region);
   Heap heap(begin, 256 * 1024);
   // A page buffer as SQLite's cache asks for it: freed, the next one of its size is it.
   void* page = heap.allocate(4368);
@@ -75,8 +78,7 @@ TEST(Heap, LargerFreedBlocksAreReusedBySizeAndMergedBackWhenSpaceRunsOut) {
 
 TEST(Heap, AFragmentARequestPassesOverIsHandedOutOnceForItsOwnSize) {
   std::vector<std::byte> region((1 << 20) + 16);
-  auto* begin =
-      reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(region.data()) + 15) & ~std::uintptr_t{15});
+  std::byte* const begin = granule_aligned(region);
   Heap heap(begin, 1 << 20);
   // A block past the size lists' largest, freed to the address-ordered list, then split:
   // what is left of it, 976 bytes, is a fragment at the list's front.

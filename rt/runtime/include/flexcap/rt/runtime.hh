@@ -137,6 +137,7 @@ class Heap {
   Block*& head() const;
   Block*& quick(std::size_t size) const;
   struct LargeList;
+  LargeList* large_lists() const;  // kLargeSizes of them, in the region
   Block** large(std::size_t size, bool claim) const;
   Block*& quarantine() const;
   std::uint64_t& quarantine_bytes() const;
