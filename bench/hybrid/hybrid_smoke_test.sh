@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # flexcap bench hybrid, once and small: both workloads run plain and hybrid, and the
 # JSON carries every field, with the hybrid run's checks counted where the counting image
-# (COUNT_IMAGE, built on request) exists, and null where it does not.
+# (COUNT_IMAGE, built by default) exists, and null where it does not.
 #   hybrid_smoke_test.sh FLEXCAP COUNT_IMAGE
 set -u
 flexcap=$1 count_image=$2

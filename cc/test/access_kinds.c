@@ -84,6 +84,7 @@ int compare_prefix(const char* a, const char* b, size_t n) { return strncmp(a, b
 size_t span_until(const char* s, const char* reject) { return strcspn(s, reject); }
 size_t span_of(const char* s, const char* accept) { return strspn(s, accept); }
 const char* find_char(const char* s, int c) { return strchr(s, c); }
+const char* find_string(const char* haystack, const char* needle) { return strstr(haystack, needle); }
 
 /* Two loads from one base: one check covers both (merged); a fault still names the
  * load that is out of bounds. */

@@ -61,6 +61,11 @@ int compare_prefix(const char*, const char*, std::size_t);
 std::size_t span_until(const char*, const char*);
 std::size_t span_of(const char*, const char*);
 const char* find_char(const char*, int);
+const char* find_string(const char*, const char*);
+// masked_access.ll: lanes 0 up to `active` enabled.
+int masked_load_4(const int* p, int active);
+void masked_store_4(int* p, int active);
+int gather_4(const int* a, const int* b, const int* c, const int* d, int active);
 long two_words(const long*);
 long words_around(const long*, const long*);
 long store_then_load(long*, long);
@@ -156,6 +161,30 @@ TEST_F(HybridAccess, StoresOfEverySize) {
   inside_then_outside<std::uint64_t>(Access::Store, 8, [](std::uint64_t* p) { store_8(p); });
   inside_then_outside<v16>(Access::Store, 16, [](v16* p) { store_16(p); });
   inside_then_outside<v32>(Access::Store, 32, [](v32* p) { store_32(p); });
+}
+
+TEST_F(HybridAccess, MaskedAndGatheredLanesAreCheckedOnlyWhereEnabled) {
+  // Each enabled lane is an access of one element; a disabled lane touches nothing, so
+  // it may point anywhere. Four i32 lanes, the last one just past the DDC.
+  using cap::Access;
+  auto* lanes = reinterpret_cast<int*>(top() - 12);
+  for (int i = 0; i < 3; ++i) lanes[i] = 10 * (i + 1);
+  int sum = 0;
+  EXPECT_EQ(run([&] { sum = masked_load_4(lanes, 3); }), "");
+  EXPECT_EQ(sum, 60);
+  EXPECT_EQ(run([&] { (void)masked_load_4(lanes, 4); }), expected(Access::Load, top(), 4));
+  EXPECT_EQ(run([&] { masked_store_4(lanes, 3); }), "");
+  EXPECT_EQ(lanes[0] + lanes[1] + lanes[2], 1 + 2 + 3);
+  EXPECT_EQ(run([&] { masked_store_4(lanes, 4); }), expected(Access::Store, top(), 4));
+  static const int outside = 7;
+  EXPECT_EQ(run([&] { sum = masked_load_4(&outside, 0); }), "") << "no lane enabled: nothing is read";
+  EXPECT_EQ(sum, 0);
+  // A gather: each lane its own pointer.
+  const auto* past = reinterpret_cast<const int*>(top());
+  EXPECT_EQ(run([&] { sum = gather_4(&lanes[2], &lanes[0], past, nullptr, 2); }), "");
+  EXPECT_EQ(sum, 3 + 1);
+  EXPECT_EQ(run([&] { (void)gather_4(&lanes[2], &lanes[0], past, nullptr, 3); }), expected(Access::Load, top(), 4));
+  EXPECT_EQ(run([&] { (void)gather_4(&outside, &lanes[0], past, nullptr, 1); }), expected(Access::Load, &outside, 4));
 }
 
 TEST_F(HybridAccess, AtomicsNeedTheWholeRange) {
@@ -373,6 +402,40 @@ TEST_F(HybridAccess, StrchrChecksOnlyTheBytesItReads) {
   EXPECT_EQ(found, tail + 3);
   static const char outside[] = "abc";
   EXPECT_EQ(run([&] { (void)find_char(outside, 'b'); }), expected(cap::Access::Load, outside, 1));
+}
+
+TEST_F(HybridAccess, StrstrChecksOnlyTheBytesItReads) {
+  // strstr reads its needle whole, and its haystack up to the end of the first match: a
+  // match that ends inside the DDC is found in an unterminated buffer that ends with the
+  // DDC; a match that would need the byte past it, or none, faults at that byte.
+  char* tail = reinterpret_cast<char*>(top() - 8);
+  std::memcpy(tail, "abcdefgh", 8);  // no NUL before the DDC ends
+  char* needle = reinterpret_cast<char*>(top() - 64);  // inside the DDC, as the needles must be
+  const auto find = [&](const char* what) {
+    std::strcpy(needle, what);
+    return find_string(tail, needle);
+  };
+  const char* found = nullptr;
+  EXPECT_EQ(run([&] { found = find("def"); }), "");
+  EXPECT_EQ(found, tail + 3);
+  EXPECT_EQ(run([&] { found = find("gh"); }), "");
+  EXPECT_EQ(found, tail + 6);
+  EXPECT_EQ(run([&] { found = find(""); }), "");
+  EXPECT_EQ(found, tail);
+  EXPECT_EQ(run([&] { (void)find("ghi"); }), expected(cap::Access::Load, top(), 1));
+  EXPECT_EQ(run([&] { (void)find("xyz"); }), expected(cap::Access::Load, top(), 1));
+  // Terminated inside the DDC: the C library's own, no fault either way.
+  std::memcpy(tail, "abc", 4);
+  EXPECT_EQ(run([&] { found = find("xyz"); }), "");
+  EXPECT_EQ(found, nullptr);
+  EXPECT_EQ(run([&] { found = find("bc"); }), "");
+  EXPECT_EQ(found, tail + 1);
+  // The needle is read whole, even where the match comes first.
+  std::memcpy(tail + 6, "ab", 2);  // an unterminated needle at the DDC's end
+  EXPECT_EQ(run([&] { (void)find_string(tail, tail + 6); }), expected(cap::Access::Load, top(), 1));
+  static const char outside[] = "abc";
+  std::strcpy(needle, "b");
+  EXPECT_EQ(run([&] { (void)find_string(outside, needle); }), expected(cap::Access::Load, outside, 1));
 }
 
 TEST_F(HybridAccess, StringComparisonsCheckOnlyTheBytesTheyRead) {

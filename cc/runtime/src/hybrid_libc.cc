@@ -311,10 +311,18 @@ char* flexcap_hybrid_strrchr(const char* s, int c) {
   check_string(s);
   return const_cast<char*>(std::strrchr(s, c));
 }
+// strstr reads all of `needle`, and `haystack` up to the end of the first match (its NUL
+// where there is none): a candidate before the match that matches in part stops short of
+// the match's end. So a match that ends inside the DDC is found in an unterminated
+// haystack without a fault; without one, the fault is at the first byte past the DDC.
 char* flexcap_hybrid_strstr(const char* haystack, const char* needle) {
-  check_string(haystack);
-  check_string(needle);
-  return const_cast<char*>(std::strstr(haystack, needle));
+  const std::size_t n = checked_strlen(needle);
+  check_read(needle, n + 1);
+  const std::uint64_t limit = readable_from(haystack);
+  if (limit != 0 && strnlen(haystack, limit) < limit) return const_cast<char*>(std::strstr(haystack, needle));
+  if (void* match = memmem(haystack, limit, needle, n)) return static_cast<char*>(match);
+  flexcap_hybrid_slow_check(reinterpret_cast<std::uint64_t>(haystack) + limit, 1, FLEXCAP_HYBRID_LOAD);
+  return const_cast<char*>(std::strstr(haystack, needle));  // the model allowed that byte after all
 }
 std::size_t flexcap_hybrid_strspn(const char* s, const char* accept) { return checked_span(s, accept, false); }
 std::size_t flexcap_hybrid_strcspn(const char* s, const char* reject) { return checked_span(s, reject, true); }
