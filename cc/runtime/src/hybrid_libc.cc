@@ -94,7 +94,19 @@ std::size_t checked_strnlen(const char* s, std::size_t max) {
   }
   return n;
 }
-void check_string(const char* s) { check_read(s, checked_strlen(s) + 1); }
+std::size_t check_string(const char* s) {
+  const std::size_t n = checked_strlen(s);
+  check_read(s, n + 1);
+  return n;
+}
+
+// Where `s` has no NUL inside the DDC (so the C library's own would read past it), how
+// many of its bytes the DDC holds; nullopt where it is terminated inside.
+std::optional<std::uint64_t> unterminated_extent(const char* s) {
+  const std::uint64_t limit = readable_from(s);
+  if (limit != 0 && strnlen(s, limit) < limit) return std::nullopt;
+  return limit;
+}
 
 // For a function that reads `s` only up to the first byte that stops it (its NUL at the
 // latest), so that only those bytes are checked, as one compiled hybrid would load them:
@@ -105,8 +117,9 @@ void check_string(const char* s) { check_read(s, checked_strlen(s) + 1); }
 // slower: speedtest1's LIKE calls strcspn once per candidate match.)
 template <class Stops>
 std::optional<std::uint64_t> scan_unterminated(const char* s, Stops stops) {
-  const std::uint64_t limit = readable_from(s);
-  if (limit != 0 && strnlen(s, limit) < limit) return std::nullopt;
+  const std::optional<std::uint64_t> extent = unterminated_extent(s);
+  if (!extent) return std::nullopt;
+  const std::uint64_t limit = *extent;
   for (std::uint64_t i = 0; i < limit; ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c == '\0' || stops(c)) return i;
@@ -316,12 +329,11 @@ char* flexcap_hybrid_strrchr(const char* s, int c) {
 // the match's end. So a match that ends inside the DDC is found in an unterminated
 // haystack without a fault; without one, the fault is at the first byte past the DDC.
 char* flexcap_hybrid_strstr(const char* haystack, const char* needle) {
-  const std::size_t n = checked_strlen(needle);
-  check_read(needle, n + 1);
-  const std::uint64_t limit = readable_from(haystack);
-  if (limit != 0 && strnlen(haystack, limit) < limit) return const_cast<char*>(std::strstr(haystack, needle));
-  if (void* match = memmem(haystack, limit, needle, n)) return static_cast<char*>(match);
-  flexcap_hybrid_slow_check(reinterpret_cast<std::uint64_t>(haystack) + limit, 1, FLEXCAP_HYBRID_LOAD);
+  const std::size_t n = check_string(needle);
+  const std::optional<std::uint64_t> extent = unterminated_extent(haystack);
+  if (!extent) return const_cast<char*>(std::strstr(haystack, needle));
+  if (void* match = memmem(haystack, *extent, needle, n)) return static_cast<char*>(match);
+  flexcap_hybrid_slow_check(reinterpret_cast<std::uint64_t>(haystack) + *extent, 1, FLEXCAP_HYBRID_LOAD);
   return const_cast<char*>(std::strstr(haystack, needle));  // the model allowed that byte after all
 }
 std::size_t flexcap_hybrid_strspn(const char* s, const char* accept) { return checked_span(s, accept, false); }

@@ -24,10 +24,11 @@ void check(const void* p, std::uint64_t bytes, flexcap_hybrid_access access);
 void check_read(const void* p, std::uint64_t bytes);
 void check_write(void* p, std::uint64_t bytes);
 // A string's length, looked for only inside the DDC (a string with no NUL before the DDC
-// ends faults at the first byte past it); check_string checks it with its NUL.
+// ends faults at the first byte past it); check_string checks it with its NUL and returns
+// the length.
 std::size_t checked_strlen(const char* s);
 std::size_t checked_strnlen(const char* s, std::size_t max);
-void check_string(const char* s);
+std::size_t check_string(const char* s);
 // strcmp-like `compare` of at most n bytes, checking only the bytes it reads (both
 // strings up to the first difference or their end): hybrid_libc.cc.
 int checked_compare(const char* a, const char* b, std::size_t n, int (*compare)(const char*, const char*, std::size_t));
